@@ -1,0 +1,39 @@
+# `make demo` and `make test` set up .venv themselves; everything else builds on them.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# torch first, pinned to the build this machine has on disk; override elsewhere, e.g. TORCH_PKGS="torch torchvision"
+TORCH_PKGS ?= torch==2.14.1 torchvision==0.29.1
+# weights directory: ../shared/weights when it exists (CI), else the user cache
+NST_BENCH_WEIGHTS ?= $(if $(wildcard ../shared/weights),$(abspath ../shared/weights),$(HOME)/.cache/nst-bench/weights)
+export NST_BENCH_WEIGHTS
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH_PKGS)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/nst-bench stylize --content assets/demo/content/chelsea.jpg --style assets/demo/style/starry_night.jpg \
+		--size 192 --steps 80 --out results/demo/chelsea__starry_night
+	@echo "demo: see results/demo/chelsea__starry_night/{stylized.jpg,metrics.json,wandb/}"
+
+test: $(STAMP)
+	NST_BENCH_OFFLINE=1 $(BIN)/pytest -q
+	$(BIN)/ruff check .
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check nst_bench tests
+
+bench: $(STAMP)
+	$(BIN)/python experiments/bench_gatys.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

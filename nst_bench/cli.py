@@ -1,0 +1,120 @@
+"""``nst-bench`` command line. A user mistake ends in one line on stderr and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from nst_bench.errors import UserError
+
+# flag -> dotted config key; values are parsed and type-checked by nst_bench.config
+STYLIZE_FLAGS: dict[str, str] = {
+    "content": "content", "style": "styles", "style_weights": "style_blend", "size": "image.size",
+    "style_size": "image.style_size", "steps": "optimizer.steps", "optimizer": "optimizer.name",
+    "lr": "optimizer.lr", "backbone": "backbone.name", "weights": "backbone.weights",
+    "content_layers": "backbone.content_layers", "style_layers": "backbone.style_layers",
+    "pooling": "backbone.pooling", "content_weight": "loss.content_weight", "style_weight": "loss.style_weight",
+    "tv_weight": "loss.tv_weight", "gram_norm": "loss.gram_norm", "init": "gatys.init",
+    "scales": "gatys.scales", "out": "out", "seed": "seed", "device": "device", "wandb": "tracking.wandb",
+}
+
+
+def _add_stylize(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stylize", help="Gatys-style optimisation of one content image",
+                       description="Stylize --content with one or more --style images. Any config key can also "
+                                   "come from --config FILE.yaml or --set key=value.")
+    p.add_argument("--content", help="content image")
+    p.add_argument("--style", nargs="+", help="one or more style images")
+    p.add_argument("--style-weights", nargs="+", type=float, help="blend weight per style image (default equal)")
+    p.add_argument("--size", type=int, help="long side of the output in px (default 512)")
+    p.add_argument("--style-size", type=int, help="long side of the style images (default --size)")
+    p.add_argument("--steps", type=int, help="iterations per scale (default 300)")
+    p.add_argument("--optimizer", choices=["lbfgs", "adam"])
+    p.add_argument("--lr", type=float)
+    p.add_argument("--backbone", help="vgg19 | vgg19_tv | vgg16_tv | efficientnet_lite0 | resnet50 | timm:<name>")
+    p.add_argument("--weights", help="explicit checkpoint path for the backbone")
+    p.add_argument("--content-layers", nargs="+")
+    p.add_argument("--style-layers", nargs="+")
+    p.add_argument("--pooling", choices=["max", "avg"])
+    p.add_argument("--content-weight", type=float)
+    p.add_argument("--style-weight", type=float)
+    p.add_argument("--tv-weight", type=float)
+    p.add_argument("--gram-norm", choices=["paper", "mse_chw", "mse_hw"])
+    p.add_argument("--init", choices=["content", "noise", "style"])
+    p.add_argument("--scales", nargs="+", type=float, help="coarse-to-fine fractions, e.g. 0.5 1.0")
+    p.add_argument("--preserve-color", action="store_true", help="luminance-only transfer")
+    p.add_argument("--out", help="output directory (default results/stylize)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device")
+    p.add_argument("--wandb", choices=["offline", "online", "disabled"], help="W&B mode (default offline)")
+    p.add_argument("--config", action="append", default=[], help="YAML config file(s), applied in order")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, dotted")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_stylize)
+
+
+def _stylize(args: argparse.Namespace) -> int:
+    from nst_bench.config import load_config, parse_override
+    from nst_bench.stylize import run
+
+    overrides: dict[str, Any] = {}
+    for flag, key in STYLIZE_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            overrides[key] = value
+    if args.preserve_color:
+        overrides["gatys.preserve_color"] = True
+    overrides.update(parse_override(s) for s in args.set)
+    cfg = load_config(args.config, overrides)
+    metrics = run(cfg, progress=not args.no_progress and sys.stderr.isatty())
+    f = metrics["final"]
+    print(f"wrote {cfg.out}/stylized.jpg and metrics.json: {metrics['iterations']} iterations in "
+          f"{metrics['seconds']:.1f} s ({metrics['s_per_iteration']:.3f} s/it); final content {f['content']:.4g} "
+          f"style {f['style']:.4g} tv {f['tv']:.4g}; style fell {metrics['style_reduction'] or 0:.1f}x")
+    return 0
+
+
+def _add_weights(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("weights", help="list every known network and where its weights come from")
+    p.set_defaults(func=_weights)
+
+
+def _weights(args: argparse.Namespace) -> int:
+    from nst_bench.weights import status, weights_dir
+
+    rows = status()
+    print(f"weights directory: {weights_dir()} (set NST_BENCH_WEIGHTS to change it)")
+    width = max(len(r["network"]) for r in rows)
+    for r in rows:
+        print(f"{r['network']:<{width}}  {r['status']:<8} {r['source']:<38} {r['path']}")
+    missing = [r["network"] for r in rows if r["status"] == "MISSING"]
+    if missing:
+        print(f"missing here: {', '.join(missing)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nst-bench", description="Neural style transfer benchmark harness")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_stylize(sub)
+    _add_weights(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s: %(message)s")
+    try:
+        return args.func(args)
+    except UserError as e:
+        if args.verbose:
+            raise
+        print(f"nst-bench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nst-bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

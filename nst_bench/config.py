@@ -1,0 +1,246 @@
+"""Typed run configuration: dataclass defaults < YAML file < command-line flags < ``--set key=value``.
+
+Every key that changes a result lives here (Gram normalisation, pooling, padding, init, weights source), so the
+resolved config saved with each result says exactly what produced it. Unknown keys are errors, with a suggestion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nst_bench.errors import UserError
+
+
+@dataclass
+class ImageConfig:
+    size: int = 512  # long side of the output, px
+    style_size: int | None = None  # long side of the style images; None = same as size
+    max_pixels: int = 200_000_000  # refuse source images larger than this
+    max_size: int = 4096  # refuse to work above this long side
+
+
+@dataclass
+class BackboneConfig:
+    name: str = "vgg19"
+    weights: str | None = None  # explicit checkpoint path; None = resolver order (see nst_bench.weights)
+    content_layers: list[str] | None = None  # None = the backbone's default (vgg: conv4_2)
+    style_layers: list[str] | None = None  # None = the backbone's default (vgg: conv1_1..conv5_1)
+    style_layer_weights: list[float] | None = None  # None = equal, summing to 1
+    pooling: str = "max"  # max | avg
+    padding: str = "zeros"  # zeros | reflect
+
+
+@dataclass
+class LossConfig:
+    content_weight: float = 1.0
+    style_weight: float = 5.0
+    tv_weight: float = 0.0
+    tv_beta: float = 2.0
+    gram_norm: str = "paper"  # paper | mse_chw | mse_hw
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "lbfgs"  # lbfgs | adam
+    lr: float = 1.0  # L-BFGS step scale; for Adam, in pixel units of [0, 1] images (0.02 is a good start)
+    steps: int = 300  # iterations per scale
+    history_size: int = 100  # L-BFGS memory
+
+
+@dataclass
+class GatysConfig:
+    init: str = "content"  # content | noise | style
+    scales: list[float] = field(default_factory=lambda: [1.0])  # coarse-to-fine, e.g. [0.5, 1.0]
+    preserve_color: bool = False  # luminance-only transfer, content's chrominance kept
+
+
+@dataclass
+class TrackingConfig:
+    wandb: str = "offline"  # offline | online | disabled
+    project: str = "nst-bench"
+    group: str | None = None
+    log_every: int = 1
+
+
+@dataclass
+class RunConfig:
+    method: str = "gatys"
+    content: str | None = None
+    styles: list[str] = field(default_factory=list)
+    style_blend: list[float] | None = None  # one weight per style image; None = equal
+    out: str = "results/stylize"
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None  # torch.set_num_threads; None = torch's default
+    image: ImageConfig = field(default_factory=ImageConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    gatys: GatysConfig = field(default_factory=GatysConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _unknown_key(key: str, valid: list[str], where: str) -> UserError:
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return UserError(f"unknown config key {where}{key!r}{hint}; valid keys here: {', '.join(valid)}")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert a YAML/CLI value to the declared type, or raise a UserError naming the key."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        return _coerce(value, args[0], key)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return [_coerce(v, item, key) for v in value]
+    try:
+        if tp is bool:
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if tp is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if tp is float:
+            return float(value)
+        if tp is str:
+            return str(value)
+    except (TypeError, ValueError):
+        raise UserError(f"config key {key} wants {getattr(tp, '__name__', tp)}, got {value!r}") from None
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
+    """Build dataclass ``cls`` from a nested dict, checking every key and type."""
+    if not isinstance(data, dict):
+        raise UserError(f"config section {where or 'top level'} must be a mapping, got {type(data).__name__}")
+    types_ = _field_types(cls)
+    kwargs = {}
+    for key, value in data.items():
+        if key not in types_:
+            raise _unknown_key(key, list(types_), where)
+        tp = types_[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = from_dict(tp, value or {}, f"{where}{key}.")
+        else:
+            kwargs[key] = _coerce(value, tp, where + key)
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """data['a']['b'] = value for 'a.b', creating sections as needed."""
+    *parents, leaf = dotted.split(".")
+    node = data
+    for p in parents:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise UserError(f"cannot set {dotted}: {p} is not a section")
+    node[leaf] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'loss.style_weight=1e4' -> ('loss.style_weight', 10000.0); the value is parsed as YAML."""
+    if "=" not in text:
+        raise UserError(f"override {text!r} must look like key=value, e.g. loss.style_weight=1e4")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"{p} is not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{p} must hold a mapping of config keys, not a {type(data).__name__}")
+    return data
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(files: list[str] | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Defaults, then each YAML file in order, then dotted overrides (already typed or raw strings)."""
+    data: dict[str, Any] = {}
+    for f in files or []:
+        data = merge(data, read_yaml(f))
+    for key, value in (overrides or {}).items():
+        set_dotted(data, key, value)
+    return validate(from_dict(RunConfig, data))
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Checks that need more than one key or a choice list; each failure says what to change."""
+    choices = {"optimizer.name": (cfg.optimizer.name, ("lbfgs", "adam")),
+               "gatys.init": (cfg.gatys.init, ("content", "noise", "style")),
+               "loss.gram_norm": (cfg.loss.gram_norm, ("paper", "mse_chw", "mse_hw")),
+               "backbone.pooling": (cfg.backbone.pooling, ("max", "avg")),
+               "backbone.padding": (cfg.backbone.padding, ("zeros", "reflect")),
+               "tracking.wandb": (cfg.tracking.wandb, ("offline", "online", "disabled")),
+               "method": (cfg.method, ("gatys",))}
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise UserError(f"{key} is {value!r}; choose one of {', '.join(allowed)}")
+    if not 16 <= cfg.image.size <= cfg.image.max_size:
+        raise UserError(f"image.size {cfg.image.size} is outside 16..{cfg.image.max_size} px "
+                        "(raise image.max_size to go bigger)")
+    if cfg.optimizer.steps < 1:
+        raise UserError(f"optimizer.steps must be at least 1, got {cfg.optimizer.steps}")
+    if cfg.style_blend is not None and len(cfg.style_blend) != len(cfg.styles):
+        raise UserError(f"{len(cfg.styles)} style images but {len(cfg.style_blend)} style weights: "
+                        "give one weight per --style")
+    if cfg.style_blend is not None and (min(cfg.style_blend) < 0 or sum(cfg.style_blend) <= 0):
+        raise UserError("style weights must be non-negative and sum to more than 0")
+    if not cfg.gatys.scales or any(not 0 < s <= 1 for s in cfg.gatys.scales):
+        raise UserError(f"gatys.scales must be fractions in (0, 1], e.g. [0.5, 1.0]; got {cfg.gatys.scales}")
+    if cfg.loss.tv_beta <= 0:
+        raise UserError(f"loss.tv_beta must be positive, got {cfg.loss.tv_beta}")
+    return cfg
+
+
+def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:
+    """Stable id of a resolved config (sorted JSON), used to name runs and trials."""
+    data = to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:length]

@@ -1,0 +1,115 @@
+"""Perceptual losses: content, Gram style, total variation — and the objective that combines them.
+
+Gram matrices are stored per spatial position, g = F F^T / (H W), so targets from a style image of a different
+size stay comparable. The normalisations then differ only by a factor in front of sum((g - a)^2):
+
+* ``paper``:   1 / (4 N^2)  — Gatys et al. 2016, E_l = 1/(4 N^2 M^2) sum (G - A)^2 with G = M g, A = M a.
+* ``mse_chw``: 1 / N^4 mean — mean squared error of G / (C H W) (the PyTorch tutorial's normalisation).
+* ``mse_hw``:  1 / N^2 mean — mean squared error of G / (H W).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+
+GRAM_NORMS = ("paper", "mse_chw", "mse_hw")
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, C) Gram matrix per spatial position."""
+    b, c, h, w = features.shape
+    f = features.reshape(b, c, h * w)
+    return torch.bmm(f, f.transpose(1, 2)) / (h * w)
+
+
+def style_layer_loss(g: torch.Tensor, target: torch.Tensor, norm: str = "paper") -> torch.Tensor:
+    """Distance between two per-position Gram matrices under the named normalisation."""
+    n = g.shape[-1]
+    if norm == "paper":
+        return (g - target).pow(2).sum() / (4 * n * n * g.shape[0])
+    if norm == "mse_chw":
+        return F.mse_loss(g / n, target / n)
+    if norm == "mse_hw":
+        return F.mse_loss(g, target)
+    raise ValueError(f"unknown Gram normalisation {norm!r}; choose one of {', '.join(GRAM_NORMS)}")
+
+
+def content_layer_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(features, target)
+
+
+def total_variation(image: torch.Tensor, beta: float = 2.0) -> torch.Tensor:
+    """Mean of (dx^2 + dy^2)^(beta/2) (Mahendran & Vedaldi's TV^beta); beta=2 is the squared-gradient form."""
+    dx = image[..., :-1, 1:] - image[..., :-1, :-1]
+    dy = image[..., 1:, :-1] - image[..., :-1, :-1]
+    sq = dx.pow(2) + dy.pow(2)
+    return sq.mean() if beta == 2.0 else (sq + 1e-8).pow(beta / 2).mean()
+
+
+def blend_grams(per_style: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float]) -> dict[str, torch.Tensor]:
+    """Weighted mean of several style images' Gram targets (weights are normalised to sum to 1).
+
+    With sum(w) = 1, sum_i w_i ||G - A_i||^2 = ||G - sum_i w_i A_i||^2 + const, so one blended target gives the
+    same gradients as one loss per style image at a fraction of the cost.
+    """
+    if len(per_style) != len(weights):
+        raise ValueError(f"{len(per_style)} style images but {len(weights)} style weights")
+    total = float(sum(weights))
+    if total <= 0:
+        raise ValueError("style weights must sum to a positive number")
+    return {layer: sum((w / total) * s[layer] for s, w in zip(per_style, weights)) for layer in per_style[0]}
+
+
+class PerceptualObjective:
+    """Content + Gram style + TV objective with targets computed once; returns each term separately.
+
+    Used by every method that optimises against a feature encoder (Gatys pixels, feed-forward training).
+    """
+
+    def __init__(self, encoder: torch.nn.Module, content_layers: Sequence[str], style_layers: Sequence[str],
+                 *, content_weight: float, style_weight: float, tv_weight: float, tv_beta: float = 2.0,
+                 gram_norm: str = "paper", style_layer_weights: Sequence[float] | None = None) -> None:
+        if gram_norm not in GRAM_NORMS:
+            raise ValueError(f"unknown Gram normalisation {gram_norm!r}; choose one of {', '.join(GRAM_NORMS)}")
+        self.encoder = encoder
+        self.content_layers, self.style_layers = list(content_layers), list(style_layers)
+        self.layers = list(dict.fromkeys(self.content_layers + self.style_layers))
+        if style_layer_weights is None:
+            style_layer_weights = [1.0 / max(1, len(self.style_layers))] * len(self.style_layers)
+        if len(style_layer_weights) != len(self.style_layers):
+            raise ValueError(f"{len(style_layer_weights)} style layer weights for {len(self.style_layers)} layers")
+        self.style_layer_weights = dict(zip(self.style_layers, style_layer_weights))
+        self.content_weight, self.style_weight = content_weight, style_weight
+        self.tv_weight, self.tv_beta, self.gram_norm = tv_weight, tv_beta, gram_norm
+        self.content_targets: dict[str, torch.Tensor] = {}
+        self.style_targets: dict[str, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: v.detach() for k, v in self.encoder(content, self.content_layers).items()}
+
+    @torch.no_grad()
+    def style_grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: gram(v).detach() for k, v in self.encoder(style, self.style_layers).items()}
+
+    def set_targets(self, content: dict[str, torch.Tensor], style: dict[str, torch.Tensor]) -> None:
+        self.content_targets, self.style_targets = content, style
+
+    def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss terms for ``image``: weighted 'content', 'style', 'tv', their sum 'total', and per-layer styles."""
+        feats = self.encoder(image, self.layers)
+        terms: dict[str, torch.Tensor] = {}
+        content = sum(content_layer_loss(feats[k], self.content_targets[k]) for k in self.content_layers)
+        for k in self.style_layers:
+            terms[f"style/{k}"] = self.style_layer_weights[k] * style_layer_loss(
+                gram(feats[k]), self.style_targets[k], self.gram_norm)
+        style = sum(terms[f"style/{k}"] for k in self.style_layers)
+        zero = image.new_zeros(())
+        terms["content"] = self.content_weight * content if self.content_layers else zero
+        terms["style"] = self.style_weight * style if self.style_layers else zero
+        terms["tv"] = self.tv_weight * total_variation(image, self.tv_beta) if self.tv_weight else zero
+        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        return terms

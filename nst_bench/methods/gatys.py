@@ -1,0 +1,161 @@
+"""Gatys et al. (2016): the output image's pixels are the parameters, optimised against a perceptual objective.
+
+One Lightning module per scale: each training step is one optimiser iteration (L-BFGS with ``max_iter=1`` keeps
+its curvature history across steps, so steps = iterations = function evaluations, and the progress bar is honest).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from nst_bench.config import GatysConfig, OptimizerConfig
+from nst_bench.images import fit_size, luminance, match_luminance, recombine_colour, resize
+from nst_bench.losses import PerceptualObjective, blend_grams
+from nst_bench.tracking import Tracker
+
+TERMS = ("total", "content", "style", "tv")
+
+
+def initial_image(kind: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
+    """Starting pixels: the content image, uniform noise, or the (first) style image resized to the content."""
+    if kind == "content":
+        return content.clone()
+    if kind == "noise":
+        g = torch.Generator().manual_seed(seed)
+        return torch.rand(content.shape, generator=g).to(content)
+    if kind == "style":
+        return resize(style, tuple(content.shape[-2:])).clone()
+    raise ValueError(f"unknown init {kind!r}")
+
+
+class GatysModule(pl.LightningModule):
+    """The image is the only parameter; the encoder inside the objective stays frozen."""
+
+    def __init__(self, objective: PerceptualObjective, init: torch.Tensor, optim: OptimizerConfig,
+                 tracker: Tracker | None = None, step_offset: int = 0, log_every: int = 1) -> None:
+        super().__init__()
+        self.objective = objective
+        self.image = nn.Parameter(init.clone())
+        self.optim = optim
+        self.tracker, self.step_offset, self.log_every = tracker, step_offset, max(1, log_every)
+        self.automatic_optimization = False
+        self.history: list[dict[str, float]] = []
+        self.last_good = init.clone()
+        self.diverged_at: int | None = None
+        self.seconds = 0.0
+        self._t0 = 0.0
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        if self.optim.name == "lbfgs":
+            return torch.optim.LBFGS([self.image], lr=self.optim.lr, max_iter=1,
+                                     history_size=self.optim.history_size)
+        return torch.optim.Adam([self.image], lr=self.optim.lr)
+
+    def on_train_start(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_end(self) -> None:
+        self.seconds = time.perf_counter() - self._t0
+
+    def training_step(self, batch: int, batch_idx: int) -> None:
+        opt = self.optimizers()
+        terms: dict[str, torch.Tensor] = {}
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            terms.update(self.objective(self.image))
+            self.manual_backward(terms["total"])
+            return terms["total"]
+
+        opt.step(closure=closure)
+        with torch.no_grad():
+            self.image.clamp_(0, 1)
+        values = {k: float(v) for k, v in terms.items()}
+        step = self.step_offset + batch_idx
+        if not all(math.isfinite(v) for v in values.values()):
+            with torch.no_grad():
+                self.image.copy_(self.last_good)
+            self.diverged_at = step
+            self.trainer.should_stop = True
+            return
+        self.last_good.copy_(self.image.detach())
+        self.history.append({"step": step, **values})
+        self.log_dict({k: values[k] for k in TERMS}, prog_bar=True, on_step=True, on_epoch=False)
+        if self.tracker is not None and batch_idx % self.log_every == 0:
+            self.tracker.log({f"loss/{k}": v for k, v in values.items()}, step=step)
+
+
+@dataclass
+class GatysResult:
+    image: torch.Tensor
+    history: list[dict[str, float]]
+    final: dict[str, float]
+    iterations: int
+    seconds: float
+    sizes: list[tuple[int, int]]
+    diverged_at: int | None = None
+    per_scale_seconds: list[float] = field(default_factory=list)
+
+
+def _trainer(device: str, progress: bool) -> pl.Trainer:
+    accelerator = "gpu" if device.startswith("cuda") else "cpu"
+    return pl.Trainer(accelerator=accelerator, devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
+                      enable_model_summary=False, num_sanity_val_steps=0, enable_progress_bar=progress,
+                      log_every_n_steps=1)
+
+
+def quiet_lightning() -> None:
+    """Lightning's banner lines and the num_workers hint are noise for a pixel optimisation."""
+    for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*`training_step` returned `None`.*")
+
+
+def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],
+            objective: PerceptualObjective, gatys: GatysConfig, optim: OptimizerConfig, *, seed: int = 0,
+            device: str = "cpu", tracker: Tracker | None = None, progress: bool = True,
+            log_every: int = 1) -> GatysResult:
+    """Optimise pixels coarse-to-fine over ``gatys.scales``; each scale starts from the previous result."""
+    quiet_lightning()
+    long_side = max(content.shape[-2:])
+    history: list[dict[str, float]] = []
+    per_scale: list[float] = []
+    sizes: list[tuple[int, int]] = []
+    image: torch.Tensor | None = None
+    diverged_at = None
+    for scale in gatys.scales:
+        size = fit_size(*content.shape[-2:], max(16, round(long_side * scale)))
+        sizes.append(size)
+        c = resize(content, size)
+        s = [resize(x, fit_size(*x.shape[-2:], max(16, round(max(x.shape[-2:]) * scale)))) for x in styles]
+        if gatys.preserve_color:
+            s = [match_luminance(x, c) for x in s]
+            c = luminance(c)
+        objective.set_targets(objective.content_features(c),
+                              blend_grams([objective.style_grams(x) for x in s], blend))
+        init = initial_image(gatys.init, c, s[0], seed) if image is None else resize(image, size)
+        module = GatysModule(objective, init, optim, tracker, step_offset=len(history), log_every=log_every)
+        _trainer(device, progress).fit(module, DataLoader(range(optim.steps), batch_size=None))
+        history += module.history
+        per_scale.append(module.seconds)
+        image = module.image.detach()
+        if module.diverged_at is not None:
+            diverged_at = module.diverged_at
+            break
+    with torch.no_grad():
+        final = {k: float(v) for k, v in objective(image).items()}
+    if gatys.preserve_color:
+        image = recombine_colour(image, content)
+    return GatysResult(image=image, history=history, final=final, iterations=len(history),
+                       seconds=sum(per_scale), sizes=sizes, diverged_at=diverged_at, per_scale_seconds=per_scale)

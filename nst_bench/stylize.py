@@ -1,0 +1,118 @@
+"""Recipe: stylize one content image with one or more style images and record everything about the run.
+
+Writes to ``cfg.out``: ``stylized.jpg``, ``metrics.json`` (final loss terms, time, s/iteration, config,
+provenance, weights source and sha256), ``history.csv`` (every loss term at every step), ``config.yaml``, and an
+offline W&B run under ``wandb/``.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from nst_bench.backbones import Encoder, build_backbone
+from nst_bench.config import RunConfig, config_hash, to_dict
+from nst_bench.errors import UserError
+from nst_bench.images import load_image, save_image
+from nst_bench.losses import PerceptualObjective
+from nst_bench.methods import gatys
+from nst_bench.tracking import LocalTracker, Trackers, WandbTracker, provenance, write_json
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_layers(cfg: RunConfig, encoder: Encoder) -> None:
+    """Fill unset layer lists with the backbone's defaults, so the saved config names the layers used."""
+    b = cfg.backbone
+    b.content_layers = encoder.check_layers(b.content_layers or encoder.default_content_layers)
+    b.style_layers = encoder.check_layers(b.style_layers or encoder.default_style_layers)
+
+
+def build_objective(cfg: RunConfig, encoder: Encoder) -> PerceptualObjective:
+    b, loss = cfg.backbone, cfg.loss
+    return PerceptualObjective(encoder, b.content_layers, b.style_layers,
+                               content_weight=loss.content_weight, style_weight=loss.style_weight,
+                               tv_weight=loss.tv_weight, tv_beta=loss.tv_beta, gram_norm=loss.gram_norm,
+                               style_layer_weights=b.style_layer_weights)
+
+
+def run_name(cfg: RunConfig) -> str:
+    content = Path(cfg.content).stem if cfg.content else "none"
+    styles = "+".join(Path(s).stem for s in cfg.styles)
+    return f"{content}__{styles}__{cfg.backbone.name}-{config_hash(cfg, 6)}"
+
+
+def run(cfg: RunConfig, *, progress: bool = True, encoder: Encoder | None = None) -> dict[str, Any]:
+    """Stylize ``cfg.content`` with ``cfg.styles``; returns the metrics written to ``metrics.json``."""
+    if not cfg.content:
+        raise UserError("no content image: give --content PATH")
+    if not cfg.styles:
+        raise UserError("no style image: give at least one --style PATH")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    encoder = encoder or build_backbone(cfg.backbone.name, cfg.backbone.weights, cfg.backbone.pooling,
+                                        cfg.backbone.padding)
+    encoder = encoder.to(cfg.device)
+    resolve_layers(cfg, encoder)
+    objective = build_objective(cfg, encoder)
+    min_side = round(encoder.min_side(objective.layers) / min(cfg.gatys.scales))
+    content = load_image(cfg.content, cfg.image.size, max_pixels=cfg.image.max_pixels, min_side=min_side)
+    styles = [load_image(s, cfg.image.style_size or cfg.image.size, max_pixels=cfg.image.max_pixels,
+                         min_side=min_side) for s in cfg.styles]
+    content, styles = content.to(cfg.device), [s.to(cfg.device) for s in styles]
+    blend = cfg.style_blend or [1.0] * len(styles)
+
+    config = to_dict(cfg)
+    (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    local = LocalTracker(out)
+    wandb_tracker = None
+    if cfg.tracking.wandb != "disabled":
+        wandb_tracker = WandbTracker(out, mode=cfg.tracking.wandb, project=cfg.tracking.project,
+                                     name=run_name(cfg), config=config, group=cfg.tracking.group,
+                                     job_type=cfg.method)
+    tracker = Trackers(local, wandb_tracker)
+
+    result = gatys.stylize(content, styles, blend, objective, cfg.gatys, cfg.optimizer, seed=cfg.seed,
+                           device=cfg.device, tracker=tracker, progress=progress,
+                           log_every=cfg.tracking.log_every)
+    image_path = save_image(result.image, out / "stylized.jpg")
+    first = result.history[0] if result.history else {}
+    metrics: dict[str, Any] = {
+        "status": "diverged" if result.diverged_at is not None else "ok",
+        "final": result.final,
+        "initial": {k: first.get(k) for k in gatys.TERMS},
+        "style_reduction": (first["style"] / result.final["style"]) if first.get("style") and result.final[
+            "style"] > 0 else None,
+        "iterations": result.iterations,
+        "seconds": result.seconds,
+        "s_per_iteration": result.seconds / max(1, result.iterations),
+        "sizes": result.sizes,
+        "diverged_at": result.diverged_at,
+        "image": image_path.name,
+        "config": config,
+        "backbone": encoder.describe(),
+        "provenance": provenance(cfg.device, cfg.seed),
+    }
+    if wandb_tracker is not None:
+        metrics["wandb_run_dir"] = str(wandb_tracker.run_dir)
+    write_json(out / "metrics.json", metrics)
+    tracker.log_image("stylized", image_path, caption=run_name(cfg))
+    tracker.finish({f"final/{k}": v for k, v in result.final.items()} | {
+        "seconds": result.seconds, "s_per_iteration": metrics["s_per_iteration"], "iterations": result.iterations})
+    if result.diverged_at is not None:
+        raise UserError(f"loss became NaN or infinite at step {result.diverged_at}; the last finite image was saved "
+                        f"to {image_path}: lower optimizer.lr or the loss weights")
+    return metrics
