@@ -80,7 +80,7 @@ class GatysModule(pl.LightningModule):
         opt.step(closure=closure)
         with torch.no_grad():
             self.image.clamp_(0, 1)
-        values = {k: float(v) for k, v in terms.items()}
+        values = {k: float(v.detach()) for k, v in terms.items()}
         step = self.step_offset + batch_idx
         if not all(math.isfinite(v) for v in values.values()):
             with torch.no_grad():

@@ -1,0 +1,99 @@
+"""End-to-end through the command line: files written, W&B offline run, and one-line errors for bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst_bench.cli import main
+
+from .conftest import CONTENT, STYLE, STYLE2
+
+FAST = ["--size", "64", "--steps", "6", "--no-progress"]
+
+
+def _err(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert err.startswith("nst-bench: error:") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_stylize_writes_image_metrics_history_and_offline_wandb_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["stylize", "--content", str(CONTENT), "--style", str(STYLE), str(STYLE2), "--style-weights", "0.5",
+                 "0.5", "--out", str(out), *FAST])
+    assert code == 0, capsys.readouterr().err
+    assert (out / "stylized.jpg").is_file() and Image.open(out / "stylized.jpg").size == (64, 42)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["status"] == "ok" and m["iterations"] == 6 and m["s_per_iteration"] > 0
+    assert m["final"]["style"] < m["initial"]["style"]
+    assert m["config"]["style_blend"] == [0.5, 0.5] and m["config"]["backbone"]["content_layers"] == ["conv4_2"]
+    assert m["backbone"]["weights"]["sha256"] == "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0c148d286bb4a"
+    assert m["provenance"]["torch"] and m["provenance"]["device"] == "cpu" and m["provenance"]["seed"] == 0
+    rows = (out / "history.csv").read_text().splitlines()
+    assert rows[0].startswith("step,") and "loss/style" in rows[0] and len(rows) == 7
+    runs = list((out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+    assert m["wandb_run_dir"] == str(runs[0])
+
+
+def test_yaml_config_and_dotted_overrides(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("loss:\n  tv_weight: 0.5\noptimizer:\n  name: adam\n  lr: 0.05\n")
+    out = tmp_path / "run"
+    assert main(["stylize", "--content", str(CONTENT), "--style", str(STYLE), "--config", str(cfg), "--set",
+                 "loss.tv_beta=1.5", "--set", "tracking.wandb=disabled", "--out", str(out), *FAST]) == 0
+    c = json.loads((out / "metrics.json").read_text())["config"]
+    assert (c["loss"]["tv_weight"], c["loss"]["tv_beta"], c["optimizer"]["name"]) == (0.5, 1.5, "adam")
+    assert not (out / "wandb").exists()
+
+
+def test_grayscale_and_rgba_inputs_work(tmp_path, capsys):
+    grey = tmp_path / "grey.png"
+    Image.open(CONTENT).convert("L").save(grey)
+    rgba = tmp_path / "rgba.png"
+    Image.open(STYLE).convert("RGBA").save(rgba)
+    assert main(["stylize", "--content", str(grey), "--style", str(rgba), "--wandb", "disabled",
+                 "--out", str(tmp_path / "o"), *FAST]) == 0
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--content", "nope.jpg"], "image not found: nope.jpg"),
+    (["--set", "loss.stlye_weight=3"], "did you mean style_weight"),
+    (["--set", "optimizer.steps=many"], "optimizer.steps wants int"),
+    (["--style-layers", "conv9_1"], "no layer 'conv9_1'"),
+    (["--size", "24"], "needs at least 32 px"),
+    (["--set", "image.max_pixels=1000"], "above the limit"),
+    (["--style-weights", "1", "2"], "give one weight per --style"),
+    (["--backbone", "vgg99"], "unknown backbone"),
+    (["--style-weight", "nan"], "loss became NaN"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, extra, message):
+    argv = ["stylize", "--content", str(CONTENT), "--style", str(STYLE), "--wandb", "disabled",
+            "--out", str(tmp_path / "o"), *FAST]
+    # later flags win in argparse, so the bad value overrides the good default above
+    err = _err(capsys, argv + extra)
+    assert message in err
+
+
+def test_bad_yaml_and_non_image(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("loss: [1, 2\n")
+    assert "not valid YAML" in _err(capsys, ["stylize", "--config", str(bad), "--content", str(CONTENT),
+                                             "--style", str(STYLE)])
+    text = tmp_path / "x.jpg"
+    text.write_text("not an image")
+    assert "not an image PIL can read" in _err(capsys, ["stylize", "--content", str(text), "--style", str(STYLE),
+                                                        "--wandb", "disabled", "--out", str(tmp_path / "o"), *FAST])
+
+
+def test_nan_run_keeps_the_last_finite_image(tmp_path, capsys):
+    out = tmp_path / "o"
+    main(["stylize", "--content", str(CONTENT), "--style", str(STYLE), "--style-weight", "nan", "--wandb",
+          "disabled", "--out", str(out), *FAST])
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["status"] == "diverged" and (out / "stylized.jpg").is_file()
+    assert np.asarray(Image.open(out / "stylized.jpg")).std() > 10

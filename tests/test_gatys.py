@@ -1,0 +1,83 @@
+import pytest
+import torch
+
+from nst_bench.config import GatysConfig, OptimizerConfig
+from nst_bench.images import load_image, rgb_to_yiq
+from nst_bench.losses import PerceptualObjective
+from nst_bench.methods.gatys import stylize
+
+from .conftest import CONTENT, STYLE, STYLE2
+
+LAYERS = (["conv4_2"], ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"])
+
+
+def _run(vgg19, size=64, steps=15, optim="lbfgs", lr=1.0, init="content", scales=(1.0,), preserve=False,
+         styles=(STYLE,), blend=(1.0,), seed=0, style_weight=5.0):
+    content = load_image(CONTENT, size)
+    style_imgs = [load_image(s, size) for s in styles]
+    obj = PerceptualObjective(vgg19, *LAYERS, content_weight=1.0, style_weight=style_weight, tv_weight=0.0)
+    return content, stylize(content, style_imgs, list(blend), obj,
+                            GatysConfig(init=init, scales=list(scales), preserve_color=preserve),
+                            OptimizerConfig(name=optim, lr=lr, steps=steps), seed=seed, progress=False)
+
+
+def test_lbfgs_lowers_style_loss_and_changes_the_image(vgg19):
+    content, r = _run(vgg19)
+    assert r.iterations == 15 and len(r.history) == 15
+    assert r.history[0]["style"] / r.final["style"] > 5
+    assert r.final["total"] < r.history[0]["total"]
+    assert (r.image - content).abs().mean() > 0.02
+    assert r.image.min() >= 0 and r.image.max() <= 1
+
+
+def test_adam_lowers_the_total_loss(vgg19):
+    _, r = _run(vgg19, optim="adam", lr=0.02, steps=20)
+    assert r.final["total"] < 0.5 * r.history[0]["total"]
+
+
+def test_noise_init_is_seeded(vgg19):
+    _, a = _run(vgg19, init="noise", steps=3, seed=1)
+    _, b = _run(vgg19, init="noise", steps=3, seed=1)
+    _, c = _run(vgg19, init="noise", steps=3, seed=2)
+    assert torch.equal(a.image, b.image) and not torch.allclose(a.image, c.image)
+
+
+def test_two_styles_blend_between_single_styles(vgg19):
+    """A 0.5/0.5 blend ends up with a style loss to each painting between the two single-style runs'."""
+    _, only_a = _run(vgg19, styles=(STYLE,))
+    _, only_b = _run(vgg19, styles=(STYLE2,))
+    _, both = _run(vgg19, styles=(STYLE, STYLE2), blend=(0.5, 0.5))
+    assert not torch.allclose(both.image, only_a.image) and not torch.allclose(both.image, only_b.image)
+    assert (both.image - only_a.image).abs().mean() < (only_b.image - only_a.image).abs().mean()
+
+
+def test_coarse_to_fine_ends_at_full_size(vgg19):
+    content, r = _run(vgg19, size=96, steps=5, scales=(0.5, 1.0))
+    assert r.sizes == [(32, 48), (64, 96)] and r.image.shape[-2:] == content.shape[-2:]
+    assert r.iterations == 10 and len(r.per_scale_seconds) == 2
+
+
+def test_preserve_color_keeps_content_chrominance(vgg19):
+    content, r = _run(vgg19, preserve=True, steps=5)
+    inside = (r.image > 0.01) & (r.image < 0.99)
+    iq_out, iq_content = rgb_to_yiq(r.image)[:, 1:], rgb_to_yiq(content)[:, 1:]
+    mask = inside.all(dim=1, keepdim=True).expand_as(iq_out)
+    assert (iq_out - iq_content)[mask].abs().max() < 1e-3
+
+
+def test_nan_loss_stops_and_keeps_the_last_finite_image(vgg19):
+    content, r = _run(vgg19, style_weight=float("nan"), steps=5)
+    assert r.diverged_at == 0 and r.iterations == 0
+    assert torch.equal(r.image, content)
+
+
+@pytest.mark.parametrize("name", ["vgg16_tv", "efficientnet_lite0"])
+def test_other_backbones_optimise(name):
+    from nst_bench.backbones import build_backbone
+
+    enc = build_backbone(name)
+    content, style = load_image(CONTENT, 64), load_image(STYLE, 64)
+    obj = PerceptualObjective(enc, enc.default_content_layers, enc.default_style_layers, content_weight=1.0,
+                              style_weight=5.0, tv_weight=0.0)
+    r = stylize(content, [style], [1.0], obj, GatysConfig(), OptimizerConfig(steps=25), progress=False)
+    assert r.history[0]["style"] / r.final["style"] > 3
