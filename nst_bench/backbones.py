@@ -64,6 +64,12 @@ class Encoder(nn.Module):
     def _features(self, image: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    @property
+    def cache_key(self) -> tuple:
+        """What makes two encoders compute the same features (for caching targets across trials)."""
+        extra = (getattr(self, "pooling", None), getattr(self, "padding", None))
+        return (self.name, self.weights.sha256 if self.weights else None, *extra)
+
     def describe(self) -> dict:
         return {"name": self.name, "preprocessing": self.preprocessing,
                 "weights": self.weights.as_dict() if self.weights else None}

@@ -77,6 +77,62 @@ def _stylize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_sweep(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="run a sweep file (W&B sweep YAML); resumes where it stopped",
+                       description="Expand FILE into trials (content x styles x parameter grid), run those not yet in "
+                                   "results/<sweep>/runs.jsonl, then write the report and a W&B summary run.")
+    p.add_argument("file", help="sweep YAML, e.g. configs/sweeps/backbones.yaml")
+    p.add_argument("--dry-run", action="store_true", help="print the trials and their count, run nothing")
+    p.add_argument("--max-trials", type=int, help="run at most this many pending trials now")
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", help="join this Ray cluster instead of starting one")
+    p.add_argument("--ray-cpus", type=float, default=1, help="CPUs per trial (Ray)")
+    p.add_argument("--ray-gpus", type=float, default=0, help="GPUs per trial (Ray)")
+    p.add_argument("--results", default="results", help="results root (default results/)")
+    p.add_argument("--wandb", choices=["offline", "online", "disabled"], help="W&B mode for every trial")
+    p.add_argument("--retry-failed", action="store_true", help="run failed trials again")
+    p.set_defaults(func=_sweep)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nst_bench.sweep import RunsLog, expand, load_sweep, pending_trials, run_sweep
+
+    sweep = load_sweep(args.file)
+    root = Path(args.results)
+    if args.dry_run:
+        trials = expand(sweep, root)
+        done = RunsLog(root / sweep.name / "runs.jsonl").done()
+        for t in trials:
+            print(f"{t.id}  {'done' if t.id in done else 'todo'}  {t.label}")
+        todo = len(pending_trials(trials, RunsLog(root / sweep.name / "runs.jsonl"), args.retry_failed))
+        print(f"{len(trials)} trials in sweep {sweep.name}: {len(trials) - todo} done, {todo} to run")
+        return 0
+    result = run_sweep(sweep, executor=args.executor, max_trials=args.max_trials, results_root=root,
+                       wandb_mode=args.wandb, retry_failed=args.retry_failed, ray_address=args.ray_address,
+                       ray_cpus=args.ray_cpus, ray_gpus=args.ray_gpus)
+    runs = result["runs"]
+    print(f"sweep {sweep.name}: ran {result['ran']} trials now; {int((runs.status == 'ok').sum())} ok, "
+          f"{int((runs.status == 'failed').sum())} failed in total; report: {result['html']}")
+    return 0
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="tables (md/csv/tex), plots and report.html from results/<sweep>")
+    p.add_argument("results", help="a sweep's results directory, e.g. results/backbones")
+    p.set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from nst_bench.report import format_table, report
+
+    result = report(args.results)
+    print(format_table(result["table"]).to_markdown(index=False))
+    print(f"wrote table.md, table.csv, table.tex, report.html and plots/ in {args.results}")
+    return 0
+
+
 def _add_weights(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("weights", help="list every known network and where its weights come from")
     p.set_defaults(func=_weights)
@@ -101,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_stylize(sub)
+    _add_sweep(sub)
+    _add_report(sub)
     _add_weights(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s: %(message)s")

@@ -49,10 +49,13 @@ class LossConfig:
     gram_norm: str = "paper"  # paper | mse_chw | mse_hw
 
 
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+
+
 @dataclass
 class OptimizerConfig:
     name: str = "lbfgs"  # lbfgs | adam
-    lr: float = 1.0  # L-BFGS step scale; for Adam, in pixel units of [0, 1] images (0.02 is a good start)
+    lr: float | None = None  # None = 1.0 for L-BFGS (step scale), 0.02 for Adam (pixels in [0, 1])
     steps: int = 300  # iterations per scale
     history_size: int = 100  # L-BFGS memory
 
@@ -226,6 +229,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     if not 16 <= cfg.image.size <= cfg.image.max_size:
         raise UserError(f"image.size {cfg.image.size} is outside 16..{cfg.image.max_size} px "
                         "(raise image.max_size to go bigger)")
+    if cfg.optimizer.lr is None:
+        cfg.optimizer.lr = DEFAULT_LR[cfg.optimizer.name]
     if cfg.optimizer.steps < 1:
         raise UserError(f"optimizer.steps must be at least 1, got {cfg.optimizer.steps}")
     if cfg.style_blend is not None and len(cfg.style_blend) != len(cfg.styles):

@@ -10,6 +10,7 @@ size stay comparable. The normalisations then differ only by a factor in front o
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -63,6 +64,29 @@ def blend_grams(per_style: Sequence[Mapping[str, torch.Tensor]], weights: Sequen
     return {layer: sum((w / total) * s[layer] for s, w in zip(per_style, weights)) for layer in per_style[0]}
 
 
+class TargetCache:
+    """Content features and Gram targets keyed by (encoder, layers, image bytes): computed once per process.
+
+    In a sweep many trials share a content or style image at the same size and backbone; hashing the pixels
+    (about 1 ms for a 512 px image) is far cheaper than a forward pass and needs no bookkeeping of paths.
+    """
+
+    def __init__(self) -> None:
+        self.store: dict[tuple, dict[str, torch.Tensor]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, kind: str, encoder_key: tuple, layers: Sequence[str], image: torch.Tensor, compute) -> dict:
+        digest = hashlib.sha1(image.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+        key = (kind, encoder_key, tuple(layers), tuple(image.shape), digest)
+        if key in self.store:
+            self.hits += 1
+        else:
+            self.misses += 1
+            self.store[key] = compute(image)
+        return self.store[key]
+
+
 class PerceptualObjective:
     """Content + Gram style + TV objective with targets computed once; returns each term separately.
 
@@ -71,7 +95,8 @@ class PerceptualObjective:
 
     def __init__(self, encoder: torch.nn.Module, content_layers: Sequence[str], style_layers: Sequence[str],
                  *, content_weight: float, style_weight: float, tv_weight: float, tv_beta: float = 2.0,
-                 gram_norm: str = "paper", style_layer_weights: Sequence[float] | None = None) -> None:
+                 gram_norm: str = "paper", style_layer_weights: Sequence[float] | None = None,
+                 cache: TargetCache | None = None) -> None:
         if gram_norm not in GRAM_NORMS:
             raise ValueError(f"unknown Gram normalisation {gram_norm!r}; choose one of {', '.join(GRAM_NORMS)}")
         self.encoder = encoder
@@ -84,16 +109,27 @@ class PerceptualObjective:
         self.style_layer_weights = dict(zip(self.style_layers, style_layer_weights))
         self.content_weight, self.style_weight = content_weight, style_weight
         self.tv_weight, self.tv_beta, self.gram_norm = tv_weight, tv_beta, gram_norm
+        self.cache = cache
         self.content_targets: dict[str, torch.Tensor] = {}
         self.style_targets: dict[str, torch.Tensor] = {}
 
     @torch.no_grad()
-    def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _content(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         return {k: v.detach() for k, v in self.encoder(content, self.content_layers).items()}
 
     @torch.no_grad()
-    def style_grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
         return {k: gram(v).detach() for k, v in self.encoder(style, self.style_layers).items()}
+
+    def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.cache is None:
+            return self._content(content)
+        return self.cache.get("content", self.encoder.cache_key, self.content_layers, content, self._content)
+
+    def style_grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.cache is None:
+            return self._grams(style)
+        return self.cache.get("gram", self.encoder.cache_key, self.style_layers, style, self._grams)
 
     def set_targets(self, content: dict[str, torch.Tensor], style: dict[str, torch.Tensor]) -> None:
         self.content_targets, self.style_targets = content, style

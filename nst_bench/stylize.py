@@ -8,6 +8,7 @@ offline W&B run under ``wandb/``.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,27 @@ import torch
 import yaml
 
 from nst_bench.backbones import Encoder, build_backbone
-from nst_bench.config import RunConfig, config_hash, to_dict
+from nst_bench.config import BackboneConfig, RunConfig, config_hash, to_dict
 from nst_bench.errors import UserError
 from nst_bench.images import load_image, save_image
-from nst_bench.losses import PerceptualObjective
+from nst_bench.losses import PerceptualObjective, TargetCache
 from nst_bench.methods import gatys
+from nst_bench.plots import loss_curves
 from nst_bench.tracking import LocalTracker, Trackers, WandbTracker, provenance, write_json
+
+
+@dataclass
+class SharedWork:
+    """Encoders and targets reused across runs in one process (a sweep builds each backbone once)."""
+
+    encoders: dict[tuple, Encoder] = field(default_factory=dict)
+    targets: TargetCache = field(default_factory=TargetCache)
+
+    def encoder(self, b: BackboneConfig) -> Encoder:
+        key = (b.name, b.weights, b.pooling, b.padding)
+        if key not in self.encoders:
+            self.encoders[key] = build_backbone(b.name, b.weights, b.pooling, b.padding)
+        return self.encoders[key]
 
 
 def seed_everything(seed: int) -> None:
@@ -37,12 +53,12 @@ def resolve_layers(cfg: RunConfig, encoder: Encoder) -> None:
     b.style_layers = encoder.check_layers(b.style_layers or encoder.default_style_layers)
 
 
-def build_objective(cfg: RunConfig, encoder: Encoder) -> PerceptualObjective:
+def build_objective(cfg: RunConfig, encoder: Encoder, cache: TargetCache | None = None) -> PerceptualObjective:
     b, loss = cfg.backbone, cfg.loss
     return PerceptualObjective(encoder, b.content_layers, b.style_layers,
                                content_weight=loss.content_weight, style_weight=loss.style_weight,
                                tv_weight=loss.tv_weight, tv_beta=loss.tv_beta, gram_norm=loss.gram_norm,
-                               style_layer_weights=b.style_layer_weights)
+                               style_layer_weights=b.style_layer_weights, cache=cache)
 
 
 def run_name(cfg: RunConfig) -> str:
@@ -51,7 +67,7 @@ def run_name(cfg: RunConfig) -> str:
     return f"{content}__{styles}__{cfg.backbone.name}-{config_hash(cfg, 6)}"
 
 
-def run(cfg: RunConfig, *, progress: bool = True, encoder: Encoder | None = None) -> dict[str, Any]:
+def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = None) -> dict[str, Any]:
     """Stylize ``cfg.content`` with ``cfg.styles``; returns the metrics written to ``metrics.json``."""
     if not cfg.content:
         raise UserError("no content image: give --content PATH")
@@ -63,11 +79,10 @@ def run(cfg: RunConfig, *, progress: bool = True, encoder: Encoder | None = None
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    encoder = encoder or build_backbone(cfg.backbone.name, cfg.backbone.weights, cfg.backbone.pooling,
-                                        cfg.backbone.padding)
-    encoder = encoder.to(cfg.device)
+    shared = shared or SharedWork()
+    encoder = shared.encoder(cfg.backbone).to(cfg.device)
     resolve_layers(cfg, encoder)
-    objective = build_objective(cfg, encoder)
+    objective = build_objective(cfg, encoder, shared.targets)
     min_side = round(encoder.min_side(objective.layers) / min(cfg.gatys.scales))
     content = load_image(cfg.content, cfg.image.size, max_pixels=cfg.image.max_pixels, min_side=min_side)
     styles = [load_image(s, cfg.image.style_size or cfg.image.size, max_pixels=cfg.image.max_pixels,
@@ -89,6 +104,8 @@ def run(cfg: RunConfig, *, progress: bool = True, encoder: Encoder | None = None
                            device=cfg.device, tracker=tracker, progress=progress,
                            log_every=cfg.tracking.log_every)
     image_path = save_image(result.image, out / "stylized.jpg")
+    if result.history:
+        loss_curves(result.history, out / "loss.png", title=run_name(cfg))
     first = result.history[0] if result.history else {}
     metrics: dict[str, Any] = {
         "status": "diverged" if result.diverged_at is not None else "ok",
@@ -110,6 +127,8 @@ def run(cfg: RunConfig, *, progress: bool = True, encoder: Encoder | None = None
         metrics["wandb_run_dir"] = str(wandb_tracker.run_dir)
     write_json(out / "metrics.json", metrics)
     tracker.log_image("stylized", image_path, caption=run_name(cfg))
+    if result.history:
+        tracker.log_image("loss_curves", out / "loss.png")
     tracker.finish({f"final/{k}": v for k, v in result.final.items()} | {
         "seconds": result.seconds, "s_per_iteration": metrics["s_per_iteration"], "iterations": result.iterations})
     if result.diverged_at is not None:

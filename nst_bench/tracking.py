@@ -135,3 +135,21 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str))
     os.replace(tmp, path)
+
+
+def log_sweep_summary(out_dir: Path, sweep: str, table: Any, mode: str, project: str = "nst-bench") -> Path:
+    """One W&B run per sweep holding the comparison table and the runtime table (``wandb.Table``)."""
+    import wandb
+
+    run = wandb.init(project=project, name=f"{sweep}-summary", group=sweep, job_type="summary", dir=str(out_dir),
+                     mode=mode, reinit="create_new", settings=wandb.Settings(console="off", silent=True,
+                                                                            x_disable_stats=True))
+    table = table.copy()
+    table.columns = [str(c) for c in table.columns]
+    runtime_cols = [c for c in table.columns if c.split(" ")[0] in ("seconds", "s_per_iteration", "iterations")]
+    settings = [c for c in table.columns if " " not in c and c not in ("pairs", "failed", "error")]
+    run.log({"comparison": wandb.Table(dataframe=table.astype(str)),
+             "runtime": wandb.Table(dataframe=table[settings + runtime_cols].astype(str))})
+    run_dir = Path(run.dir).parent
+    run.finish()
+    return run_dir

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from nst_bench.config import GatysConfig, OptimizerConfig
+from nst_bench.config import DEFAULT_LR, GatysConfig, OptimizerConfig
 from nst_bench.images import fit_size, luminance, match_luminance, recombine_colour, resize
 from nst_bench.losses import PerceptualObjective, blend_grams
 from nst_bench.tracking import Tracker
@@ -56,10 +56,10 @@ class GatysModule(pl.LightningModule):
         self._t0 = 0.0
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        lr = self.optim.lr if self.optim.lr is not None else DEFAULT_LR[self.optim.name]
         if self.optim.name == "lbfgs":
-            return torch.optim.LBFGS([self.image], lr=self.optim.lr, max_iter=1,
-                                     history_size=self.optim.history_size)
-        return torch.optim.Adam([self.image], lr=self.optim.lr)
+            return torch.optim.LBFGS([self.image], lr=lr, max_iter=1, history_size=self.optim.history_size)
+        return torch.optim.Adam([self.image], lr=lr)
 
     def on_train_start(self) -> None:
         self._t0 = time.perf_counter()
@@ -120,6 +120,7 @@ def quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*`training_step` returned `None`.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 
 def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],

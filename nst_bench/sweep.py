@@ -1,0 +1,257 @@
+"""Sweep files (W&B sweep YAML) -> trials -> results, resumable at any moment.
+
+A sweep file is a W&B sweep config: ``method: grid|random``, ``metric``, and ``parameters`` whose names are dotted
+config keys. Two parameters are images: ``content`` and ``styles``, whose values may be files, folders or globs
+(each match becomes its own trial; a list value for ``styles`` is one multi-style trial). Images are crossed with
+the parameter grid. A trial's id is a hash of its resolved config, so re-running a sweep finds what is done.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import json
+import math
+import os
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nst_bench.config import RunConfig, config_hash, from_dict, read_yaml, set_dotted, to_dict, validate
+from nst_bench.errors import UserError
+from nst_bench.images import IMAGE_SUFFIXES
+
+SWEEP_KEYS = {"name", "description", "method", "metric", "parameters", "program", "command", "run_cap",
+              "early_terminate", "project", "entity"}
+IMAGE_PARAMS = ("content", "styles")
+
+
+@dataclass
+class Trial:
+    id: str
+    config: RunConfig
+    params: dict[str, Any]  # the swept values (dotted key -> value), plus content/style names
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())
+
+
+@dataclass
+class Sweep:
+    name: str
+    path: Path
+    method: str
+    metric: dict[str, str]
+    parameters: dict[str, dict[str, Any]]
+    run_cap: int | None
+    seed: int
+
+    @property
+    def swept_keys(self) -> list[str]:
+        """Parameters that take more than one value (the columns a table groups by)."""
+        return [k for k, spec in self.parameters.items()
+                if k not in IMAGE_PARAMS and (("values" in spec and len(spec["values"]) > 1) or "min" in spec)]
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, list):
+        return "+".join(_short(x) for x in v)
+    if isinstance(v, str) and ("/" in v or v.endswith(IMAGE_SUFFIXES)):
+        return Path(v).stem
+    return str(v)
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    data = read_yaml(path)
+    unknown = set(data) - SWEEP_KEYS
+    if unknown:
+        raise UserError(f"{path}: unknown sweep key(s) {', '.join(sorted(unknown))}; a sweep file has "
+                        f"{', '.join(sorted(SWEEP_KEYS))} (config keys go under parameters:)")
+    method = data.get("method", "grid")
+    if method not in ("grid", "random"):
+        raise UserError(f"{path}: method must be grid or random (bayes needs the W&B server), got {method!r}")
+    params = data.get("parameters") or {}
+    if not isinstance(params, dict) or not params:
+        raise UserError(f"{path}: parameters: must map config keys to {{values: [...]}} or {{value: x}}")
+    for key, spec in params.items():
+        if not isinstance(spec, dict) or not ({"value", "values", "min", "distribution"} & set(spec)):
+            raise UserError(f"{path}: parameter {key} must be {{value: x}}, {{values: [...]}} or {{min, max}}")
+        if method == "grid" and ("min" in spec or "distribution" in spec) and "values" not in spec:
+            raise UserError(f"{path}: parameter {key} has a range, which needs method: random")
+    for key in IMAGE_PARAMS:
+        if key not in params:
+            raise UserError(f"{path}: parameters must include {key} (files, folders or globs)")
+    return Sweep(name=str(data.get("name") or Path(path).stem), path=Path(path), method=method,
+                 metric=data.get("metric") or {"name": "final/total", "goal": "minimize"},
+                 parameters=params, run_cap=data.get("run_cap"), seed=int(params.get("seed", {}).get("value", 0)))
+
+
+def expand_images(value: Any, base: Path) -> list[str]:
+    """A file, folder or glob (relative to the sweep file's repo root or cwd) -> sorted image paths."""
+    items = value if isinstance(value, list) else [value]
+    out: list[str] = []
+    for item in items:
+        p = Path(str(item)).expanduser()
+        candidates = [p] if p.is_absolute() else [p, base / p]
+        found = False
+        for c in candidates:
+            if c.is_dir():
+                out += sorted(str(f) for f in c.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+                found = True
+            elif any(ch in str(c) for ch in "*?["):
+                matches = sorted(m for m in glob.glob(str(c)) if m.lower().endswith(IMAGE_SUFFIXES))
+                out += matches
+                found = found or bool(matches)
+            elif c.is_file():
+                out.append(str(c))
+                found = True
+            if found:
+                break
+        if not found:
+            raise UserError(f"no images match {item!r} (looked in {os.getcwd()} and {base})")
+    return out
+
+
+def _values(spec: dict[str, Any]) -> list[Any]:
+    if "values" in spec:
+        return list(spec["values"])
+    if "value" in spec:
+        return [spec["value"]]
+    raise ValueError("range parameter")
+
+
+def _sample(spec: dict[str, Any], rng: random.Random) -> Any:
+    if "values" in spec or "value" in spec:
+        return rng.choice(_values(spec))
+    lo, hi = spec["min"], spec["max"]
+    dist = spec.get("distribution", "int_uniform" if isinstance(lo, int) and isinstance(hi, int) else "uniform")
+    if dist == "int_uniform":
+        return rng.randint(lo, hi)
+    if dist == "uniform":
+        return rng.uniform(lo, hi)
+    if dist == "log_uniform_values":
+        return math.exp(rng.uniform(math.log(lo), math.log(hi)))
+    raise UserError(f"distribution {dist!r} is not supported here; use uniform, int_uniform or log_uniform_values")
+
+
+def _settings(sweep: Sweep) -> Iterator[dict[str, Any]]:
+    """Parameter settings other than images: the full grid, or ``run_cap`` random draws (seeded)."""
+    params = {k: v for k, v in sweep.parameters.items() if k not in IMAGE_PARAMS}
+    if sweep.method == "grid":
+        keys = list(params)
+        for combo in itertools.product(*(_values(params[k]) for k in keys)):
+            yield dict(zip(keys, combo))
+        return
+    rng = random.Random(sweep.seed)
+    for _ in range(sweep.run_cap or 10):
+        yield {k: _sample(spec, rng) for k, spec in params.items()}
+
+
+def expand(sweep: Sweep, results_root: Path = Path("results")) -> list[Trial]:
+    """Every trial of the sweep: content images x style sets x parameter settings, with ids."""
+    base = Path.cwd()
+    contents = expand_images(_values(sweep.parameters["content"]), base)
+    style_sets: list[list[str]] = []
+    for v in _values(sweep.parameters["styles"]):
+        style_sets += [expand_images(v, base)] if isinstance(v, list) else [[s] for s in expand_images(v, base)]
+    trials: list[Trial] = []
+    seen: set[str] = set()
+    for setting in _settings(sweep):
+        for content, styles in itertools.product(contents, style_sets):
+            data: dict[str, Any] = {}
+            for key, value in setting.items():
+                set_dotted(data, key, value)
+            data |= {"content": content, "styles": styles}
+            cfg = validate(from_dict(RunConfig, data))
+            cfg.tracking.group = sweep.name
+            trial_id = config_hash({k: v for k, v in to_dict(cfg).items() if k not in ("out", "tracking")})
+            if trial_id in seen:
+                continue
+            seen.add(trial_id)
+            cfg.out = str(results_root / sweep.name / trial_id)
+            params = {"content": Path(content).stem, "style": "+".join(Path(s).stem for s in styles)}
+            params |= {k: setting[k] for k in sweep.swept_keys}
+            trials.append(Trial(trial_id, cfg, params))
+    return trials
+
+
+# --- the results store ----------------------------------------------------------------------------------------
+class RunsLog:
+    """``runs.jsonl``: one JSON line per finished trial, appended with a single write and fsync.
+
+    A process killed mid-write can leave at most one torn last line; readers skip it and the next append starts
+    on a fresh line, so a trial is never counted twice and nothing before it is lost.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        rows = []
+        for line in self.path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn line from a killed writer
+        return rows
+
+    def done(self) -> dict[str, dict[str, Any]]:
+        return {r["trial_id"]: r for r in self.read() if "trial_id" in r}
+
+    def append(self, row: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = (json.dumps(row, default=str) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size:
+                with open(self.path, "rb") as f:
+                    f.seek(size - 1)
+                    if f.read(1) != b"\n":
+                        data = b"\n" + data
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# --- driver ---------------------------------------------------------------------------------------------------
+def pending_trials(trials: list[Trial], runs: RunsLog, retry_failed: bool = False) -> list[Trial]:
+    """Trials without a row in runs.jsonl (failed ones too, with ``retry_failed``)."""
+    done = runs.done()
+    return [t for t in trials if t.id not in done or (retry_failed and done[t.id].get("status") == "failed")]
+
+
+def run_sweep(sweep: Sweep, *, executor: str = "local", max_trials: int | None = None,
+              results_root: Path = Path("results"), wandb_mode: str | None = None, retry_failed: bool = False,
+              ray_address: str | None = None, ray_cpus: float = 1, ray_gpus: float = 0) -> dict[str, Any]:
+    """Run what is not done yet, then write the report and a W&B summary run with the comparison table."""
+    from nst_bench.executors import SweepProgress, local_executor, ray_executor
+    from nst_bench.report import report
+    from nst_bench.tracking import log_sweep_summary
+
+    trials = expand(sweep, results_root)
+    if wandb_mode:
+        for t in trials:
+            t.config.tracking.wandb = wandb_mode
+    out = results_root / sweep.name
+    runs = RunsLog(out / "runs.jsonl")
+    todo = pending_trials(trials, runs, retry_failed)[: max_trials if max_trials is not None else None]
+    progress = SweepProgress(total=len(trials), already=len(trials) - len(pending_trials(trials, runs, retry_failed)))
+    run = local_executor if executor == "local" else ray_executor(ray_address, ray_cpus, ray_gpus)
+    try:
+        run(todo, runs, progress)
+    finally:
+        progress.close()
+    result = report(out)
+    mode = wandb_mode or (trials[0].config.tracking.wandb if trials else "offline")
+    if mode != "disabled":
+        result["wandb_run_dir"] = log_sweep_summary(out, sweep.name, result["table"], mode,
+                                                    project=trials[0].config.tracking.project)
+    result["ran"] = len(todo)
+    return result
