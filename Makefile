@@ -17,13 +17,12 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_PKGS)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/nst-bench stylize --content assets/demo/content/chelsea.jpg --style assets/demo/style/starry_night.jpg \
-		--size 192 --steps 80 --out results/demo/chelsea__starry_night
-	@echo "demo: see results/demo/chelsea__starry_night/{stylized.jpg,metrics.json,wandb/}"
+	$(BIN)/nst-bench sweep configs/sweeps/demo.yaml
+	@echo "demo: results/demo/{table.md,report.html,plots/}, one folder per trial, offline W&B runs in */wandb/"
 
 test: $(STAMP)
 	NST_BENCH_OFFLINE=1 $(BIN)/pytest -q

@@ -53,8 +53,8 @@ class Encoder(nn.Module):
         return out
 
     def min_side(self, layers: Iterable[str]) -> int:
-        """Smallest input side that still leaves every requested layer at least 2x2."""
-        return 2 * max((self.reductions[self.canonical(x)] for x in layers), default=1)
+        """Smallest input side that still leaves every requested layer at least 1x1."""
+        return max((self.reductions[self.canonical(x)] for x in layers), default=1)
 
     def forward(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         names = self.check_layers(layers)

@@ -169,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"nst-bench: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
     except KeyboardInterrupt:
         print("nst-bench: interrupted", file=sys.stderr)
         return 130

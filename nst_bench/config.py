@@ -167,7 +167,7 @@ def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
             raise UserError(f"cannot set {dotted}: {p} is not a section")
-    node[leaf] = value
+    node[leaf] = merge(node[leaf], value) if isinstance(value, dict) and isinstance(node.get(leaf), dict) else value
 
 
 def parse_override(text: str) -> tuple[str, Any]:

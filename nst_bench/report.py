@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import pandas as pd
 
 from nst_bench.errors import UserError
 from nst_bench.images import load_image, save_image
-from nst_bench.sweep import RunsLog
+from nst_bench.sweep import RunsLog, short_value
 
 METRICS = ["final/total", "final/content", "final/style", "final/tv", "seconds", "s_per_iteration", "iterations"]
 IMAGE_KEYS = ("content", "style")
@@ -25,7 +24,7 @@ def runs_frame(results: Path) -> tuple[pd.DataFrame, list[str]]:
     flat = []
     for r in rows:
         item: dict[str, Any] = {"trial_id": r["trial_id"], "status": r["status"], "error": r.get("error", "")}
-        item |= {k: json.dumps(v) if isinstance(v, list) else v for k, v in r.get("params", {}).items()}
+        item |= {k: short_value(v) if isinstance(v, (list, dict)) else v for k, v in r.get("params", {}).items()}
         item |= {f"final/{k}": v for k, v in (r.get("final") or {}).items() if "/" not in k}
         item |= {k: r.get(k) for k in ("seconds", "s_per_iteration", "iterations", "backbone", "out")}
         item |= {f"eval/{k}": v for k, v in (r.get("eval") or {}).items()}

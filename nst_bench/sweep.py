@@ -25,7 +25,7 @@ from nst_bench.images import IMAGE_SUFFIXES
 
 SWEEP_KEYS = {"name", "description", "method", "metric", "parameters", "program", "command", "run_cap",
               "early_terminate", "project", "entity"}
-IMAGE_PARAMS = ("content", "styles")
+IMAGE_PARAMS = ("content", "styles", "pairs")
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Trial:
 
     @property
     def label(self) -> str:
-        return ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())
+        return ", ".join(f"{k}={short_value(v)}" for k, v in self.params.items())
 
 
 @dataclass
@@ -56,9 +56,12 @@ class Sweep:
                 if k not in IMAGE_PARAMS and (("values" in spec and len(spec["values"]) > 1) or "min" in spec)]
 
 
-def _short(v: Any) -> str:
+def short_value(v: Any) -> str:
+    """Compact label of a parameter value: image paths by stem, lists joined by +, dicts as k=v."""
+    if isinstance(v, dict):
+        return " ".join(f"{k}={short_value(x)}" for k, x in v.items())
     if isinstance(v, list):
-        return "+".join(_short(x) for x in v)
+        return "+".join(short_value(x) for x in v)
     if isinstance(v, str) and ("/" in v or v.endswith(IMAGE_SUFFIXES)):
         return Path(v).stem
     return str(v)
@@ -81,9 +84,9 @@ def load_sweep(path: str | Path) -> Sweep:
             raise UserError(f"{path}: parameter {key} must be {{value: x}}, {{values: [...]}} or {{min, max}}")
         if method == "grid" and ("min" in spec or "distribution" in spec) and "values" not in spec:
             raise UserError(f"{path}: parameter {key} has a range, which needs method: random")
-    for key in IMAGE_PARAMS:
-        if key not in params:
-            raise UserError(f"{path}: parameters must include {key} (files, folders or globs)")
+    if "pairs" not in params and not ("content" in params and "styles" in params):
+        raise UserError(f"{path}: parameters must include content and styles (files, folders or globs), "
+                        "or pairs (a list of [content, style])")
     return Sweep(name=str(data.get("name") or Path(path).stem), path=Path(path), method=method,
                  metric=data.get("metric") or {"name": "final/total", "goal": "minimize"},
                  parameters=params, run_cap=data.get("run_cap"), seed=int(params.get("seed", {}).get("value", 0)))
@@ -150,17 +153,30 @@ def _settings(sweep: Sweep) -> Iterator[dict[str, Any]]:
         yield {k: _sample(spec, rng) for k, spec in params.items()}
 
 
-def expand(sweep: Sweep, results_root: Path = Path("results")) -> list[Trial]:
-    """Every trial of the sweep: content images x style sets x parameter settings, with ids."""
+def _image_sets(sweep: Sweep) -> list[tuple[str, list[str]]]:
+    """(content, styles) combinations: given ``pairs``, or every content image x every style set."""
     base = Path.cwd()
+    if "pairs" in sweep.parameters:
+        out = []
+        for pair in _values(sweep.parameters["pairs"]):
+            if not isinstance(pair, list) or len(pair) < 2:
+                raise UserError(f"{sweep.path}: each pairs value is [content, style, ...], got {pair!r}")
+            out.append((expand_images(pair[0], base)[0], [expand_images(s, base)[0] for s in pair[1:]]))
+        return out
     contents = expand_images(_values(sweep.parameters["content"]), base)
     style_sets: list[list[str]] = []
     for v in _values(sweep.parameters["styles"]):
         style_sets += [expand_images(v, base)] if isinstance(v, list) else [[s] for s in expand_images(v, base)]
+    return list(itertools.product(contents, style_sets))
+
+
+def expand(sweep: Sweep, results_root: Path = Path("results")) -> list[Trial]:
+    """Every trial of the sweep: content images x style sets x parameter settings, with ids."""
+    image_sets = _image_sets(sweep)
     trials: list[Trial] = []
     seen: set[str] = set()
     for setting in _settings(sweep):
-        for content, styles in itertools.product(contents, style_sets):
+        for content, styles in image_sets:
             data: dict[str, Any] = {}
             for key, value in setting.items():
                 set_dotted(data, key, value)

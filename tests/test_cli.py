@@ -65,7 +65,7 @@ def test_grayscale_and_rgba_inputs_work(tmp_path, capsys):
     (["--set", "loss.stlye_weight=3"], "did you mean style_weight"),
     (["--set", "optimizer.steps=many"], "optimizer.steps wants int"),
     (["--style-layers", "conv9_1"], "no layer 'conv9_1'"),
-    (["--size", "24"], "needs at least 32 px"),
+    (["--size", "16"], "needs at least 16 px"),
     (["--set", "image.max_pixels=1000"], "above the limit"),
     (["--style-weights", "1", "2"], "give one weight per --style"),
     (["--backbone", "vgg99"], "unknown backbone"),

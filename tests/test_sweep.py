@@ -1,0 +1,164 @@
+"""Sweep expansion, the resumable results store, failure handling, reports and W&B runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nst_bench.cli import main
+from nst_bench.errors import UserError
+from nst_bench.sweep import RunsLog, expand, load_sweep
+
+from .conftest import DEMO, ROOT
+
+TINY = {"image.size": {"value": 48}, "optimizer.steps": {"value": 3}}
+
+
+def _sweep_file(tmp_path, params, name="s", method="grid", **top):
+    import yaml
+
+    data = {"name": name, "method": method, "parameters": {
+        "content": {"values": [str(DEMO / "content")]},
+        "styles": {"values": [str(DEMO / "style" / "starry_night.jpg")]}, **TINY, **params}, **top}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_grid_crosses_images_with_parameters(tmp_path):
+    f = _sweep_file(tmp_path, {"loss.style_weight": {"values": [1.0, 10.0, 100.0]},
+                               "optimizer.name": {"values": ["lbfgs", "adam"]},
+                               "styles": {"values": [str(DEMO / "style" / "*.jpg"),
+                                                     [str(DEMO / "style" / "starry_night.jpg"),
+                                                      str(DEMO / "style" / "great_wave.jpg")]]}})
+    trials = expand(load_sweep(f), tmp_path)
+    # 2 contents x (2 single styles from the glob + 1 two-style set) x 3 weights x 2 optimisers
+    assert len(trials) == 2 * 3 * 3 * 2 == len({t.id for t in trials})
+    assert {len(t.config.styles) for t in trials} == {1, 2}
+    assert {t.config.optimizer.lr for t in trials} == {1.0, 0.02}
+    assert all(t.config.out == str(tmp_path / "s" / t.id) for t in trials)
+    assert set(trials[0].params) == {"content", "style", "loss.style_weight", "optimizer.name"}
+    assert [t.id for t in expand(load_sweep(f), tmp_path)] == [t.id for t in trials], "ids must be stable"
+
+
+def test_random_search_is_seeded_and_capped(tmp_path):
+    f = _sweep_file(tmp_path, {"loss.style_weight": {"min": 1.0, "max": 1000.0,
+                                                     "distribution": "log_uniform_values"}},
+                    method="random", run_cap=4)
+    a, b = expand(load_sweep(f), tmp_path), expand(load_sweep(f), tmp_path)
+    assert len(a) == 8 and [t.id for t in a] == [t.id for t in b]
+    assert all(1.0 <= t.config.loss.style_weight <= 1000.0 for t in a)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"loss.stlye_weight": {"values": [1]}}, "did you mean style_weight"),
+    ({"loss.style_weight": {"min": 1, "max": 2}}, "needs method: random"),
+    ({"content": {"values": ["no/such/dir"]}}, "no images match"),
+    ({"optimizer.name": {"values": ["sgd"]}}, "choose one of lbfgs, adam"),
+])
+def test_bad_sweep_files_are_user_errors(tmp_path, params, message):
+    with pytest.raises(UserError, match=message):
+        expand(load_sweep(_sweep_file(tmp_path, params)), tmp_path)
+
+
+def test_runs_log_survives_a_torn_last_line(tmp_path):
+    log = RunsLog(tmp_path / "runs.jsonl")
+    log.append({"trial_id": "a", "status": "ok"})
+    with open(log.path, "a") as f:
+        f.write('{"trial_id": "b", "sta')  # a writer killed mid-line
+    log.append({"trial_id": "c", "status": "ok"})
+    assert [r["trial_id"] for r in log.read()] == ["a", "c"]
+    assert log.path.read_text().count("\n") == 3
+
+
+def test_sweep_runs_resumes_records_failures_and_reports(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    f = _sweep_file(tmp_path, {"backbone.style_layers": {"values": [["conv1_1", "conv2_1"], ["conv9_9"]]},
+                               "loss.style_weight": {"values": [1.0, 5.0]}}, name="mini")
+    assert main(["sweep", str(f), "--max-trials", "3", "--results", "res"]) == 0
+    runs = RunsLog(tmp_path / "res" / "mini" / "runs.jsonl")
+    assert len(runs.read()) == 3
+    assert main(["sweep", str(f), "--results", "res"]) == 0
+    rows = runs.read()
+    assert len(rows) == 8 == len({r["trial_id"] for r in rows})
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(failed) == 4 and all("conv9_9" in r["error"] for r in failed)
+    assert main(["sweep", str(f), "--results", "res"]) == 0  # nothing left: nothing run twice
+    assert len(runs.read()) == 8
+    out = tmp_path / "res" / "mini"
+    table = pd.read_csv(out / "table.csv")
+    assert len(table) == 4 and sorted(table.pairs) == [0, 0, 2, 2] and sorted(table.failed) == [0, 0, 2, 2]
+    assert "final/total mean" in table.columns and "± " in (out / "table.md").read_text()
+    assert "\\begin{tabular}" in (out / "table.tex").read_text()
+    page = (out / "report.html").read_text()
+    assert page.count("<img src='thumbs/") == 4 and "conv9_9" in page
+    assert (out / "plots" / "loss_curves.png").stat().st_size > 5000
+    ok = next(r for r in rows if r["status"] == "ok")
+    trial_runs = list((Path(ok["out"]) / "wandb").glob("offline-run-*"))
+    assert len(trial_runs) == 1 and list(trial_runs[0].glob("*.wandb"))
+    summary = [p for p in (out / "wandb").glob("offline-run-*")]
+    assert summary and list(summary[-1].glob("*.wandb"))
+    assert "dry" not in capsys.readouterr().err
+
+
+def test_dry_run_lists_trials_and_count(tmp_path, capsys):
+    f = _sweep_file(tmp_path, {"loss.style_weight": {"values": [1.0, 5.0]}})
+    assert main(["sweep", str(f), "--dry-run", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "4 trials in sweep s: 0 done, 4 to run" in out and out.count("todo") == 4
+
+
+def test_sigkill_at_any_moment_then_resume_counts_each_trial_once(tmp_path):
+    f = _sweep_file(tmp_path, {"loss.style_weight": {"values": [1.0, 2.0, 3.0]}}, name="kill")
+    cmd = [sys.executable, "-m", "nst_bench.cli", "sweep", str(f), "--results", str(tmp_path), "--wandb", "disabled"]
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    runs = RunsLog(tmp_path / "kill" / "runs.jsonl")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not runs.read() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # in the middle of the second trial (or of writing its row)
+    proc.wait()
+    killed_after = len(runs.read())
+    assert 1 <= killed_after < 6
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    ids = [r["trial_id"] for r in runs.read()]
+    assert len(ids) == 6 and len(set(ids)) == 6
+    assert all(r["status"] == "ok" for r in runs.read())
+
+
+def test_shared_targets_are_computed_once_and_change_nothing(tmp_path):
+    from nst_bench import executors
+
+    f = _sweep_file(tmp_path, {"loss.style_weight": {"values": [1.0, 2.0, 3.0]}, "tracking.wandb":
+                               {"value": "disabled"}, "content": {"values": [str(DEMO / "content" / "rocket.jpg")]}})
+    trials = expand(load_sweep(f), tmp_path)
+    executors._SHARED = None
+    rows = [executors.run_trial(t) for t in trials]
+    cache = executors.shared_work().targets
+    assert (cache.misses, cache.hits) == (2, 4)  # content features + style Grams once, reused twice each
+    assert len(executors.shared_work().encoders) == 1
+    executors._SHARED = None
+    cold = executors.run_trial(trials[2])
+    assert cold["final"]["total"] == pytest.approx(rows[2]["final"]["total"], rel=1e-6)
+
+
+def test_ray_executor_runs_every_trial_once(tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.chdir(tmp_path)
+    f = _sweep_file(tmp_path, {"loss.style_weight": {"values": [1.0, 2.0]}}, name="ray")
+    from nst_bench.sweep import run_sweep
+
+    result = run_sweep(load_sweep(f), executor="ray", results_root=tmp_path / "res", wandb_mode="disabled",
+                       ray_cpus=1)
+    rows = RunsLog(tmp_path / "res" / "ray" / "runs.jsonl").read()
+    assert result["ran"] == 4 and len({r["trial_id"] for r in rows}) == 4
+    assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
+    assert all((Path(r["out"]) / "stylized.jpg").is_file() for r in rows)
+    assert json.loads((Path(rows[0]["out"]) / "metrics.json").read_text())["iterations"] == 3
