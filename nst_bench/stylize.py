@@ -67,7 +67,8 @@ def run_name(cfg: RunConfig) -> str:
     return f"{content}__{styles}__{cfg.backbone.name}-{config_hash(cfg, 6)}"
 
 
-def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = None) -> dict[str, Any]:
+def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = None,
+        bar_position: int = 0) -> dict[str, Any]:
     """Stylize ``cfg.content`` with ``cfg.styles``; returns the metrics written to ``metrics.json``."""
     if not cfg.content:
         raise UserError("no content image: give --content PATH")
@@ -102,7 +103,7 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
 
     result = gatys.stylize(content, styles, blend, objective, cfg.gatys, cfg.optimizer, seed=cfg.seed,
                            device=cfg.device, tracker=tracker, progress=progress,
-                           log_every=cfg.tracking.log_every)
+                           log_every=cfg.tracking.log_every, bar_position=bar_position)
     image_path = save_image(result.image, out / "stylized.jpg")
     if result.history:
         loss_curves(result.history, out / "loss.png", title=run_name(cfg))

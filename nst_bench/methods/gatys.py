@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import TQDMProgressBar
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -107,11 +108,12 @@ class GatysResult:
     per_scale_seconds: list[float] = field(default_factory=list)
 
 
-def _trainer(device: str, progress: bool) -> pl.Trainer:
+def _trainer(device: str, progress: bool, bar_position: int = 0) -> pl.Trainer:
     accelerator = "gpu" if device.startswith("cuda") else "cpu"
+    bars = [TQDMProgressBar(process_position=bar_position)] if progress else []
     return pl.Trainer(accelerator=accelerator, devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
                       enable_model_summary=False, num_sanity_val_steps=0, enable_progress_bar=progress,
-                      log_every_n_steps=1)
+                      callbacks=bars, log_every_n_steps=1)
 
 
 def quiet_lightning() -> None:
@@ -126,7 +128,7 @@ def quiet_lightning() -> None:
 def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],
             objective: PerceptualObjective, gatys: GatysConfig, optim: OptimizerConfig, *, seed: int = 0,
             device: str = "cpu", tracker: Tracker | None = None, progress: bool = True,
-            log_every: int = 1) -> GatysResult:
+            log_every: int = 1, bar_position: int = 0) -> GatysResult:
     """Optimise pixels coarse-to-fine over ``gatys.scales``; each scale starts from the previous result."""
     quiet_lightning()
     long_side = max(content.shape[-2:])
@@ -147,7 +149,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
                               blend_grams([objective.style_grams(x) for x in s], blend))
         init = initial_image(gatys.init, c, s[0], seed) if image is None else resize(image, size)
         module = GatysModule(objective, init, optim, tracker, step_offset=len(history), log_every=log_every)
-        _trainer(device, progress).fit(module, DataLoader(range(optim.steps), batch_size=None))
+        _trainer(device, progress, bar_position).fit(module, DataLoader(range(optim.steps), batch_size=None))
         history += module.history
         per_scale.append(module.seconds)
         image = module.image.detach()
