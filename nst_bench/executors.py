@@ -55,7 +55,7 @@ class SweepProgress:
         self.tty = sys.stderr.isatty()
         self.t0 = time.perf_counter()
         self.started = already
-        self.bar = tqdm(total=total, initial=already, desc="sweep", position=0, leave=True,
+        self.bar = tqdm(total=total, initial=already, desc="sweep", unit="trial", position=0, leave=True,
                         dynamic_ncols=True) if self.tty else None
 
     def update(self, row: dict[str, Any], label: str) -> None:

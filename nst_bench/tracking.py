@@ -50,6 +50,15 @@ class LocalTracker:
             writer.writerows(self.history)
 
 
+def wandb_init(out_dir: Path, *, mode: str, **kwargs: Any) -> Any:
+    """A new W&B run in ``out_dir/wandb``. The path is absolute because W&B's service process, started once per
+    Python process, resolves relative paths against its own working directory, not the caller's."""
+    import wandb
+
+    return wandb.init(dir=str(out_dir.resolve()), mode=mode, reinit="create_new",
+                      settings=wandb.Settings(console="off", silent=True, x_disable_stats=True), **kwargs)
+
+
 class WandbTracker:
     """One W&B run; ``mode`` is passed to ``wandb.init`` rather than set in the environment."""
 
@@ -58,9 +67,8 @@ class WandbTracker:
         import wandb
 
         self._wandb = wandb
-        self.run = wandb.init(project=project, name=name, group=group, job_type=job_type, config=dict(config),
-                              dir=str(out_dir), mode=mode, reinit="create_new",
-                              settings=wandb.Settings(console="off", silent=True, x_disable_stats=True))
+        self.run = wandb_init(out_dir, mode=mode, project=project, name=name, group=group, job_type=job_type,
+                              config=dict(config))
 
     @property
     def run_dir(self) -> Path:
@@ -141,9 +149,7 @@ def log_sweep_summary(out_dir: Path, sweep: str, table: Any, mode: str, project:
     """One W&B run per sweep holding the comparison table and the runtime table (``wandb.Table``)."""
     import wandb
 
-    run = wandb.init(project=project, name=f"{sweep}-summary", group=sweep, job_type="summary", dir=str(out_dir),
-                     mode=mode, reinit="create_new", settings=wandb.Settings(console="off", silent=True,
-                                                                            x_disable_stats=True))
+    run = wandb_init(out_dir, mode=mode, project=project, name=f"{sweep}-summary", group=sweep, job_type="summary")
     table = table.copy()
     table.columns = [str(c) for c in table.columns]
     runtime_cols = [c for c in table.columns if c.split(" ")[0] in ("seconds", "s_per_iteration", "iterations")]

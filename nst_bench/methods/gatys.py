@@ -108,9 +108,21 @@ class GatysResult:
     per_scale_seconds: list[float] = field(default_factory=list)
 
 
-def _trainer(device: str, progress: bool, bar_position: int = 0) -> pl.Trainer:
+class StepBar(TQDMProgressBar):
+    """Lightning's bar, labelled with the image size instead of 'Epoch 0'."""
+
+    def __init__(self, label: str, position: int = 0) -> None:
+        super().__init__(process_position=position)
+        self.label = label
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, *args: object) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        self.train_progress_bar.set_description(self.label)
+
+
+def _trainer(device: str, progress: bool, label: str, bar_position: int = 0) -> pl.Trainer:
     accelerator = "gpu" if device.startswith("cuda") else "cpu"
-    bars = [TQDMProgressBar(process_position=bar_position)] if progress else []
+    bars = [StepBar(label, bar_position)] if progress else []
     return pl.Trainer(accelerator=accelerator, devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
                       enable_model_summary=False, num_sanity_val_steps=0, enable_progress_bar=progress,
                       callbacks=bars, log_every_n_steps=1)
@@ -149,7 +161,8 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
                               blend_grams([objective.style_grams(x) for x in s], blend))
         init = initial_image(gatys.init, c, s[0], seed) if image is None else resize(image, size)
         module = GatysModule(objective, init, optim, tracker, step_offset=len(history), log_every=log_every)
-        _trainer(device, progress, bar_position).fit(module, DataLoader(range(optim.steps), batch_size=None))
+        label = f"gatys {size[1]}x{size[0]}"
+        _trainer(device, progress, label, bar_position).fit(module, DataLoader(range(optim.steps), batch_size=None))
         history += module.history
         per_scale.append(module.seconds)
         image = module.image.detach()
