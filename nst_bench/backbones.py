@@ -277,21 +277,41 @@ def resnet50(weights: str | None = None, **_: object) -> Encoder:
     return TimmEncoder("resnet50", timm_model("resnet50", resolved), resolved)
 
 
+def _hf_cached(arch: str) -> Path | None:
+    """timm's pretrained file for ``arch`` if it is already in the Hugging Face cache (no network)."""
+    import timm
+    from huggingface_hub import try_to_load_from_cache
+
+    cfg = timm.models.get_pretrained_cfg(arch)
+    hub_id = getattr(cfg, "hf_hub_id", None) if cfg else None
+    for filename in ("model.safetensors", "pytorch_model.bin") if hub_id else ():
+        found = try_to_load_from_cache(hub_id, filename)
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
 def generic_timm(arch: str, weights: str | None = None) -> Encoder:
-    """``timm:<arch>``: weights from an explicit path, else timm's own pretrained loading (cache or hub)."""
+    """``timm:<arch>``: an explicit checkpoint, else the Hugging Face cache, else timm's own download."""
     import timm
 
     if arch not in timm.list_models(pretrained=False):
         raise UserError(f"timm has no model {arch!r}: see timm.list_models()")
-    if weights:
-        resolved = W.ResolvedWeights(arch, Path(weights), "explicit", W.sha256(Path(weights)))
+    path, source = (Path(weights), "explicit") if weights else (_hf_cached(arch), "hf_cache")
+    if path is not None:
+        if not path.is_file():
+            raise UserError(f"weights file for timm:{arch} not found: {path}")
+        resolved = W.ResolvedWeights(arch, path, source, W.sha256(path))
         return TimmEncoder(f"timm:{arch}", timm_model(arch, resolved), resolved)
+    if W.offline():
+        raise UserError(f"no weights for timm model {arch} here: give backbone.weights=PATH, or unset "
+                        "NST_BENCH_OFFLINE to let timm download them")
     try:
         model = timm.create_model(arch, pretrained=True).eval().requires_grad_(False)
     except Exception as e:
-        raise UserError(f"no weights for timm model {arch}: give backbone.weights=PATH, or put them in the "
-                        f"Hugging Face cache ({type(e).__name__})") from e
-    return TimmEncoder(f"timm:{arch}", model, W.ResolvedWeights(arch, Path("hf-hub"), "timm_pretrained"))
+        raise UserError(f"no weights for timm model {arch}: the download failed ({type(e).__name__}); "
+                        "give backbone.weights=PATH") from e
+    return TimmEncoder(f"timm:{arch}", model, W.ResolvedWeights(arch, Path("hf-hub"), "download"))
 
 
 def build_backbone(name: str, weights: str | None = None, pooling: str = "max",

@@ -95,3 +95,22 @@ def test_content_image_features_are_not_random(vgg19):
     for conv in random_trunk.convs():
         torch.nn.init.kaiming_normal_(conv.weight)
     assert not torch.allclose(real, random_trunk(x, ["relu4_1"])["relu4_1"], rtol=0.1)
+
+
+def test_any_timm_model_from_an_explicit_checkpoint(tmp_path, monkeypatch):
+    import timm
+
+    model = timm.create_model("resnet18", pretrained=False)
+    torch.save(model.state_dict(), tmp_path / "r18.pth")
+    enc = build_backbone("timm:resnet18", weights=str(tmp_path / "r18.pth"))
+    assert enc.layer_names == ("act1", "layer1", "layer2", "layer3", "layer4")
+    assert enc.weights.source == "explicit" and len(enc.weights.sha256) == 64
+    feats = enc(torch.rand(1, 3, 64, 64), ["layer2", "act1"])
+    assert feats["layer2"].shape == (1, 128, 8, 8) and feats["act1"].shape == (1, 64, 32, 32)
+    ref = model.eval().forward_intermediates(enc.preprocess(torch.ones(1, 3, 64, 64)), indices=[2],
+                                             intermediates_only=True)[0]
+    assert torch.allclose(enc(torch.ones(1, 3, 64, 64), ["layer2"])["layer2"], ref, atol=1e-5)
+    with pytest.raises(UserError, match="no weights for timm model resnet18"):
+        build_backbone("timm:resnet18")
+    with pytest.raises(UserError, match="timm has no model"):
+        build_backbone("timm:not_a_model")
