@@ -17,15 +17,11 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from nst_bench.backbones import build_backbone
-from nst_bench.config import GatysConfig, OptimizerConfig
 from nst_bench.images import load_image
-from nst_bench.losses import PerceptualObjective, blend_grams
-from nst_bench.methods.gatys import stylize
+from nst_bench.losses import PerceptualObjective
+from nst_bench.runtime import CONTENT, STYLE, gatys_objective, time_gatys
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTENT = ROOT / "assets/demo/content/rocket.jpg"
-STYLE = ROOT / "assets/demo/style/starry_night.jpg"
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -46,18 +42,11 @@ def iteration_flops(objective: PerceptualObjective, image: torch.Tensor) -> int:
 
 
 def bench(size: int, steps: int, warmup: int) -> dict[str, float]:
-    encoder = build_backbone("vgg19")
-    objective = PerceptualObjective(encoder, encoder.default_content_layers, encoder.default_style_layers,
-                                    content_weight=1.0, style_weight=5.0, tv_weight=0.0)
     content, style = load_image(CONTENT, size), load_image(STYLE, size)
-    objective.set_targets(objective.content_features(content), blend_grams([objective.style_grams(style)], [1.0]))
-    flops = iteration_flops(objective, content)
-    stylize(content, [style], [1.0], objective, GatysConfig(), OptimizerConfig(steps=warmup), progress=False)
-    r = stylize(content, [style], [1.0], objective, GatysConfig(), OptimizerConfig(steps=steps), progress=False)
-    s_per_it = r.seconds / r.iterations
-    h, w = content.shape[-2:]
-    return {"size": size, "hw": f"{w}x{h}", "s_per_it": s_per_it, "gflop_per_it": flops / 1e9,
-            "gflops": flops / 1e9 / s_per_it}
+    flops = iteration_flops(gatys_objective("vgg19", content, style), content)
+    t = time_gatys("vgg19", size, steps, warmup)
+    return {"size": size, "hw": t["image"], "s_per_it": t["s_per_iteration"], "gflop_per_it": flops / 1e9,
+            "gflops": flops / 1e9 / t["s_per_iteration"]}
 
 
 def main() -> None:

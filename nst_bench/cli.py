@@ -133,6 +133,68 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="content retention, style metrics, runtime tables")
+    kinds = p.add_subparsers(dest="kind", required=True)
+    r = kinds.add_parser("retention", help="stylize labelled photos with each artist's paintings and classify them",
+                         description="Stylize every photo of --content with the paintings of each --artist under "
+                                     "every setting of SETTINGS (a sweep file; its image parameters are ignored), "
+                                     "then score top-1/top-5 with an ImageNet classifier. Resumes like a sweep.")
+    r.add_argument("settings", help="sweep file with the settings to compare, e.g. configs/retention.yaml")
+    r.add_argument("--content", required=True, help="labelled photos: <wnid>_*.jpg folder, ImageFolder or CSV")
+    r.add_argument("--artists-root", required=True, help="folder with one sub-folder of paintings per artist")
+    r.add_argument("--artist", nargs="+", required=True, help="artists to use, e.g. hokusai van_gogh")
+    r.add_argument("--limit", type=int, default=50, help="number of photos (default 50)")
+    r.add_argument("--name", default="retention", help="results/<name>/ (default retention)")
+    r.add_argument("--classifier", default="auto", help="auto | resnet50 | efficientnet_lite0")
+    r.add_argument("--results", default="results")
+    r.add_argument("--executor", choices=["local", "ray"], default="local")
+    r.add_argument("--wandb", choices=["offline", "online", "disabled"])
+    r.set_defaults(func=_retention)
+    t = kinds.add_parser("runtime", help="seconds per iteration and per image at several sizes")
+    t.add_argument("--backbones", nargs="+", default=["vgg19", "vgg16_tv", "efficientnet_lite0"])
+    t.add_argument("--sizes", nargs="+", type=int, default=[256, 512, 1024])
+    t.add_argument("--steps", type=int, default=5, help="measured iterations per cell (after 2 warm-up ones)")
+    t.add_argument("--out", default="results/runtime", help="writes runtime.md and runtime.csv here")
+    t.set_defaults(func=_runtime)
+
+
+def _retention(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nst_bench.evaluate import RetentionJob, readable_table, run_retention
+
+    job = RetentionJob(Path(args.settings), Path(args.content), Path(args.artists_root), args.artist, args.limit,
+                       args.name, args.classifier, Path(args.results))
+    result = run_retention(job, executor=args.executor, wandb_mode=args.wandb)
+    print(readable_table(result["table"]).to_markdown(index=False))
+    print(f"classifier {result['classifier']}; wrote {Path(args.results) / args.name}/retention.md, per_image.csv, "
+          "plots/")
+    return 0
+
+
+def _runtime(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nst_bench.methods.gatys import quiet_lightning
+    from nst_bench.runtime import machine, runtime_table
+
+    quiet_lightning()
+    table = runtime_table(args.backbones, args.sizes, args.steps)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "runtime.csv", index=False)
+    m = machine()
+    shown = table[["method", "size", "image", "s_per_iteration", "iterations", "s_per_image"]].to_markdown(
+        index=False, floatfmt=".3g")
+    text = (f"`nst-bench evaluate runtime --sizes {' '.join(map(str, args.sizes))}`: {m['device']} ({m['cpu']}), "
+            f"{m['threads']} threads, {m['dtype']}, torch {m['torch']}; {args.steps} iterations measured after 2 "
+            f"warm-up ones; seconds per image = s/iteration x iterations (the default 300)\n\n{shown}\n")
+    (out / "runtime.md").write_text(f"# Runtime\n\n{text}")
+    print(text)
+    return 0
+
+
 def _add_weights(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("weights", help="list every known network and where its weights come from")
     p.set_defaults(func=_weights)
@@ -159,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_stylize(sub)
     _add_sweep(sub)
     _add_report(sub)
+    _add_evaluate(sub)
     _add_weights(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s: %(message)s")

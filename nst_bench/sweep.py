@@ -67,7 +67,7 @@ def short_value(v: Any) -> str:
     return str(v)
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | Path, require_images: bool = True) -> Sweep:
     data = read_yaml(path)
     unknown = set(data) - SWEEP_KEYS
     if unknown:
@@ -84,7 +84,7 @@ def load_sweep(path: str | Path) -> Sweep:
             raise UserError(f"{path}: parameter {key} must be {{value: x}}, {{values: [...]}} or {{min, max}}")
         if method == "grid" and ("min" in spec or "distribution" in spec) and "values" not in spec:
             raise UserError(f"{path}: parameter {key} has a range, which needs method: random")
-    if "pairs" not in params and not ("content" in params and "styles" in params):
+    if require_images and "pairs" not in params and not ("content" in params and "styles" in params):
         raise UserError(f"{path}: parameters must include content and styles (files, folders or globs), "
                         "or pairs (a list of [content, style])")
     return Sweep(name=str(data.get("name") or Path(path).stem), path=Path(path), method=method,

@@ -1,0 +1,82 @@
+"""Labelled content sets and artists' datasets. Unreadable files are reported and skipped, never fatal."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from nst_bench.errors import UserError
+from nst_bench.images import IMAGE_SUFFIXES, list_images
+
+log = logging.getLogger(__name__)
+WNID = re.compile(r"n\d{8}")
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    path: Path
+    label: str | None  # WordNet id, or None for unlabelled content
+
+
+def readable(path: Path) -> bool:
+    """Cheap check (header + verify) that PIL can decode ``path``; logs and returns False otherwise."""
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        return True
+    except Exception as e:  # PIL raises many types for broken files
+        log.warning("skipping unreadable image %s (%s)", path, type(e).__name__)
+        return False
+
+
+def labelled_images(source: str | Path, limit: int | None = None) -> list[LabelledImage]:
+    """Images with WordNet labels from: a folder of files named ``<wnid>_*.jpg``, an ImageFolder of ``<wnid>/``
+    sub-folders, or a CSV of ``path,label``. Files without a WordNet id are kept, unlabelled."""
+    src = Path(source)
+    if not src.exists():
+        raise UserError(f"content set not found: {src}")
+    items: list[LabelledImage] = []
+    if src.is_file() and src.suffix.lower() == ".csv":
+        with open(src, newline="") as f:
+            for row in csv.reader(f):
+                if not row or row[0].strip().lower() == "path":
+                    continue
+                p = Path(row[0].strip())
+                p = p if p.is_absolute() else src.parent / p
+                items.append(LabelledImage(p, row[1].strip() if len(row) > 1 and row[1].strip() else None))
+    elif src.is_dir():
+        subdirs = sorted(d for d in src.iterdir() if d.is_dir() and WNID.fullmatch(d.name))
+        if subdirs:
+            items = [LabelledImage(p, d.name) for d in subdirs for p in list_images(d)]
+        else:
+            for p in list_images(src):
+                m = WNID.match(p.name)
+                items.append(LabelledImage(p, m.group(0) if m else None))
+    else:
+        raise UserError(f"{src} is neither a folder of images nor a CSV of path,label")
+    items = [i for i in items if i.path.suffix.lower() in IMAGE_SUFFIXES and i.path.exists() and readable(i.path)]
+    if not items:
+        raise UserError(f"no readable images in {src}")
+    return items[:limit] if limit else items
+
+
+def artist_paintings(root: str | Path, artists: list[str] | None = None) -> dict[str, list[Path]]:
+    """``root/<artist>/*.jpg`` -> {artist: [paintings]}, only readable files, artists in the order asked."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"artists folder not found: {root} (expected one sub-folder of paintings per artist)")
+    available = sorted(d.name for d in root.iterdir() if d.is_dir())
+    wanted = artists or available
+    missing = [a for a in wanted if a not in available]
+    if missing:
+        raise UserError(f"no folder for artist(s) {', '.join(missing)} in {root}; available: {', '.join(available)}")
+    out = {a: [p for p in list_images(root / a) if readable(p)] for a in wanted}
+    empty = [a for a, ps in out.items() if not ps]
+    if empty:
+        raise UserError(f"no readable paintings for {', '.join(empty)} in {root}")
+    return out

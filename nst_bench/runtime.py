@@ -1,0 +1,52 @@
+"""Runtime tables: seconds per iteration and per image, warm-up excluded, with device, threads and dtype."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from nst_bench.backbones import build_backbone
+from nst_bench.config import GatysConfig, OptimizerConfig
+from nst_bench.images import load_image
+from nst_bench.losses import PerceptualObjective, blend_grams
+from nst_bench.methods.gatys import stylize
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = ROOT / "assets/demo/content/rocket.jpg"
+STYLE = ROOT / "assets/demo/style/starry_night.jpg"
+
+
+def machine() -> dict[str, Any]:
+    return {"device": "cpu", "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+            "dtype": "float32", "torch": torch.__version__}
+
+
+def gatys_objective(backbone: str, content: torch.Tensor, style: torch.Tensor) -> PerceptualObjective:
+    encoder = build_backbone(backbone)
+    objective = PerceptualObjective(encoder, encoder.default_content_layers, encoder.default_style_layers,
+                                    content_weight=1.0, style_weight=5.0, tv_weight=0.0)
+    objective.set_targets(objective.content_features(content), blend_grams([objective.style_grams(style)], [1.0]))
+    return objective
+
+
+def time_gatys(backbone: str, size: int, steps: int = 5, warmup: int = 2,
+               steps_per_image: int = 300) -> dict[str, Any]:
+    """Seconds per L-BFGS iteration after ``warmup`` iterations; per image = that x ``steps_per_image``."""
+    content, style = load_image(CONTENT, size), load_image(STYLE, size)
+    objective = gatys_objective(backbone, content, style)
+    stylize(content, [style], [1.0], objective, GatysConfig(), OptimizerConfig(steps=warmup), progress=False)
+    r = stylize(content, [style], [1.0], objective, GatysConfig(), OptimizerConfig(steps=steps), progress=False)
+    s_per_it = r.seconds / r.iterations
+    h, w = content.shape[-2:]
+    return {"method": f"gatys ({backbone})", "size": size, "image": f"{w}x{h}", "s_per_iteration": s_per_it,
+            "iterations": steps_per_image, "s_per_image": s_per_it * steps_per_image,
+            "measured_iterations": r.iterations}
+
+
+def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2) -> pd.DataFrame:
+    rows = [time_gatys(b, s, steps, warmup) | machine() for b in backbones for s in sizes]
+    return pd.DataFrame(rows)

@@ -1,0 +1,92 @@
+"""Content retention end to end on a few real ImageNet photos, and the pieces it is built from."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from nst_bench.cli import main
+from nst_bench.datasets import artist_paintings, labelled_images
+from nst_bench.errors import UserError
+from nst_bench.evaluate import bootstrap_ci
+
+from .conftest import SHARED
+
+IMAGENET = SHARED / "data" / "imagenet_sample"
+ARTISTS = SHARED / "data" / "artists"
+
+
+def test_labelled_sets_from_names_imagefolder_and_csv(tmp_path):
+    items = labelled_images(IMAGENET, limit=5)
+    assert len(items) == 5 and all(i.label and i.label.startswith("n") for i in items)
+    folder = tmp_path / "n01440764"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(items[0].path.read_bytes())
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    assert [i.label for i in labelled_images(tmp_path)] == ["n01440764"]  # the broken file is skipped
+    csv = tmp_path / "set.csv"
+    csv.write_text(f"path,label\n{items[1].path},n99999999\n{items[2].path},\n")
+    assert [i.label for i in labelled_images(csv)] == ["n99999999", None]
+    with pytest.raises(UserError, match="not found"):
+        labelled_images(tmp_path / "nope")
+
+
+def test_artist_paintings_and_missing_artist():
+    p = artist_paintings(ARTISTS, ["hokusai", "van_gogh"])
+    assert len(p["hokusai"]) == 7 and len(p["van_gogh"]) == 9
+    with pytest.raises(UserError, match="available: arcimboldo"):
+        artist_paintings(ARTISTS, ["banksy"])
+
+
+def test_bootstrap_interval_brackets_the_mean():
+    rng = np.random.default_rng(0)
+    values = np.array([1.0] * 30 + [0.0] * 20)
+    lo, hi = bootstrap_ci(values, 2000, rng)
+    assert lo < 0.6 < hi and hi - lo < 0.35
+
+
+def test_retention_run_scores_clean_and_stylized(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(yaml.safe_dump({"name": "r", "method": "grid", "parameters": {
+        "image.size": {"value": 64}, "optimizer.steps": {"value": 8}, "tracking.wandb": {"value": "disabled"},
+        "loss.style_weight": {"values": [0.1, 1000.0]}}}))
+    assert main(["evaluate", "retention", str(settings), "--content", str(IMAGENET), "--artists-root", str(ARTISTS),
+                 "--artist", "hokusai", "van_gogh", "--limit", "4", "--results", "res", "--name", "ret",
+                 "--wandb", "offline"]) == 0
+    out = tmp_path / "res" / "ret"
+    per_image = pd.read_csv(out / "per_image.csv")
+    assert len(per_image) == 2 * 2 * 4  # settings x artists x photos
+    assert set(per_image.artist) == {"hokusai", "van_gogh"} and per_image.label.str.match(r"n\d{8}").all()
+    table = pd.read_csv(out / "retention.csv")
+    mean = table[table.artist == "mean over artists"].set_index("setting")
+    assert len(mean) == 2 and (mean.images == 8).all()
+    # a tiny style weight leaves the photo almost untouched; a huge one moves it much further
+    gentle, strong = mean.loc["loss.style_weight=0.1"], mean.loc["loss.style_weight=1000.0"]
+    assert gentle.ssim > strong.ssim and gentle.gram_distance > strong.gram_distance
+    assert gentle.agreement >= strong.agreement
+    md = (out / "retention.md").read_text()
+    assert "classifier: efficientnet_lite0" in md or "classifier: resnet50" in md
+    assert (out / "plots" / "retention_per_artist.png").stat().st_size > 5000
+    assert list((out / "wandb").glob("offline-run-*/*.wandb"))
+
+
+def test_artist_probe_holds_out_whole_paintings(effnet):
+    from nst_bench.artists import split_paintings, train_artist_probe
+    from nst_bench.classifier import imagenet_classifier
+
+    paintings = artist_paintings(ARTISTS, ["hokusai", "van_gogh", "durer"])
+    train, test = split_paintings(paintings, 0.25, seed=0)
+    assert len(test["hokusai"]) == 2 and len(test["van_gogh"]) == 2 and test["durer"] == []
+    assert not set(train["hokusai"]) & set(test["hokusai"])
+    probe = train_artist_probe(imagenet_classifier("efficientnet_lite0"), paintings, crops=6, size=192, epochs=150)
+    assert probe.heldout_paintings == 4 and 0 <= probe.heldout_accuracy <= 1
+    assert probe.heldout_crop_accuracy > 1 / 3, "the probe must beat chance on unseen paintings"
+
+
+def test_runtime_table_has_every_cell():
+    from nst_bench.runtime import runtime_table
+
+    t = runtime_table(["efficientnet_lite0"], [64, 96], steps=2, warmup=1)
+    assert list(t["size"]) == [64, 96] and (t.s_per_iteration > 0).all()
+    assert (t.s_per_image == t.s_per_iteration * 300).all() and t.threads.iloc[0] >= 1
