@@ -148,6 +148,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--name", default="retention", help="results/<name>/ (default retention)")
     r.add_argument("--classifier", default="auto", help="auto | resnet50 | efficientnet_lite0")
     r.add_argument("--results", default="results")
+    r.add_argument("--probe-crops", type=int, default=24, help="crops per painting for the artist probe")
     r.add_argument("--executor", choices=["local", "ray"], default="local")
     r.add_argument("--wandb", choices=["offline", "online", "disabled"])
     r.set_defaults(func=_retention)
@@ -165,7 +166,7 @@ def _retention(args: argparse.Namespace) -> int:
     from nst_bench.evaluate import RetentionJob, readable_table, run_retention
 
     job = RetentionJob(Path(args.settings), Path(args.content), Path(args.artists_root), args.artist, args.limit,
-                       args.name, args.classifier, Path(args.results))
+                       args.name, args.classifier, Path(args.results), probe_crops=args.probe_crops)
     result = run_retention(job, executor=args.executor, wandb_mode=args.wandb)
     print(readable_table(result["table"]).to_markdown(index=False))
     print(f"classifier {result['classifier']}; wrote {Path(args.results) / args.name}/retention.md, per_image.csv, "

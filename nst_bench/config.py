@@ -58,6 +58,7 @@ class OptimizerConfig:
     lr: float | None = None  # None = 1.0 for L-BFGS (step scale), 0.02 for Adam (pixels in [0, 1])
     steps: int = 300  # iterations per scale
     history_size: int = 100  # L-BFGS memory
+    line_search: str | None = "strong_wolfe"  # L-BFGS line search; None = fixed step lr (fast, can diverge)
 
 
 @dataclass
@@ -219,6 +220,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     choices = {"optimizer.name": (cfg.optimizer.name, ("lbfgs", "adam")),
                "gatys.init": (cfg.gatys.init, ("content", "noise", "style")),
                "loss.gram_norm": (cfg.loss.gram_norm, ("paper", "mse_chw", "mse_hw")),
+               "optimizer.line_search": (cfg.optimizer.line_search, ("strong_wolfe", None)),
                "backbone.pooling": (cfg.backbone.pooling, ("max", "avg")),
                "backbone.padding": (cfg.backbone.padding, ("zeros", "reflect")),
                "tracking.wandb": (cfg.tracking.wandb, ("offline", "online", "disabled")),

@@ -29,7 +29,7 @@ from nst_bench.errors import UserError
 from nst_bench.images import load_image
 from nst_bench.losses import gram, style_layer_loss
 from nst_bench.sweep import IMAGE_PARAMS, RunsLog, Sweep, load_sweep, run_sweep
-from nst_bench.weights import find
+from nst_bench.weights import find, load_state_dict
 
 log = logging.getLogger(__name__)
 RATES = ("top1", "top5", "clean_top1", "agreement", "deception")
@@ -48,6 +48,7 @@ class RetentionJob:
     results_root: Path = Path("results")
     bootstrap: int = 1000
     seed: int = 0
+    probe_crops: int = 24  # crops per painting for the artist probe
 
 
 def build_sweep(job: RetentionJob) -> Sweep:
@@ -74,6 +75,27 @@ def gram_distance(encoder: Encoder, image: torch.Tensor, style: torch.Tensor) ->
     return 1e3 * float(np.mean([style_layer_loss(gram(a[k]), gram(b[k]), "mse_chw").item() for k in a]))
 
 
+def lpips_vgg() -> torch.nn.Module | None:
+    """torchmetrics' LPIPS (VGG variant: its linear heads ship with torchmetrics) on our VGG16 weights; None when
+    those weights are not on this machine (LPIPS is then left out of the table, never computed on random ones)."""
+    from torchmetrics.functional.image.lpips import _LPIPS
+
+    resolved = find("vgg16_tv")
+    if resolved is None:
+        return None
+    sd = load_state_dict(resolved)
+    model = _LPIPS(pretrained=True, net="vgg", pnet_rand=True)  # random trunk, replaced below; no download
+    slices = [(4, 1), (9, 2), (16, 3), (23, 4), (30, 5)]
+    mapped = {}
+    for key, value in sd.items():
+        idx = int(key.removeprefix("features.").split(".")[0])
+        if idx < 30:
+            n = next(s for end, s in slices if idx < end)
+            mapped[f"slice{n}.{idx}.{key.rsplit('.', 1)[1]}"] = value
+    model.net.load_state_dict(mapped)
+    return model.eval().requires_grad_(False)
+
+
 def bootstrap_ci(values: np.ndarray, n: int, rng: np.random.Generator) -> tuple[float, float]:
     """95% percentile bootstrap interval of the mean over images."""
     if len(values) == 0:
@@ -89,6 +111,7 @@ def score_trials(job: RetentionJob, classifier: Classifier, reference: Encoder
     if not runs:
         raise UserError(f"no finished trials in {job.results_root / job.name}: stylization failed for all")
     rows = []
+    lpips = lpips_vgg()
     for r in tqdm(runs, desc="scoring", unit="image", disable=None):
         cfg = json.loads((Path(r["out"]) / "metrics.json").read_text())["config"]
         content_path, style_path = Path(cfg["content"]), Path(cfg["styles"][0])
@@ -104,6 +127,7 @@ def score_trials(job: RetentionJob, classifier: Classifier, reference: Encoder
             "gram_distance": gram_distance(reference, stylized, style),
             "ssim": float(structural_similarity_index_measure(stylized, clean, data_range=1.0)),
             "psnr": float(peak_signal_noise_ratio(stylized, clean, data_range=1.0)),
+            "lpips": float(lpips(stylized, clean, normalize=True).mean()) if lpips is not None else float("nan"),
             "_clean": clean, "_stylized": stylized,
         })
     df = pd.DataFrame(rows)
@@ -136,7 +160,7 @@ def retention_table(df: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
             lo, hi = bootstrap_ci(g[m].dropna().to_numpy(), n_boot, rng)
             row |= {m: g[m].mean(), f"{m}_lo": lo, f"{m}_hi": hi}
         row["retention"] = row["top1"] / row["clean_top1"] if row["clean_top1"] else float("nan")
-        row |= {m: g[m].mean() for m in ("gram_distance", "ssim", "psnr", "seconds")}
+        row |= {m: g[m].mean() for m in ("gram_distance", "ssim", "psnr", "lpips", "seconds")}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -146,7 +170,8 @@ def readable_table(table: pd.DataFrame) -> pd.DataFrame:
     for m in RATES:
         out[m] = [f"{v:.1%} [{lo:.0%}, {hi:.0%}]" for v, lo, hi in zip(table[m], table[f"{m}_lo"], table[f"{m}_hi"])]
     out["retention"] = table["retention"].map(lambda v: f"{v:.2f}")
-    for m, fmt in (("gram_distance", "{:.3g}"), ("ssim", "{:.3f}"), ("psnr", "{:.1f}"), ("seconds", "{:.1f}")):
+    for m, fmt in (("gram_distance", "{:.3g}"), ("ssim", "{:.3f}"), ("psnr", "{:.1f}"), ("lpips", "{:.3f}"),
+                   ("seconds", "{:.1f}")):
         out[m] = table[m].map(fmt.format)
     return out
 
@@ -202,8 +227,9 @@ def run_retention(job: RetentionJob, *, executor: str = "local", wandb_mode: str
     sweep = build_sweep(job)
     run_sweep(sweep, executor=executor, results_root=job.results_root, wandb_mode=wandb_mode)
     out = job.results_root / job.name
-    df, stylized = score_trials(job, classifier, reference_encoder())
-    probe = train_artist_probe(classifier, artist_paintings(job.artists_root), seed=job.seed)
+    reference = reference_encoder()
+    df, stylized = score_trials(job, classifier, reference)
+    probe = train_artist_probe(classifier, artist_paintings(job.artists_root), crops=job.probe_crops, seed=job.seed)
     df["predicted_artist"] = probe.predict(classifier, stylized, seed=job.seed)
     df["deception"] = (df.predicted_artist == df.artist).astype(float)
     df.to_csv(out / "per_image.csv", index=False)
@@ -211,8 +237,9 @@ def run_retention(job: RetentionJob, *, executor: str = "local", wandb_mode: str
     table.to_csv(out / "retention.csv", index=False)
     shown = readable_table(table)
     header = (f"classifier: {classifier.name} ({classifier.weights.source}); clean top-1 on the photos at the "
-              f"stylization size; style distance: mse_chw Gram distance x1e3 on {reference_encoder_name()}, "
-              f"relu1_1..relu5_1; SSIM/PSNR to the photo (torchmetrics); 95% bootstrap CIs over images\n\n"
+              f"stylization size; style distance: mse_chw Gram distance x1e3 on {reference.name}, "
+              f"relu1_1..relu5_1; SSIM/PSNR/LPIPS(vgg) to the photo (torchmetrics; LPIPS blank without VGG16 weights); "
+              "95% bootstrap CIs over images\n\n"
               f"deception: share of stylized images a {len(probe.artists)}-artist linear probe on {classifier.name} "
               f"features attributes to the intended artist (chance {1 / len(probe.artists):.1%}); probe accuracy on "
               f"{probe.heldout_paintings} held-out paintings {probe.heldout_accuracy:.1%} (per crop "
@@ -235,6 +262,3 @@ def run_retention(job: RetentionJob, *, executor: str = "local", wandb_mode: str
         run.finish()
     return {"table": table, "per_image": df, "classifier": classifier.name, "probe": probe}
 
-
-def reference_encoder_name() -> str:
-    return "vgg16_tv" if find("vgg16_tv") else "vgg19"

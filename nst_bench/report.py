@@ -123,6 +123,40 @@ def thumbnail(src: Path, dst: Path, size: int = 160) -> Path:
     return dst
 
 
+def image_grid(df: pd.DataFrame, path: Path, size: int = 160) -> Path | None:
+    """Contact sheet: one row per content x style, one column per setting (blank where a trial failed)."""
+    from PIL import Image, ImageDraw
+
+    settings = list(dict.fromkeys(df.setting))
+    rows = list(df.groupby(["content", "style"], sort=False))
+    if not rows:
+        return None
+    label_h, left = 28, 150
+    sheet = Image.new("RGB", (left + len(settings) * (size + 4), label_h + len(rows) * (size + 4)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, s in enumerate(settings):
+        draw.text((left + j * (size + 4), 2), s[:40], fill="black")
+        if len(s) > 40:
+            draw.text((left + j * (size + 4), 14), s[40:80], fill="black")
+    for i, ((content, style), g) in enumerate(rows):
+        y = label_h + i * (size + 4)
+        draw.text((4, y + size // 2 - 10), f"{content}\n x {style}"[:60], fill="black")
+        for j, s in enumerate(settings):
+            match = g[g.setting == s]
+            if not match.empty and match.iloc[0].status != "ok":
+                draw.text((left + j * (size + 4) + 4, y + size // 2), "failed:\n" + str(match.iloc[0].error)[:90]
+                          .replace(": ", ":\n", 2)[:90], fill="firebrick")
+                continue
+            img = Path(str(match.iloc[0].out)) / "stylized.jpg" if not match.empty else None
+            if img is not None and img.exists():
+                with Image.open(img) as im:
+                    im = im.convert("RGB")
+                    im.thumbnail((size, size))
+                    sheet.paste(im, (left + j * (size + 4), y))
+    sheet.save(path, quality=85)
+    return path
+
+
 def write_html(df: pd.DataFrame, settings: list[str], table: pd.DataFrame, results: Path, plots: list[Path]) -> Path:
     """Content x style rows, one column per setting, thumbnails of the outputs; the table and plots above."""
     thumbs = results / "thumbs"
@@ -171,6 +205,7 @@ def report(results: str | Path) -> dict[str, Any]:
     plots_dir = results / "plots"
     plots_dir.mkdir(exist_ok=True)
     plots = [p for p in (plot_loss_curves(df, settings, plots_dir / "loss_curves.png"),
-                         plot_time_vs_loss(df, settings, plots_dir / "time_vs_loss.png")) if p]
+                         plot_time_vs_loss(df, settings, plots_dir / "time_vs_loss.png"),
+                         image_grid(df, plots_dir / "grid.jpg")) if p]
     page = write_html(df, settings, table, results, plots)
     return {"table": table, "runs": df, "settings": settings, "html": page, "plots": plots}

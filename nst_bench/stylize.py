@@ -115,6 +115,7 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
         "style_reduction": (first["style"] / result.final["style"]) if first.get("style") and result.final[
             "style"] > 0 else None,
         "iterations": result.iterations,
+        "evaluations": result.evaluations,
         "seconds": result.seconds,
         "s_per_iteration": result.seconds / max(1, result.iterations),
         "sizes": result.sizes,

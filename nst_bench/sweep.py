@@ -179,7 +179,14 @@ def expand(sweep: Sweep, results_root: Path = Path("results")) -> list[Trial]:
         for content, styles in image_sets:
             data: dict[str, Any] = {}
             for key, value in setting.items():
-                set_dotted(data, key, value)
+                if key == "config":  # a value that sets several keys at once: {dotted.key: value, ...}
+                    if not isinstance(value, dict):
+                        raise UserError(f"{sweep.path}: each value of the config parameter is a mapping of "
+                                        f"dotted keys, got {value!r}")
+                    for k, v in value.items():
+                        set_dotted(data, k, v)
+                else:
+                    set_dotted(data, key, value)
             data |= {"content": content, "styles": styles}
             cfg = validate(from_dict(RunConfig, data))
             cfg.tracking.group = sweep.name

@@ -1,7 +1,9 @@
 """Gatys et al. (2016): the output image's pixels are the parameters, optimised against a perceptual objective.
 
 One Lightning module per scale: each training step is one optimiser iteration (L-BFGS with ``max_iter=1`` keeps
-its curvature history across steps, so steps = iterations = function evaluations, and the progress bar is honest).
+its curvature history across steps, so the progress bar counts iterations). L-BFGS uses a strong-Wolfe line
+search by default: without one, the fixed step of the first quasi-Newton iterations can throw the pixels into
+noise on some images, and the clamp to [0, 1] never recovers them.
 """
 
 from __future__ import annotations
@@ -54,12 +56,16 @@ class GatysModule(pl.LightningModule):
         self.last_good = init.clone()
         self.diverged_at: int | None = None
         self.seconds = 0.0
+        self.evaluations = 0  # forward+backward passes (a line search may take several per iteration)
         self._t0 = 0.0
+        self._last_eval: tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor] | None = None
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         lr = self.optim.lr if self.optim.lr is not None else DEFAULT_LR[self.optim.name]
         if self.optim.name == "lbfgs":
-            return torch.optim.LBFGS([self.image], lr=lr, max_iter=1, history_size=self.optim.history_size)
+            # max_eval must be set: its default (max_iter * 5 // 4 = 1) leaves the line search no evaluations
+            return torch.optim.LBFGS([self.image], lr=lr, max_iter=1, max_eval=25,
+                                     history_size=self.optim.history_size, line_search_fn=self.optim.line_search)
         return torch.optim.Adam([self.image], lr=lr)
 
     def on_train_start(self) -> None:
@@ -73,10 +79,20 @@ class GatysModule(pl.LightningModule):
         terms: dict[str, torch.Tensor] = {}
 
         def closure() -> torch.Tensor:
+            # L-BFGS evaluates at the start of every step the point where the previous step's line search
+            # ended; when clamping left it unchanged, reuse that evaluation instead of paying for it twice.
+            x = self.image.detach()
+            if self._last_eval is not None and torch.equal(self._last_eval[0], x):
+                self.image.grad = self._last_eval[2].clone()
+                terms.update(self._last_eval[1])
+                return terms["total"]
             opt.zero_grad()
-            terms.update(self.objective(self.image))
-            self.manual_backward(terms["total"])
-            return terms["total"]
+            t = self.objective(self.image)
+            self.manual_backward(t["total"])
+            self.evaluations += 1
+            terms.update(t)
+            self._last_eval = (x.clone(), {k: v.detach() for k, v in t.items()}, self.image.grad.clone())
+            return t["total"]
 
         opt.step(closure=closure)
         with torch.no_grad():
@@ -102,6 +118,7 @@ class GatysResult:
     history: list[dict[str, float]]
     final: dict[str, float]
     iterations: int
+    evaluations: int
     seconds: float
     sizes: list[tuple[int, int]]
     diverged_at: int | None = None
@@ -146,6 +163,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
     long_side = max(content.shape[-2:])
     history: list[dict[str, float]] = []
     per_scale: list[float] = []
+    evaluations = 0
     sizes: list[tuple[int, int]] = []
     image: torch.Tensor | None = None
     diverged_at = None
@@ -164,6 +182,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
         label = f"gatys {size[1]}x{size[0]}"
         _trainer(device, progress, label, bar_position).fit(module, DataLoader(range(optim.steps), batch_size=None))
         history += module.history
+        evaluations += module.evaluations
         per_scale.append(module.seconds)
         image = module.image.detach()
         if module.diverged_at is not None:
@@ -173,5 +192,5 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
         final = {k: float(v) for k, v in objective(image).items()}
     if gatys.preserve_color:
         image = recombine_colour(image, content)
-    return GatysResult(image=image, history=history, final=final, iterations=len(history),
+    return GatysResult(image=image, history=history, final=final, iterations=len(history), evaluations=evaluations,
                        seconds=sum(per_scale), sizes=sizes, diverged_at=diverged_at, per_scale_seconds=per_scale)
