@@ -52,7 +52,8 @@ def test_retention_run_scores_clean_and_stylized(tmp_path, monkeypatch, capsys):
         "image.size": {"value": 64}, "optimizer.steps": {"value": 10}, "tracking.wandb": {"value": "disabled"},
         "loss.style_weight": {"values": [0.1, 1000.0]}}}))
     assert main(["evaluate", "retention", str(settings), "--content", str(IMAGENET),
-                 "--artists-root", str(ARTISTS), "--artist", "hokusai", "van_gogh", "--limit", "3", "--results", "res", "--name", "ret", "--probe-crops", "4",
+                 "--artists-root", str(ARTISTS), "--artist", "hokusai", "van_gogh", "--limit", "3",
+                 "--results", "res", "--name", "ret", "--probe-crops", "4",
                  "--wandb", "offline"]) == 0
     out = tmp_path / "res" / "ret"
     per_image = pd.read_csv(out / "per_image.csv")
