@@ -186,7 +186,8 @@ def _runtime(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "runtime.csv", index=False)
     m = machine()
-    shown = table[["method", "size", "image", "s_per_iteration", "iterations", "s_per_image"]].to_markdown(
+    shown = table[["method", "size", "image", "s_per_iteration", "evaluations_per_iteration", "iterations",
+                   "s_per_image"]].to_markdown(
         index=False, floatfmt=".3g")
     text = (f"`nst-bench evaluate runtime --sizes {' '.join(map(str, args.sizes))}`: {m['device']} ({m['cpu']}), "
             f"{m['threads']} threads, {m['dtype']}, torch {m['torch']}; {args.steps} iterations measured after 2 "

@@ -43,8 +43,8 @@ def time_gatys(backbone: str, size: int, steps: int = 5, warmup: int = 2,
     s_per_it = r.seconds / r.iterations
     h, w = content.shape[-2:]
     return {"method": f"gatys ({backbone})", "size": size, "image": f"{w}x{h}", "s_per_iteration": s_per_it,
-            "iterations": steps_per_image, "s_per_image": s_per_it * steps_per_image,
-            "measured_iterations": r.iterations}
+            "evaluations_per_iteration": r.evaluations / r.iterations, "iterations": steps_per_image,
+            "s_per_image": s_per_it * steps_per_image, "measured_iterations": r.iterations}
 
 
 def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2) -> pd.DataFrame:
