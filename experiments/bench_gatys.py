@@ -4,7 +4,8 @@
 
 Default setup: normalised VGG19, content conv4_2, style conv1_1..conv5_1, L-BFGS, content init. One iteration is
 one L-BFGS step with its strong-Wolfe line search (one or more evaluations, each a forward and a backward pass
-through the encoder); the FLOPs of one evaluation are counted with torch.utils.flop_counter. Warm-up steps are excluded from the timing.
+through the encoder); the FLOPs of one evaluation are counted with torch.utils.flop_counter. Warm-up steps are
+excluded from the timing.
 """
 
 from __future__ import annotations
