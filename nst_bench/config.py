@@ -69,6 +69,12 @@ class GatysConfig:
 
 
 @dataclass
+class AdainConfig:
+    alpha: float = 1.0  # 1 = all style, 0 = the content's own features
+    preserve_color: bool = False
+
+
+@dataclass
 class TrackingConfig:
     wandb: str = "offline"  # offline | online | disabled
     project: str = "nst-bench"
@@ -91,6 +97,7 @@ class RunConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     gatys: GatysConfig = field(default_factory=GatysConfig)
+    adain: AdainConfig = field(default_factory=AdainConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
@@ -224,7 +231,7 @@ def validate(cfg: RunConfig) -> RunConfig:
                "backbone.pooling": (cfg.backbone.pooling, ("max", "avg")),
                "backbone.padding": (cfg.backbone.padding, ("zeros", "reflect")),
                "tracking.wandb": (cfg.tracking.wandb, ("offline", "online", "disabled")),
-               "method": (cfg.method, ("gatys",))}
+               "method": (cfg.method, ("gatys", "adain"))}
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise UserError(f"{key} is {value!r}; choose one of {', '.join(allowed)}")
@@ -242,6 +249,8 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise UserError("style weights must be non-negative and sum to more than 0")
     if not cfg.gatys.scales or any(not 0 < s <= 1 for s in cfg.gatys.scales):
         raise UserError(f"gatys.scales must be fractions in (0, 1], e.g. [0.5, 1.0]; got {cfg.gatys.scales}")
+    if not 0 <= cfg.adain.alpha <= 1:
+        raise UserError(f"adain.alpha must be in [0, 1], got {cfg.adain.alpha}")
     if cfg.loss.tv_beta <= 0:
         raise UserError(f"loss.tv_beta must be positive, got {cfg.loss.tv_beta}")
     return cfg

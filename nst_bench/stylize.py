@@ -20,8 +20,8 @@ from nst_bench.backbones import Encoder, build_backbone
 from nst_bench.config import BackboneConfig, RunConfig, config_hash, to_dict
 from nst_bench.errors import UserError
 from nst_bench.images import load_image, save_image
-from nst_bench.losses import PerceptualObjective, TargetCache
-from nst_bench.methods import gatys
+from nst_bench.losses import PerceptualObjective, TargetCache, blend_grams
+from nst_bench.methods import adain, gatys
 from nst_bench.plots import loss_curves
 from nst_bench.tracking import LocalTracker, Trackers, WandbTracker, provenance, write_json
 
@@ -32,6 +32,13 @@ class SharedWork:
 
     encoders: dict[tuple, Encoder] = field(default_factory=dict)
     targets: TargetCache = field(default_factory=TargetCache)
+
+    adain_model: adain.AdaIN | None = None
+
+    def adain(self) -> adain.AdaIN:
+        if self.adain_model is None:
+            self.adain_model = adain.AdaIN()
+        return self.adain_model
 
     def encoder(self, b: BackboneConfig) -> Encoder:
         key = (b.name, b.weights, b.pooling, b.padding)
@@ -59,6 +66,18 @@ def build_objective(cfg: RunConfig, encoder: Encoder, cache: TargetCache | None 
                                content_weight=loss.content_weight, style_weight=loss.style_weight,
                                tv_weight=loss.tv_weight, tv_beta=loss.tv_beta, gram_norm=loss.gram_norm,
                                style_layer_weights=b.style_layer_weights, cache=cache)
+
+
+def run_adain(cfg: RunConfig, model: adain.AdaIN, objective: PerceptualObjective, content: torch.Tensor,
+              styles: list[torch.Tensor], blend: list[float]) -> gatys.StylizeResult:
+    """One AdaIN pass; its output is scored with the same objective as Gatys, so the losses compare."""
+    r = adain.stylize(model.to(content.device), content, styles, blend, cfg.adain.alpha, cfg.adain.preserve_color)
+    objective.set_targets(objective.content_features(content),
+                          blend_grams([objective.style_grams(s) for s in styles], blend))
+    with torch.no_grad():
+        final = {k: float(v) for k, v in objective(r.image).items()}
+    return gatys.StylizeResult(image=r.image, history=[], final=final, iterations=0, evaluations=1,
+                               seconds=r.seconds, sizes=[tuple(content.shape[-2:])])
 
 
 def run_name(cfg: RunConfig) -> str:
@@ -101,9 +120,12 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
                                      job_type=cfg.method)
     tracker = Trackers(local, wandb_tracker)
 
-    result = gatys.stylize(content, styles, blend, objective, cfg.gatys, cfg.optimizer, seed=cfg.seed,
-                           device=cfg.device, tracker=tracker, progress=progress,
-                           log_every=cfg.tracking.log_every, bar_position=bar_position)
+    if cfg.method == "adain":
+        result = run_adain(cfg, shared.adain(), objective, content, styles, blend)
+    else:
+        result = gatys.stylize(content, styles, blend, objective, cfg.gatys, cfg.optimizer, seed=cfg.seed,
+                               device=cfg.device, tracker=tracker, progress=progress,
+                               log_every=cfg.tracking.log_every, bar_position=bar_position)
     image_path = save_image(result.image, out / "stylized.jpg")
     if result.history:
         loss_curves(result.history, out / "loss.png", title=run_name(cfg))
@@ -117,7 +139,7 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
         "iterations": result.iterations,
         "evaluations": result.evaluations,
         "seconds": result.seconds,
-        "s_per_iteration": result.seconds / max(1, result.iterations),
+        "s_per_iteration": result.seconds / result.iterations if result.iterations else None,
         "sizes": result.sizes,
         "diverged_at": result.diverged_at,
         "image": image_path.name,
@@ -132,7 +154,7 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
     if result.history:
         tracker.log_image("loss_curves", out / "loss.png")
     tracker.finish({f"final/{k}": v for k, v in result.final.items()} | {
-        "seconds": result.seconds, "s_per_iteration": metrics["s_per_iteration"], "iterations": result.iterations})
+        "seconds": result.seconds, "iterations": result.iterations})
     if result.diverged_at is not None:
         raise UserError(f"loss became NaN or infinite at step {result.diverged_at}; the last finite image was saved "
                         f"to {image_path}: lower optimizer.lr or the loss weights")

@@ -113,7 +113,7 @@ class GatysModule(pl.LightningModule):
 
 
 @dataclass
-class GatysResult:
+class StylizeResult:
     image: torch.Tensor
     history: list[dict[str, float]]
     final: dict[str, float]
@@ -157,7 +157,7 @@ def quiet_lightning() -> None:
 def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],
             objective: PerceptualObjective, gatys: GatysConfig, optim: OptimizerConfig, *, seed: int = 0,
             device: str = "cpu", tracker: Tracker | None = None, progress: bool = True,
-            log_every: int = 1, bar_position: int = 0) -> GatysResult:
+            log_every: int = 1, bar_position: int = 0) -> StylizeResult:
     """Optimise pixels coarse-to-fine over ``gatys.scales``; each scale starts from the previous result."""
     quiet_lightning()
     long_side = max(content.shape[-2:])
@@ -192,5 +192,5 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
         final = {k: float(v) for k, v in objective(image).items()}
     if gatys.preserve_color:
         image = recombine_colour(image, content)
-    return GatysResult(image=image, history=history, final=final, iterations=len(history), evaluations=evaluations,
+    return StylizeResult(image=image, history=history, final=final, iterations=len(history), evaluations=evaluations,
                        seconds=sum(per_scale), sizes=sizes, diverged_at=diverged_at, per_scale_seconds=per_scale)

