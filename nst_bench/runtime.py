@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from nst_bench.backbones import build_backbone
 from nst_bench.config import GatysConfig, OptimizerConfig
 from nst_bench.images import load_image
 from nst_bench.losses import PerceptualObjective, blend_grams
+from nst_bench.methods.adain import AdaIN
 from nst_bench.methods.gatys import stylize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +49,24 @@ def time_gatys(backbone: str, size: int, steps: int = 5, warmup: int = 2,
             "s_per_image": s_per_it * steps_per_image, "measured_iterations": r.iterations}
 
 
-def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2) -> pd.DataFrame:
+def time_adain(size: int, repeats: int = 3, model: AdaIN | None = None) -> dict[str, Any]:
+    """Seconds per image of one AdaIN pass (encoder + decoder), after one warm-up pass."""
+    content, style = load_image(CONTENT, size), load_image(STYLE, size)
+    model = model or AdaIN()
+    model(content, [style])
+    t = time.perf_counter()
+    for _ in range(repeats):
+        model(content, [style])
+    h, w = content.shape[-2:]
+    return {"method": "adain", "size": size, "image": f"{w}x{h}", "s_per_iteration": float("nan"),
+            "evaluations_per_iteration": float("nan"), "iterations": 0,
+            "s_per_image": (time.perf_counter() - t) / repeats, "measured_iterations": repeats}
+
+
+def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2,
+                  adain: bool = True) -> pd.DataFrame:
     rows = [time_gatys(b, s, steps, warmup) | machine() for b in backbones for s in sizes]
+    if adain:
+        model = AdaIN()
+        rows += [time_adain(s, model=model) | machine() for s in sizes]
     return pd.DataFrame(rows)
