@@ -28,7 +28,7 @@ from nst_bench.datasets import WNID, artist_paintings, labelled_images
 from nst_bench.errors import UserError
 from nst_bench.images import load_image
 from nst_bench.losses import gram, style_layer_loss
-from nst_bench.sweep import IMAGE_PARAMS, RunsLog, Sweep, load_sweep, run_sweep
+from nst_bench.sweep import IMAGE_PARAMS, RunsLog, Sweep, expand, load_sweep, run_sweep, short_value
 from nst_bench.weights import find, load_state_dict
 
 log = logging.getLogger(__name__)
@@ -104,10 +104,18 @@ def bootstrap_ci(values: np.ndarray, n: int, rng: np.random.Generator) -> tuple[
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def score_trials(job: RetentionJob, classifier: Classifier, reference: Encoder
+def setting_label(params: dict[str, Any]) -> str:
+    """'backbone.name=vgg19 loss.style_weight=1.0' from a trial's swept parameters (images left out)."""
+    parts = [short_value(v) if k == "config" else f"{k}={short_value(v)}" for k, v in params.items()
+             if k not in ("content", "style")]
+    return ", ".join(parts) or "default"
+
+
+def score_trials(job: RetentionJob, trial_ids: set[str], classifier: Classifier, reference: Encoder
                  ) -> tuple[pd.DataFrame, list[torch.Tensor]]:
-    """One row per finished trial: labels, top-1/top-5 hits of clean and stylized, agreement, distances."""
-    runs = [r for r in RunsLog(job.results_root / job.name / "runs.jsonl").read() if r.get("status") == "ok"]
+    """One row per finished trial of this job: labels, top-1/top-5 of clean and stylized, agreement, distances."""
+    runs = [r for r in RunsLog(job.results_root / job.name / "runs.jsonl").read()
+            if r.get("status") == "ok" and r["trial_id"] in trial_ids]
     if not runs:
         raise UserError(f"no finished trials in {job.results_root / job.name}: stylization failed for all")
     rows = []
@@ -120,8 +128,7 @@ def score_trials(job: RetentionJob, classifier: Classifier, reference: Encoder
         style = load_image(style_path, max(stylized.shape[-2:]))
         label = m.group(0) if (m := WNID.match(content_path.name)) else None
         rows.append({
-            "trial_id": r["trial_id"], "setting": ", ".join(f"{k}={v}" for k, v in r["params"].items()
-                                                            if k not in ("content", "style")) or "default",
+            "trial_id": r["trial_id"], "setting": setting_label(r["params"]),
             "artist": style_path.parent.name, "content": content_path.stem, "painting": style_path.stem,
             "label": label, "seconds": r.get("seconds"),
             "gram_distance": gram_distance(reference, stylized, style),
@@ -228,7 +235,8 @@ def run_retention(job: RetentionJob, *, executor: str = "local", wandb_mode: str
     run_sweep(sweep, executor=executor, results_root=job.results_root, wandb_mode=wandb_mode)
     out = job.results_root / job.name
     reference = reference_encoder()
-    df, stylized = score_trials(job, classifier, reference)
+    trial_ids = {t.id for t in expand(sweep, job.results_root)}
+    df, stylized = score_trials(job, trial_ids, classifier, reference)
     probe = train_artist_probe(classifier, artist_paintings(job.artists_root), crops=job.probe_crops, seed=job.seed)
     df["predicted_artist"] = probe.predict(classifier, stylized, seed=job.seed)
     df["deception"] = (df.predicted_artist == df.artist).astype(float)

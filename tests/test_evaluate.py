@@ -64,6 +64,7 @@ def test_retention_run_scores_clean_and_stylized(tmp_path, monkeypatch, capsys):
     assert len(mean) == 2 and (mean.images == 6).all()
     # a tiny style weight leaves the photo almost untouched; a huge one moves it much further
     gentle, strong = mean.loc["loss.style_weight=0.1"], mean.loc["loss.style_weight=1000.0"]
+    assert set(per_image.setting) == {"loss.style_weight=0.1", "loss.style_weight=1000.0"}
     assert gentle.ssim > strong.ssim and gentle.gram_distance > strong.gram_distance
     assert gentle.agreement >= strong.agreement
     md = (out / "retention.md").read_text()
