@@ -114,34 +114,41 @@ class PerceptualObjective:
         self.style_targets: dict[str, torch.Tensor] = {}
 
     @torch.no_grad()
-    def _content(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+    def compute_content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         return {k: v.detach() for k, v in self.encoder(content, self.content_layers).items()}
 
     @torch.no_grad()
-    def _grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
+    def compute_style_grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
         return {k: gram(v).detach() for k, v in self.encoder(style, self.style_layers).items()}
 
     def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.cache is None:
-            return self._content(content)
-        return self.cache.get("content", self.encoder.cache_key, self.content_layers, content, self._content)
+            return self.compute_content_features(content)
+        return self.cache.get("content", self.encoder.cache_key, self.content_layers, content,
+                              self.compute_content_features)
 
     def style_grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.cache is None:
-            return self._grams(style)
-        return self.cache.get("gram", self.encoder.cache_key, self.style_layers, style, self._grams)
+            return self.compute_style_grams(style)
+        return self.cache.get("gram", self.encoder.cache_key, self.style_layers, style, self.compute_style_grams)
 
     def set_targets(self, content: dict[str, torch.Tensor], style: dict[str, torch.Tensor]) -> None:
         self.content_targets, self.style_targets = content, style
 
-    def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Loss terms for ``image``: weighted 'content', 'style', 'tv', their sum 'total', and per-layer styles."""
+    def __call__(self, image: torch.Tensor, content_targets: dict[str, torch.Tensor] | None = None,
+                 style_targets: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Loss terms for ``image``: weighted 'content', 'style', 'tv', their sum 'total', and per-layer styles.
+
+        Targets default to those set with ``set_targets``; a feed-forward trainer passes per-batch ones instead
+        (content features of the batch, one Gram target per sample)."""
+        content_targets = self.content_targets if content_targets is None else content_targets
+        style_targets = self.style_targets if style_targets is None else style_targets
         feats = self.encoder(image, self.layers)
         terms: dict[str, torch.Tensor] = {}
-        content = sum(content_layer_loss(feats[k], self.content_targets[k]) for k in self.content_layers)
+        content = sum(content_layer_loss(feats[k], content_targets[k]) for k in self.content_layers)
         for k in self.style_layers:
             terms[f"style/{k}"] = self.style_layer_weights[k] * style_layer_loss(
-                gram(feats[k]), self.style_targets[k], self.gram_norm)
+                gram(feats[k]), style_targets[k], self.gram_norm)
         style = sum(terms[f"style/{k}"] for k in self.style_layers)
         zero = image.new_zeros(())
         terms["content"] = self.content_weight * content if self.content_layers else zero

@@ -1,0 +1,142 @@
+"""Fast feed-forward style transfer (Johnson et al. 2016) with Ulyanov's instance normalisation, and the N-style
+variant with conditional instance normalisation (Dumoulin et al. 2017): one network, a weight vector picks or
+blends the styles at inference.
+
+The network is trained against the same perceptual objective as Gatys (``nst_bench.losses``), so losses of the
+two families are directly comparable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nst_bench.losses import PerceptualObjective
+
+OUTPUT_ACTIVATIONS = ("tanh", "sigmoid", "clamp")
+
+
+class ConditionalInstanceNorm(nn.Module):
+    """Instance norm whose affine scale and shift are a weighted mix of one (gamma, beta) pair per style."""
+
+    def __init__(self, channels: int, n_styles: int = 1) -> None:
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.gamma = nn.Parameter(torch.ones(n_styles, channels))
+        self.beta = nn.Parameter(torch.zeros(n_styles, channels))
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
+        gamma = (style_weights @ self.gamma)[..., None, None]
+        beta = (style_weights @ self.beta)[..., None, None]
+        return self.norm(x) * gamma + beta
+
+
+class ConvNorm(nn.Module):
+    """Reflection pad, conv, conditional instance norm, optional ReLU; optional nearest upsampling first
+    (upsample-then-convolve avoids the checkerboard of transposed convolutions)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, upsample: int = 1, n_styles: int = 1,
+                 relu: bool = True) -> None:
+        super().__init__()
+        self.upsample = upsample
+        self.pad = nn.ReflectionPad2d(kernel // 2)
+        self.conv = nn.Conv2d(c_in, c_out, kernel, stride)
+        self.norm = ConditionalInstanceNorm(c_out, n_styles)
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        if self.upsample > 1:
+            x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+        x = self.norm(self.conv(self.pad(x)), w)
+        return F.relu(x) if self.relu else x
+
+
+class Residual(nn.Module):
+    def __init__(self, channels: int, n_styles: int) -> None:
+        super().__init__()
+        self.a = ConvNorm(channels, channels, 3, n_styles=n_styles)
+        self.b = ConvNorm(channels, channels, 3, n_styles=n_styles, relu=False)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return x + self.b(self.a(x, w), w)
+
+
+class TransformerNet(nn.Module):
+    """Johnson's image transformation network: 3 down, ``blocks`` residual, 2 up (upsample + conv), 9x9 out."""
+
+    def __init__(self, width: int = 32, blocks: int = 5, n_styles: int = 1, output: str = "sigmoid") -> None:
+        super().__init__()
+        if output not in OUTPUT_ACTIVATIONS:
+            raise ValueError(f"output activation {output!r}; choose one of {', '.join(OUTPUT_ACTIVATIONS)}")
+        self.n_styles, self.output = n_styles, output
+        w = width
+        self.down = nn.ModuleList([ConvNorm(3, w, 9, n_styles=n_styles), ConvNorm(w, 2 * w, 3, 2, n_styles=n_styles),
+                                   ConvNorm(2 * w, 4 * w, 3, 2, n_styles=n_styles)])
+        self.res = nn.ModuleList([Residual(4 * w, n_styles) for _ in range(blocks)])
+        self.up = nn.ModuleList([ConvNorm(4 * w, 2 * w, 3, upsample=2, n_styles=n_styles),
+                                 ConvNorm(2 * w, w, 3, upsample=2, n_styles=n_styles)])
+        self.out = nn.Sequential(nn.ReflectionPad2d(4), nn.Conv2d(w, 3, 9))
+
+    def style_vector(self, batch: int, style_weights: Sequence[float] | torch.Tensor | None,
+                     device: torch.device) -> torch.Tensor:
+        if style_weights is None:
+            style_weights = [1.0] + [0.0] * (self.n_styles - 1)
+        w = torch.as_tensor(style_weights, dtype=torch.float32, device=device)
+        if w.ndim == 1:
+            if len(w) != self.n_styles:
+                raise ValueError(f"{len(w)} style weights for a network of {self.n_styles} styles")
+            w = w.expand(batch, -1)
+        return w / w.sum(-1, keepdim=True)
+
+    def forward(self, x: torch.Tensor, style_weights: Sequence[float] | torch.Tensor | None = None) -> torch.Tensor:
+        """RGB [0, 1] in, RGB [0, 1] out; ``style_weights`` picks or blends the styles of an N-style network."""
+        w = self.style_vector(x.shape[0], style_weights, x.device)
+        h, wd = x.shape[-2:]
+        y = x
+        for layer in self.down:
+            y = layer(y, w)
+        for block in self.res:
+            y = block(y, w)
+        for layer in self.up:
+            y = layer(y, w)
+        y = self.out(y)
+        if y.shape[-2:] != (h, wd):  # odd sizes lose a pixel to the strided convs
+            y = F.interpolate(y, size=(h, wd), mode="bilinear", align_corners=False)
+        if self.output == "tanh":
+            return (torch.tanh(y) + 1) / 2
+        if self.output == "sigmoid":
+            return torch.sigmoid(y)
+        return y.clamp(0, 1)
+
+
+class FastStyleModule(pl.LightningModule):
+    """Trains a TransformerNet on content crops against fixed style Gram targets (one set per style)."""
+
+    def __init__(self, net: TransformerNet, objective: PerceptualObjective, style_grams: Sequence[dict],
+                 lr: float = 1e-3) -> None:
+        super().__init__()
+        self.net = net
+        self.objective = objective
+        self.style_grams = list(style_grams)
+        self.lr = lr
+        self.history: list[dict[str, float]] = []
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.net.parameters(), lr=self.lr)
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        # each image of the batch gets one style (cycled), so an N-style network sees every style every step
+        styles = torch.arange(batch.shape[0], device=batch.device) % self.net.n_styles
+        out = self.net(batch, F.one_hot(styles, self.net.n_styles).float())
+        style_targets = {k: torch.cat([self.style_grams[int(s)][k] for s in styles])
+                         for k in self.objective.style_layers}
+        terms = self.objective(out, self.objective.compute_content_features(batch), style_targets)
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        self.history.append({"step": self.global_step, **values})
+        self.log_dict({k: values[k] for k in ("total", "content", "style", "tv")}, prog_bar=True, on_step=True,
+                      on_epoch=False)
+        return terms["total"]
