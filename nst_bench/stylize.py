@@ -145,6 +145,7 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
         "image": image_path.name,
         "config": config,
         "backbone": encoder.describe(),
+        "method_weights": shared.adain().decoder_weights.as_dict() if cfg.method == "adain" else None,
         "provenance": provenance(cfg.device, cfg.seed),
     }
     if wandb_tracker is not None:
