@@ -162,3 +162,15 @@ def test_ray_executor_runs_every_trial_once(tmp_path, monkeypatch):
     assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
     assert all((Path(r["out"]) / "stylized.jpg").is_file() for r in rows)
     assert json.loads((Path(rows[0]["out"]) / "metrics.json").read_text())["iterations"] == 3
+
+
+def test_config_valued_parameter_sets_several_keys(tmp_path):
+    f = _sweep_file(tmp_path, {"config": {"values": [{"backbone.name": "vgg19", "loss.style_weight": 1.0},
+                                                     {"method": "adain", "adain.alpha": 0.5}]}})
+    trials = expand(load_sweep(f), tmp_path)
+    assert len(trials) == 4
+    kinds = {(t.config.method, t.config.backbone.name, t.config.loss.style_weight, t.config.adain.alpha)
+             for t in trials}
+    assert kinds == {("gatys", "vgg19", 1.0, 1.0), ("adain", "vgg19", 5.0, 0.5)}
+    with pytest.raises(UserError, match="mapping of dotted keys"):
+        expand(load_sweep(_sweep_file(tmp_path, {"config": {"values": [3]}})), tmp_path)
