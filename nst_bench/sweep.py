@@ -26,6 +26,7 @@ from nst_bench.images import IMAGE_SUFFIXES
 SWEEP_KEYS = {"name", "description", "method", "metric", "parameters", "program", "command", "run_cap",
               "early_terminate", "project", "entity"}
 IMAGE_PARAMS = ("content", "styles", "pairs")
+RESOURCE_PARAMS = ("ray.cpus", "ray.gpus")  # per-trial Ray resources, e.g. ray.gpus: {value: 1}
 
 
 @dataclass
@@ -142,7 +143,7 @@ def _sample(spec: dict[str, Any], rng: random.Random) -> Any:
 
 def _settings(sweep: Sweep) -> Iterator[dict[str, Any]]:
     """Parameter settings other than images: the full grid, or ``run_cap`` random draws (seeded)."""
-    params = {k: v for k, v in sweep.parameters.items() if k not in IMAGE_PARAMS}
+    params = {k: v for k, v in sweep.parameters.items() if k not in IMAGE_PARAMS + RESOURCE_PARAMS}
     if sweep.method == "grid":
         keys = list(params)
         for combo in itertools.product(*(_values(params[k]) for k in keys)):
@@ -252,7 +253,8 @@ def pending_trials(trials: list[Trial], runs: RunsLog, retry_failed: bool = Fals
 
 def run_sweep(sweep: Sweep, *, executor: str = "local", max_trials: int | None = None,
               results_root: Path = Path("results"), wandb_mode: str | None = None, retry_failed: bool = False,
-              ray_address: str | None = None, ray_cpus: float = 1, ray_gpus: float = 0) -> dict[str, Any]:
+              ray_address: str | None = None, ray_cpus: float | None = None,
+              ray_gpus: float | None = None) -> dict[str, Any]:
     """Run what is not done yet, then write the report and a W&B summary run with the comparison table."""
     from nst_bench.executors import SweepProgress, local_executor, ray_executor
     from nst_bench.report import report
@@ -266,7 +268,9 @@ def run_sweep(sweep: Sweep, *, executor: str = "local", max_trials: int | None =
     runs = RunsLog(out / "runs.jsonl")
     todo = pending_trials(trials, runs, retry_failed)[: max_trials if max_trials is not None else None]
     progress = SweepProgress(total=len(trials), already=len(trials) - len(pending_trials(trials, runs, retry_failed)))
-    run = local_executor if executor == "local" else ray_executor(ray_address, ray_cpus, ray_gpus)
+    cpus = ray_cpus if ray_cpus is not None else sweep.resource("ray.cpus", 1)
+    gpus = ray_gpus if ray_gpus is not None else sweep.resource("ray.gpus", 0)
+    run = local_executor if executor == "local" else ray_executor(ray_address, cpus, gpus)
     try:
         run(todo, runs, progress)
     finally:

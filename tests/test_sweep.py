@@ -152,11 +152,12 @@ def test_shared_targets_are_computed_once_and_change_nothing(tmp_path):
 def test_ray_executor_runs_every_trial_once(tmp_path, monkeypatch):
     pytest.importorskip("ray")
     monkeypatch.chdir(tmp_path)
-    f = _sweep_file(tmp_path, {"loss.style_weight": {"values": [1.0, 2.0]}}, name="ray")
+    f = _sweep_file(tmp_path, {"loss.style_weight": {"values": [1.0, 2.0]}, "ray.cpus": {"value": 1}}, name="ray")
     from nst_bench.sweep import run_sweep
 
-    result = run_sweep(load_sweep(f), executor="ray", results_root=tmp_path / "res", wandb_mode="disabled",
-                       ray_cpus=1)
+    sweep = load_sweep(f)
+    assert sweep.resource("ray.cpus", 9) == 1 and sweep.resource("ray.gpus", 0) == 0
+    result = run_sweep(sweep, executor="ray", results_root=tmp_path / "res", wandb_mode="disabled")
     rows = RunsLog(tmp_path / "res" / "ray" / "runs.jsonl").read()
     assert result["ran"] == 4 and len({r["trial_id"] for r in rows}) == 4
     assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
