@@ -123,12 +123,12 @@ def thumbnail(src: Path, dst: Path, size: int = 160) -> Path:
     return dst
 
 
-def image_grid(df: pd.DataFrame, path: Path, size: int = 160) -> Path | None:
-    """Contact sheet: one row per content x style, one column per setting (blank where a trial failed)."""
+def image_grid(df: pd.DataFrame, path: Path, size: int = 160, max_rows: int = 16) -> Path | None:
+    """Contact sheet: one row per content x style (the first ``max_rows``), one column per setting."""
     from PIL import Image, ImageDraw
 
     settings = list(dict.fromkeys(df.setting))
-    rows = list(df.groupby(["content", "style"], sort=False))
+    rows = list(df.groupby(["content", "style"], sort=False))[:max_rows]
     if not rows:
         return None
     label_h, left = 28, 150
