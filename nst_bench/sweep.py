@@ -53,8 +53,12 @@ class Sweep:
     @property
     def swept_keys(self) -> list[str]:
         """Parameters that take more than one value (the columns a table groups by)."""
-        return [k for k, spec in self.parameters.items()
-                if k not in IMAGE_PARAMS and (("values" in spec and len(spec["values"]) > 1) or "min" in spec)]
+        return [k for k, spec in self.parameters.items() if k not in IMAGE_PARAMS + RESOURCE_PARAMS
+                and (("values" in spec and len(spec["values"]) > 1) or "min" in spec)]
+
+    def resource(self, key: str, default: float) -> float:
+        """A per-trial Ray resource from the sweep file (``ray.cpus`` / ``ray.gpus`` parameters)."""
+        return float(self.parameters.get(key, {}).get("value", default))
 
 
 def short_value(v: Any) -> str:
