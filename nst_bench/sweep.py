@@ -158,6 +158,17 @@ def _settings(sweep: Sweep) -> Iterator[dict[str, Any]]:
         yield {k: _sample(spec, rng) for k, spec in params.items()}
 
 
+# sections a method never reads: they must not change its trials' ids (nor make duplicates of them)
+UNUSED_SECTIONS = {"gatys": ("adain",), "adain": ("gatys", "optimizer")}
+
+
+def trial_hash(cfg: RunConfig) -> str:
+    """Id of a trial: hash of the resolved config minus where it is written, how it is logged, and the sections
+    its method does not use (so adding a section for a new method leaves existing ids unchanged)."""
+    skip = ("out", "tracking", *UNUSED_SECTIONS.get(cfg.method, ()))
+    return config_hash({k: v for k, v in to_dict(cfg).items() if k not in skip})
+
+
 def _image_sets(sweep: Sweep) -> list[tuple[str, list[str]]]:
     """(content, styles) combinations: given ``pairs``, or every content image x every style set."""
     base = Path.cwd()
@@ -195,7 +206,7 @@ def expand(sweep: Sweep, results_root: Path = Path("results")) -> list[Trial]:
             data |= {"content": content, "styles": styles}
             cfg = validate(from_dict(RunConfig, data))
             cfg.tracking.group = sweep.name
-            trial_id = config_hash({k: v for k, v in to_dict(cfg).items() if k not in ("out", "tracking")})
+            trial_id = trial_hash(cfg)
             if trial_id in seen:
                 continue
             seen.add(trial_id)
