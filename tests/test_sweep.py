@@ -175,3 +175,17 @@ def test_config_valued_parameter_sets_several_keys(tmp_path):
     assert kinds == {("gatys", "vgg19", 1.0, 1.0), ("adain", "vgg19", 5.0, 0.5)}
     with pytest.raises(UserError, match="mapping of dotted keys"):
         expand(load_sweep(_sweep_file(tmp_path, {"config": {"values": [3]}})), tmp_path)
+
+
+def test_trial_ids_ignore_sections_the_method_does_not_use():
+    from nst_bench.config import RunConfig
+    from nst_bench.sweep import trial_hash
+
+    a, b = RunConfig(content="c.jpg", styles=["s.jpg"]), RunConfig(content="c.jpg", styles=["s.jpg"])
+    b.adain.alpha, b.out, b.tracking.wandb = 0.3, "elsewhere", "disabled"
+    assert trial_hash(a) == trial_hash(b)
+    b.loss.style_weight = 7.0
+    assert trial_hash(a) != trial_hash(b)
+    c, d = RunConfig(method="adain", content="c.jpg"), RunConfig(method="adain", content="c.jpg")
+    d.optimizer.steps, d.gatys.init = 7, "noise"
+    assert trial_hash(c) == trial_hash(d)
