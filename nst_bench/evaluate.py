@@ -200,7 +200,7 @@ def plot_retention(table: pd.DataFrame, path: Path) -> Path:
         ax.bar(x, t.top1, width, yerr=[t.top1 - t.top1_lo, t.top1_hi - t.top1], capsize=3, label=artist)
     clean = table[table.artist == "mean over artists"].clean_top1.mean()
     ax.axhline(clean, color="k", ls="--", lw=1, label=f"clean top-1 ({clean:.0%})")
-    ax.set_xticks(np.arange(len(settings)), [s.replace(", ", "\n") for s in settings], fontsize=7)
+    ax.set_xticks(np.arange(len(settings)), [s.replace(", ", "\n").replace(" ", "\n") for s in settings], fontsize=7)
     ax.set_ylabel("stylized top-1")
     ax.set_ylim(0, 1)
     ax.legend(frameon=False, fontsize=7)

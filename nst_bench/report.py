@@ -131,13 +131,12 @@ def image_grid(df: pd.DataFrame, path: Path, size: int = 160, max_rows: int = 16
     rows = list(df.groupby(["content", "style"], sort=False))[:max_rows]
     if not rows:
         return None
-    label_h, left = 28, 150
+    label_h, left = 40, 150
     sheet = Image.new("RGB", (left + len(settings) * (size + 4), label_h + len(rows) * (size + 4)), "white")
     draw = ImageDraw.Draw(sheet)
-    for j, s in enumerate(settings):
-        draw.text((left + j * (size + 4), 2), s[:40], fill="black")
-        if len(s) > 40:
-            draw.text((left + j * (size + 4), 14), s[40:80], fill="black")
+    for j, s in enumerate(settings):  # one key=value per line, so long settings stay in their column
+        lines = s.replace(", ", " ").split(" ")[:3]
+        draw.text((left + j * (size + 4), 2), "\n".join(x[:26] for x in lines), fill="black")
     for i, ((content, style), g) in enumerate(rows):
         y = label_h + i * (size + 4)
         draw.text((4, y + size // 2 - 10), f"{content}\n x {style}"[:60], fill="black")
