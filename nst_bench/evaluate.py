@@ -28,6 +28,7 @@ from nst_bench.datasets import WNID, artist_paintings, labelled_images
 from nst_bench.errors import UserError
 from nst_bench.images import load_image
 from nst_bench.losses import gram, style_layer_loss
+from nst_bench.plots import plt, save_figure
 from nst_bench.sweep import IMAGE_PARAMS, RunsLog, Sweep, expand, load_sweep, run_sweep, short_value
 from nst_bench.weights import find, load_state_dict
 
@@ -185,11 +186,6 @@ def readable_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def plot_retention(table: pd.DataFrame, path: Path) -> Path:
     """Stylized top-1 per artist as bars with 95% CIs, one group per setting; the clean level as a line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     settings = list(dict.fromkeys(table.setting))
     artists = list(dict.fromkeys(table.artist))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(settings) * len(artists) / 2), 4), dpi=110)
@@ -203,16 +199,10 @@ def plot_retention(table: pd.DataFrame, path: Path) -> Path:
     ax.set_xticks(np.arange(len(settings)), [s.replace(", ", "\n").replace(" ", "\n") for s in settings], fontsize=7)
     ax.set_ylabel("stylized top-1")
     ax.set_ylim(0, 1)
-    ax.legend(frameon=False, fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, path)
 
 
 def plot_time_vs_retention(table: pd.DataFrame, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
     t = table[table.artist == "mean over artists"]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
     for i, (_, r) in enumerate(t.iterrows()):
@@ -220,12 +210,7 @@ def plot_time_vs_retention(table: pd.DataFrame, path: Path) -> Path:
                     label=r.setting, capsize=3)
     ax.set_xlabel("seconds per image")
     ax.set_ylabel("stylized top-1 (mean over artists)")
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, path)
 
 
 def run_retention(job: RetentionJob, *, executor: str = "local", wandb_mode: str | None = None) -> dict[str, Any]:

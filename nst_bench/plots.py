@@ -11,6 +11,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 
+def save_figure(fig: plt.Figure, ax: plt.Axes, path: Path, legend: bool = True) -> Path:
+    """The finishing every figure here shares: light grid, frameless legend, tight layout, saved and closed."""
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def loss_curves(history: Sequence[dict[str, float]], path: Path, terms: Sequence[str] = ("total", "content",
                 "style", "tv"), title: str = "") -> Path:
     """Each loss term against the step, log scale (terms that stay at zero are left out)."""
@@ -23,11 +34,6 @@ def loss_curves(history: Sequence[dict[str, float]], path: Path, terms: Sequence
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("weighted loss")
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, path)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from nst_bench.errors import UserError
 from nst_bench.images import load_image, save_image
+from nst_bench.plots import plt, save_figure
 from nst_bench.sweep import RunsLog, short_value
 
 METRICS = ["final/total", "final/content", "final/style", "final/tv", "seconds", "s_per_iteration", "iterations"]
@@ -70,9 +71,7 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
     return out.fillna("")
 
 
-def plot_loss_curves(df: pd.DataFrame, settings: list[str], path: Path) -> Path | None:
-    import matplotlib.pyplot as plt
-
+def plot_loss_curves(df: pd.DataFrame, path: Path) -> Path | None:
     ok = df[(df.status == "ok") & df.out.notna()]
     if ok.empty:
         return None
@@ -90,17 +89,10 @@ def plot_loss_curves(df: pd.DataFrame, settings: list[str], path: Path) -> Path 
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("total loss")
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, path)
 
 
-def plot_time_vs_loss(df: pd.DataFrame, settings: list[str], path: Path) -> Path | None:
-    import matplotlib.pyplot as plt
-
+def plot_time_vs_loss(df: pd.DataFrame, path: Path) -> Path | None:
     ok = df[df.status == "ok"]
     if ok.empty:
         return None
@@ -110,12 +102,7 @@ def plot_time_vs_loss(df: pd.DataFrame, settings: list[str], path: Path) -> Path
     ax.set_xlabel("seconds per image")
     ax.set_ylabel("final total loss")
     ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, ax, path)
 
 
 def thumbnail(src: Path, dst: Path, size: int = 160) -> Path:
@@ -203,8 +190,8 @@ def report(results: str | Path) -> dict[str, Any]:
     (results / "table.tex").write_text(shown.to_latex(index=False))
     plots_dir = results / "plots"
     plots_dir.mkdir(exist_ok=True)
-    plots = [p for p in (plot_loss_curves(df, settings, plots_dir / "loss_curves.png"),
-                         plot_time_vs_loss(df, settings, plots_dir / "time_vs_loss.png"),
+    plots = [p for p in (plot_loss_curves(df, plots_dir / "loss_curves.png"),
+                         plot_time_vs_loss(df, plots_dir / "time_vs_loss.png"),
                          image_grid(df, plots_dir / "grid.jpg")) if p]
     page = write_html(df, settings, table, results, plots)
     return {"table": table, "runs": df, "settings": settings, "html": page, "plots": plots}
