@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from tqdm import tqdm
 
 from nst_bench.backbones import build_backbone
 from nst_bench.config import GatysConfig, OptimizerConfig
@@ -65,8 +66,11 @@ def time_adain(size: int, repeats: int = 3, model: AdaIN | None = None) -> dict[
 
 def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2,
                   adain: bool = True) -> pd.DataFrame:
-    rows = [time_gatys(b, s, steps, warmup) | machine() for b in backbones for s in sizes]
-    if adain:
-        model = AdaIN()
-        rows += [time_adain(s, model=model) | machine() for s in sizes]
+    """One row per method and size; a bar counts the cells (1024 px Gatys cells take minutes each)."""
+    cells = [("gatys", b, s) for b in backbones for s in sizes] + ([("adain", "", s) for s in sizes] if adain else [])
+    model = AdaIN() if adain else None
+    rows = []
+    for method, backbone, size in tqdm(cells, desc="runtime", unit="cell", disable=None):
+        row = time_gatys(backbone, size, steps, warmup) if method == "gatys" else time_adain(size, model=model)
+        rows.append(row | machine())
     return pd.DataFrame(rows)

@@ -94,3 +94,13 @@ def test_runtime_table_has_every_cell():
     assert list(gatys["size"]) == [64, 96] == list(adain["size"]) and (gatys.s_per_iteration > 0).all()
     assert (gatys.s_per_image == gatys.s_per_iteration * 300).all() and t.threads.iloc[0] >= 1
     assert (adain.s_per_image > 0).all() and (adain.s_per_image < gatys.s_per_image.to_numpy()).all()
+
+
+def test_runtime_command_writes_its_table(tmp_path, capsys):
+    from nst_bench.cli import main
+
+    assert main(["evaluate", "runtime", "--backbones", "efficientnet_lite0", "--sizes", "64", "--steps", "1",
+                 "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "runtime.csv")
+    assert list(table.method) == ["gatys (efficientnet_lite0)", "adain"] and (table.s_per_image > 0).all()
+    assert "| gatys (efficientnet_lite0) |" in (tmp_path / "runtime.md").read_text()
