@@ -203,6 +203,74 @@ def _runtime(args: argparse.Namespace) -> int:
     return 0
 
 
+TRAIN_FLAGS: dict[str, str] = {
+    "style": "styles", "content_dir": "train.content_dir", "crop": "train.crop", "batch": "train.batch",
+    "steps": "train.steps", "lr": "train.lr", "sample_every": "train.sample_every",
+    "checkpoint_every": "train.checkpoint_every", "holdout": "train.holdout", "width": "fast.width",
+    "blocks": "fast.blocks", "output": "fast.output", "style_weight": "loss.style_weight",
+    "content_weight": "loss.content_weight", "tv_weight": "loss.tv_weight", "backbone": "backbone.name",
+    "size": "image.size", "style_size": "image.style_size", "out": "out", "seed": "seed", "device": "device",
+    "threads": "threads", "wandb": "tracking.wandb", "precision": "train.precision",
+}
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a feed-forward network")
+    kinds = p.add_subparsers(dest="kind", required=True)
+    f = kinds.add_parser("fast", help="Johnson TransformerNet; several --style images make an N-style network",
+                         description="Train on random crops of the photos in --content-dir against the Gatys "
+                                     "objective. Resumes from OUT/checkpoints/last.ckpt when it exists.")
+    f.add_argument("--style", nargs="+", help="style image(s); N images train one conditional-IN network")
+    f.add_argument("--content-dir", help="folder of training photos (COCO for real use)")
+    f.add_argument("--crop", type=int, help="random crop side, px (default 256)")
+    f.add_argument("--batch", type=int, help="crops per step (default 4)")
+    f.add_argument("--steps", type=int, help="optimiser steps in all (default 2000)")
+    f.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    f.add_argument("--sample-every", type=int, help="steps between held-out sample grids (default 100)")
+    f.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 100)")
+    f.add_argument("--holdout", type=int, help="photos kept out of training for samples (default 4)")
+    f.add_argument("--precision", choices=["32", "bf16-mixed"], help="bf16-mixed: bf16 autocast (default 32)")
+    f.add_argument("--width", type=int, help="channels of the first layer (default 32)")
+    f.add_argument("--blocks", type=int, help="residual blocks (default 5)")
+    f.add_argument("--output", choices=["tanh", "sigmoid", "clamp"], help="output activation (default sigmoid)")
+    f.add_argument("--style-weight", type=float)
+    f.add_argument("--content-weight", type=float)
+    f.add_argument("--tv-weight", type=float)
+    f.add_argument("--backbone")
+    f.add_argument("--size", type=int, help="long side of the style image and side of the samples (default 256)")
+    f.add_argument("--style-size", type=int)
+    f.add_argument("--out", help="output directory (default results/fast/<styles>)")
+    f.add_argument("--seed", type=int)
+    f.add_argument("--device")
+    f.add_argument("--threads", type=int)
+    f.add_argument("--wandb", choices=["offline", "online", "disabled"])
+    f.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start again")
+    f.add_argument("--config", action="append", default=[], help="YAML config file(s), applied in order")
+    f.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, dotted")
+    f.add_argument("--no-progress", action="store_true")
+    f.set_defaults(func=_train_fast)
+
+
+def _train_fast(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nst_bench.config import load_config, parse_override
+    from nst_bench.train_fast import train
+
+    overrides: dict[str, Any] = {"method": "fast", "image.size": 256}
+    overrides.update({key: getattr(args, flag) for flag, key in TRAIN_FLAGS.items()
+                      if getattr(args, flag) is not None})
+    overrides.update(parse_override(s) for s in args.set)
+    cfg = load_config(args.config, overrides)
+    if cfg.out == "results/stylize":  # the stylize default; a training run gets its own folder
+        cfg.out = str(Path("results/fast") / "+".join(Path(s).stem for s in cfg.styles))
+    m = train(cfg, progress=not args.no_progress and sys.stderr.isatty(), resume=not args.fresh)
+    v = m["held_out"]
+    print(f"wrote {cfg.out}/net.safetensors after {m['steps']} steps ({m['seconds'] or 0:.0f} s of training); "
+          f"held-out content {v['content']:.4g} style {v['style']:.4g}; samples: {cfg.out}/samples.jpg")
+    return 0
+
+
 def _add_weights(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("weights", help="list every known network and where its weights come from")
     p.set_defaults(func=_weights)
@@ -230,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_sweep(sub)
     _add_report(sub)
     _add_evaluate(sub)
+    _add_train(sub)
     _add_weights(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s: %(message)s")

@@ -8,10 +8,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from PIL import Image
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 from nst_bench.errors import UserError
-from nst_bench.images import IMAGE_SUFFIXES, list_images
+from nst_bench.images import IMAGE_SUFFIXES, list_images, read_image, resize
 
 log = logging.getLogger(__name__)
 WNID = re.compile(r"n\d{8}")
@@ -80,3 +83,44 @@ def artist_paintings(root: str | Path, artists: list[str] | None = None) -> dict
     if empty:
         raise UserError(f"no readable paintings for {', '.join(empty)} in {root}")
     return out
+
+
+def split_holdout(paths: list[Path], holdout: int, seed: int = 0) -> tuple[list[Path], list[Path]]:
+    """(train, held-out): ``holdout`` photos picked by a seeded shuffle, so samples are never trained on."""
+    if holdout >= len(paths):
+        raise UserError(f"{len(paths)} photos cannot spare {holdout} for held-out samples: add photos or lower "
+                        "train.holdout")
+    order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(seed)).tolist()
+    held = sorted(paths[i] for i in order[:holdout])
+    return [p for p in paths if p not in held], held
+
+
+class RandomCrops(Dataset):
+    """Random square crops (with horizontal flips) from photos held in memory, resized once so the short side
+    is ``crop`` px. Item ``i`` is a fixed function of (seed, first + i), so a resumed run continues the stream
+    instead of replaying its first crops."""
+
+    def __init__(self, paths: list[Path], crop: int, count: int, seed: int = 0, first: int = 0) -> None:
+        if not paths:
+            raise UserError("no training photos: give a folder of images with --content-dir")
+        self.crop, self.count, self.seed, self.first = crop, count, seed, first
+        self.photos = [self._load(p) for p in tqdm(paths, desc="loading photos", unit="photo", disable=None)]
+
+    def _load(self, path: Path) -> torch.Tensor:
+        image = read_image(path)
+        h, w = image.shape[-2:]
+        scale = self.crop / min(h, w)
+        size = (max(self.crop, round(h * scale)), max(self.crop, round(w * scale)))
+        return (resize(image, size)[0] * 255).round().to(torch.uint8)  # uint8 keeps 200 photos in ~50 MB
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.first + i)
+        photo = self.photos[int(torch.randint(len(self.photos), (1,), generator=g))]
+        h, w = photo.shape[-2:]
+        y = int(torch.randint(h - self.crop + 1, (1,), generator=g))
+        x = int(torch.randint(w - self.crop + 1, (1,), generator=g))
+        out = photo[:, y: y + self.crop, x: x + self.crop].float() / 255
+        return out.flip(-1) if torch.rand((), generator=g) < 0.5 else out

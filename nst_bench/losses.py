@@ -20,10 +20,12 @@ GRAM_NORMS = ("paper", "mse_chw", "mse_hw")
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C, C) Gram matrix per spatial position."""
+    """(B, C, H, W) -> (B, C, C) Gram matrix per spatial position, always in float32: under bf16 autocast the
+    style loss is a small difference of large Gram entries, which bf16's 8-bit mantissa would drown."""
     b, c, h, w = features.shape
-    f = features.reshape(b, c, h * w)
-    return torch.bmm(f, f.transpose(1, 2)) / (h * w)
+    with torch.autocast(features.device.type, enabled=False):
+        f = features.float().reshape(b, c, h * w)
+        return torch.bmm(f, f.transpose(1, 2)) / (h * w)
 
 
 def style_layer_loss(g: torch.Tensor, target: torch.Tensor, norm: str = "paper") -> torch.Tensor:

@@ -159,13 +159,14 @@ def _settings(sweep: Sweep) -> Iterator[dict[str, Any]]:
 
 
 # sections a method never reads: they must not change its trials' ids (nor make duplicates of them)
-UNUSED_SECTIONS = {"gatys": ("adain",), "adain": ("gatys", "optimizer")}
+METHOD_SECTIONS = {"gatys": ("gatys", "optimizer"), "adain": ("adain",), "fast": ("fast",)}
 
 
 def trial_hash(cfg: RunConfig) -> str:
-    """Id of a trial: hash of the resolved config minus where it is written, how it is logged, and the sections
-    its method does not use (so adding a section for a new method leaves existing ids unchanged)."""
-    skip = ("out", "tracking", *UNUSED_SECTIONS.get(cfg.method, ()))
+    """Id of a trial: hash of the resolved config minus where it is written, how it is logged, training settings,
+    and the sections of other methods (so adding a section for a new method leaves existing ids unchanged)."""
+    others = {s for m, sections in METHOD_SECTIONS.items() if m != cfg.method for s in sections}
+    skip = {"out", "tracking", "train", *others} - set(METHOD_SECTIONS.get(cfg.method, ()))
     return config_hash({k: v for k, v in to_dict(cfg).items() if k not in skip})
 
 

@@ -8,14 +8,23 @@ two families are directly comparable.
 
 from __future__ import annotations
 
+import json
+import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 
+from nst_bench.errors import UserError
 from nst_bench.losses import PerceptualObjective
+from nst_bench.tracking import Tracker
 
 OUTPUT_ACTIVATIONS = ("tanh", "sigmoid", "clamp")
 
@@ -72,7 +81,7 @@ class TransformerNet(nn.Module):
         super().__init__()
         if output not in OUTPUT_ACTIVATIONS:
             raise ValueError(f"output activation {output!r}; choose one of {', '.join(OUTPUT_ACTIVATIONS)}")
-        self.n_styles, self.output = n_styles, output
+        self.width, self.blocks, self.n_styles, self.output = width, blocks, n_styles, output
         w = width
         self.down = nn.ModuleList([ConvNorm(3, w, 9, n_styles=n_styles), ConvNorm(w, 2 * w, 3, 2, n_styles=n_styles),
                                    ConvNorm(2 * w, 4 * w, 3, 2, n_styles=n_styles)])
@@ -114,29 +123,73 @@ class TransformerNet(nn.Module):
 
 
 class FastStyleModule(pl.LightningModule):
-    """Trains a TransformerNet on content crops against fixed style Gram targets (one set per style)."""
+    """Trains a TransformerNet on content crops against fixed style Gram targets (one set per style).
+
+    Only ``net`` is a registered module, so checkpoints hold the network and its optimiser, not the frozen
+    encoder inside the objective."""
 
     def __init__(self, net: TransformerNet, objective: PerceptualObjective, style_grams: Sequence[dict],
-                 lr: float = 1e-3) -> None:
+                 lr: float = 1e-3, tracker: Tracker | None = None, log_every: int = 10) -> None:
         super().__init__()
         self.net = net
         self.objective = objective
         self.style_grams = list(style_grams)
         self.lr = lr
+        self.tracker, self.log_every = tracker, max(1, log_every)
         self.history: list[dict[str, float]] = []
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.net.parameters(), lr=self.lr)
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        # each image of the batch gets one style (cycled), so an N-style network sees every style every step
-        styles = torch.arange(batch.shape[0], device=batch.device) % self.net.n_styles
+        # each image of the batch gets one style (cycled from the step), so an N-style network sees every style
+        styles = (torch.arange(batch.shape[0], device=batch.device) + self.global_step) % self.net.n_styles
         out = self.net(batch, F.one_hot(styles, self.net.n_styles).float())
         style_targets = {k: torch.cat([self.style_grams[int(s)][k] for s in styles])
                          for k in self.objective.style_layers}
         terms = self.objective(out, self.objective.compute_content_features(batch), style_targets)
         values = {k: float(v.detach()) for k, v in terms.items()}
-        self.history.append({"step": self.global_step, **values})
+        if not math.isfinite(values["total"]):
+            raise UserError(f"training loss became {values['total']} at step {self.global_step}: lower train.lr or "
+                            "the loss weights, then resume from the last checkpoint")
+        step = self.global_step + 1  # steps completed after this one
+        self.history.append({"step": step, **values})
         self.log_dict({k: values[k] for k in ("total", "content", "style", "tv")}, prog_bar=True, on_step=True,
                       on_epoch=False)
+        if self.tracker is not None and step % self.log_every == 0:
+            self.tracker.log({f"loss/{k}": v for k, v in values.items()}, step=step)
         return terms["total"]
+
+
+# --- trained networks on disk: safetensors (tensors only, nothing executed on load) + JSON metadata ----------
+FORMAT = "nst-bench/transformernet-v1"
+
+
+def save_network(net: TransformerNet, path: Path, **meta: Any) -> Path:
+    """Write the weights and everything needed to rebuild the network; written to a temp file, then renamed."""
+    header = {"format": FORMAT, "width": net.width, "blocks": net.blocks, "n_styles": net.n_styles,
+              "output": net.output, **meta}
+    tmp = path.with_suffix(".tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp),
+              metadata={k: json.dumps(v, default=str) for k, v in header.items()})
+    os.replace(tmp, path)
+    return path
+
+
+def load_network(path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
+    """A trained TransformerNet (eval mode) and its metadata (styles, steps, training config)."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"fast-network checkpoint not found: {p}; train one with `nst-bench train fast` and pass "
+                        "its net.safetensors as fast.checkpoint")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+        tensors = load_file(str(p))
+    except Exception as e:  # safetensors raises its own error types for foreign files
+        raise UserError(f"{p} is not a safetensors file ({e}): pass the net.safetensors written by training") from e
+    if meta.get("format") != FORMAT:
+        raise UserError(f"{p} is not a TransformerNet written by nst-bench (format {meta.get('format')!r})")
+    net = TransformerNet(meta["width"], meta["blocks"], meta["n_styles"], meta["output"])
+    net.load_state_dict(tensors)
+    return net.eval().requires_grad_(False), meta
