@@ -18,21 +18,24 @@ STYLIZE_FLAGS: dict[str, str] = {
     "content_layers": "backbone.content_layers", "style_layers": "backbone.style_layers",
     "pooling": "backbone.pooling", "content_weight": "loss.content_weight", "style_weight": "loss.style_weight",
     "tv_weight": "loss.tv_weight", "gram_norm": "loss.gram_norm", "init": "gatys.init",
-    "scales": "gatys.scales", "method": "method", "alpha": "adain.alpha", "out": "out", "seed": "seed",
+    "scales": "gatys.scales", "method": "method", "alpha": "adain.alpha", "checkpoint": "fast.checkpoint",
+    "out": "out", "seed": "seed",
     "device": "device", "wandb": "tracking.wandb",
 }
 
 
 def _add_stylize(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("stylize", help="stylize one content image (Gatys optimisation or AdaIN)",
+    p = sub.add_parser("stylize", help="stylize one content image (Gatys optimisation, AdaIN or a fast network)",
                        description="Stylize --content with one or more --style images. Any config key can also "
                                    "come from --config FILE.yaml or --set key=value.")
-    p.add_argument("--method", choices=["gatys", "adain"], help="gatys (default): optimise pixels; adain: one "
-                   "pass of the pretrained AdaIN network")
+    p.add_argument("--method", choices=["gatys", "adain", "fast"], help="gatys (default): optimise pixels; adain: "
+                   "one pass of the pretrained AdaIN network; fast: one pass of a trained network (--checkpoint)")
+    p.add_argument("--checkpoint", help="fast: the net.safetensors written by `nst-bench train fast`")
     p.add_argument("--alpha", type=float, help="AdaIN content-style trade-off in [0, 1] (default 1)")
     p.add_argument("--content", help="content image")
-    p.add_argument("--style", nargs="+", help="one or more style images")
-    p.add_argument("--style-weights", nargs="+", type=float, help="blend weight per style image (default equal)")
+    p.add_argument("--style", nargs="+", help="one or more style images (fast: optional, the network's own)")
+    p.add_argument("--style-weights", nargs="+", type=float, help="blend weight per style image (default equal; "
+                   "fast: picks or blends an N-style network's styles)")
     p.add_argument("--size", type=int, help="long side of the output in px (default 512)")
     p.add_argument("--style-size", type=int, help="long side of the style images (default --size)")
     p.add_argument("--steps", type=int, help="iterations per scale (default 300)")
@@ -271,6 +274,25 @@ def _train_fast(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a fast network or AdaIN to TorchScript (.pt) or ONNX (.onnx)",
+                       description="The export is loaded back and run at another input size; the largest "
+                                   "difference from the eager model is printed.")
+    p.add_argument("--method", choices=["fast", "adain"], required=True)
+    p.add_argument("--checkpoint", help="fast: net.safetensors from `nst-bench train fast`")
+    p.add_argument("--out", required=True, help="output file: .pt for TorchScript, .onnx for ONNX")
+    p.set_defaults(func=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from nst_bench.export import export
+
+    r = export(args.method, args.out, args.checkpoint)
+    print(f"wrote {r['path']} ({r['format']}, {r['bytes'] / 1e6:.1f} MB) in {r['seconds']:.1f} s; re-run at "
+          f"{r['check_shape']}: max |exported - eager| = {r['max_abs_diff']:.2g}")
+    return 0
+
+
 def _add_weights(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("weights", help="list every known network and where its weights come from")
     p.set_defaults(func=_weights)
@@ -299,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_report(sub)
     _add_evaluate(sub)
     _add_train(sub)
+    _add_export(sub)
     _add_weights(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s: %(message)s")

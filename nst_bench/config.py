@@ -269,7 +269,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         cfg.optimizer.lr = DEFAULT_LR[cfg.optimizer.name]
     if cfg.optimizer.steps < 1:
         raise UserError(f"optimizer.steps must be at least 1, got {cfg.optimizer.steps}")
-    if cfg.style_blend is not None and len(cfg.style_blend) != len(cfg.styles):
+    if cfg.style_blend is not None and cfg.styles and len(cfg.style_blend) != len(cfg.styles):
         raise UserError(f"{len(cfg.styles)} style images but {len(cfg.style_blend)} style weights: "
                         "give one weight per --style")
     if cfg.style_blend is not None and (min(cfg.style_blend) < 0 or sum(cfg.style_blend) <= 0):

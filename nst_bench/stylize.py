@@ -8,6 +8,7 @@ offline W&B run under ``wandb/``.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,13 @@ import numpy as np
 import torch
 import yaml
 
+from nst_bench import weights as W
 from nst_bench.backbones import Encoder, build_backbone
 from nst_bench.config import BackboneConfig, RunConfig, config_hash, to_dict
 from nst_bench.errors import UserError
 from nst_bench.images import load_image, save_image
 from nst_bench.losses import PerceptualObjective, TargetCache, blend_grams
-from nst_bench.methods import adain, gatys
+from nst_bench.methods import adain, fast, gatys
 from nst_bench.plots import loss_curves
 from nst_bench.tracking import LocalTracker, Trackers, WandbTracker, provenance, write_json
 
@@ -34,11 +36,20 @@ class SharedWork:
     targets: TargetCache = field(default_factory=TargetCache)
 
     adain_model: adain.AdaIN | None = None
+    fast_nets: dict[str, tuple[fast.TransformerNet, dict[str, Any]]] = field(default_factory=dict)
 
     def adain(self) -> adain.AdaIN:
         if self.adain_model is None:
             self.adain_model = adain.AdaIN()
         return self.adain_model
+
+    def fast_net(self, checkpoint: str | None) -> tuple[fast.TransformerNet, dict[str, Any]]:
+        if not checkpoint:
+            raise UserError("method fast needs a trained network: give --checkpoint PATH/net.safetensors "
+                            "(from `nst-bench train fast`)")
+        if checkpoint not in self.fast_nets:
+            self.fast_nets[checkpoint] = fast.load_network(checkpoint)
+        return self.fast_nets[checkpoint]
 
     def encoder(self, b: BackboneConfig) -> Encoder:
         key = (b.name, b.weights, b.pooling, b.padding)
@@ -80,10 +91,49 @@ def run_adain(cfg: RunConfig, model: adain.AdaIN, objective: PerceptualObjective
                                seconds=r.seconds, sizes=[tuple(content.shape[-2:])])
 
 
+def run_fast(net: fast.TransformerNet, objective: PerceptualObjective, content: torch.Tensor,
+             styles: list[torch.Tensor], blend: list[float]) -> gatys.StylizeResult:
+    """One pass of a trained TransformerNet (``blend`` weights its styles); scored with the Gatys objective."""
+    net = net.to(content.device)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        image = net.stylize(content, blend)
+    seconds = time.perf_counter() - t0
+    objective.set_targets(objective.content_features(content),
+                          blend_grams([objective.style_grams(s) for s in styles], blend))
+    with torch.no_grad():
+        final = {k: float(v) for k, v in objective(image).items()}
+    return gatys.StylizeResult(image=image, history=[], final=final, iterations=0, evaluations=1, seconds=seconds,
+                               sizes=[tuple(content.shape[-2:])])
+
+
+def fill_fast_styles(cfg: RunConfig, meta: dict[str, Any]) -> None:
+    """A fast network's styles are its training styles: recorded in the config, and used to score the output."""
+    if not cfg.styles:
+        cfg.styles = list(meta["styles"])
+    if len(cfg.styles) != meta["n_styles"]:
+        raise UserError(f"{cfg.fast.checkpoint} was trained on {meta['n_styles']} style(s) but {len(cfg.styles)} "
+                        "--style images were given: leave --style out to use its own")
+    if cfg.style_blend is not None and len(cfg.style_blend) != meta["n_styles"]:
+        raise UserError(f"{cfg.fast.checkpoint} has {meta['n_styles']} styles; give {meta['n_styles']} "
+                        "--style-weights")
+
+
 def run_name(cfg: RunConfig) -> str:
     content = Path(cfg.content).stem if cfg.content else "none"
     styles = "+".join(Path(s).stem for s in cfg.styles)
     return f"{content}__{styles}__{cfg.backbone.name}-{config_hash(cfg, 6)}"
+
+
+def method_weights(cfg: RunConfig, shared: SharedWork) -> dict[str, Any] | None:
+    """Where a feed-forward method's own weights came from (the backbone's are recorded separately)."""
+    if cfg.method == "adain":
+        return shared.adain().decoder_weights.as_dict()
+    if cfg.method == "fast":
+        meta = shared.fast_net(cfg.fast.checkpoint)[1]
+        return {"path": str(Path(cfg.fast.checkpoint).resolve()), "sha256": W.sha256(Path(cfg.fast.checkpoint)),
+                "step": meta.get("step"), "styles": meta["styles"], "output": meta["output"]}
+    return None
 
 
 def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = None,
@@ -91,6 +141,9 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
     """Stylize ``cfg.content`` with ``cfg.styles``; returns the metrics written to ``metrics.json``."""
     if not cfg.content:
         raise UserError("no content image: give --content PATH")
+    shared = shared or SharedWork()
+    if cfg.method == "fast":
+        fill_fast_styles(cfg, shared.fast_net(cfg.fast.checkpoint)[1])
     if not cfg.styles:
         raise UserError("no style image: give at least one --style PATH")
     if cfg.threads:
@@ -99,7 +152,6 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    shared = shared or SharedWork()
     encoder = shared.encoder(cfg.backbone).to(cfg.device)
     resolve_layers(cfg, encoder)
     objective = build_objective(cfg, encoder, shared.targets)
@@ -122,6 +174,8 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
 
     if cfg.method == "adain":
         result = run_adain(cfg, shared.adain(), objective, content, styles, blend)
+    elif cfg.method == "fast":
+        result = run_fast(shared.fast_net(cfg.fast.checkpoint)[0], objective, content, styles, blend)
     else:
         result = gatys.stylize(content, styles, blend, objective, cfg.gatys, cfg.optimizer, seed=cfg.seed,
                                device=cfg.device, tracker=tracker, progress=progress,
@@ -145,7 +199,7 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
         "image": image_path.name,
         "config": config,
         "backbone": encoder.describe(),
-        "method_weights": shared.adain().decoder_weights.as_dict() if cfg.method == "adain" else None,
+        "method_weights": method_weights(cfg, shared),
         "provenance": provenance(cfg.device, cfg.seed),
     }
     if wandb_tracker is not None:

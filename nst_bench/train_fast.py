@@ -66,7 +66,7 @@ def evaluate_samples(net: TransformerNet, objective: PerceptualObjective, photos
     content = objective.compute_content_features(photos)
     columns, sums = [photos], dict.fromkeys(VAL_TERMS, 0.0)
     for i, weights in enumerate(style_columns(net.n_styles)):
-        out = net(photos, weights)
+        out = net.stylize(photos, weights)
         columns.append(out)
         if i < net.n_styles:
             targets = {k: v.expand(len(photos), -1, -1) for k, v in grams[i].items()}

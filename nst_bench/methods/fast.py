@@ -59,7 +59,7 @@ class ConvNorm(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         if self.upsample > 1:
-            x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+            x = F.interpolate(x, scale_factor=float(self.upsample), mode="nearest")
         x = self.norm(self.conv(self.pad(x)), w)
         return F.relu(x) if self.relu else x
 
@@ -91,20 +91,24 @@ class TransformerNet(nn.Module):
         self.out = nn.Sequential(nn.ReflectionPad2d(4), nn.Conv2d(w, 3, 9))
 
     def style_vector(self, batch: int, style_weights: Sequence[float] | torch.Tensor | None,
-                     device: torch.device) -> torch.Tensor:
+                     device: torch.device | None = None) -> torch.Tensor:
+        """A (batch, n_styles) weight tensor from None (the first style), one vector, or one per image."""
         if style_weights is None:
             style_weights = [1.0] + [0.0] * (self.n_styles - 1)
         w = torch.as_tensor(style_weights, dtype=torch.float32, device=device)
-        if w.ndim == 1:
-            if len(w) != self.n_styles:
-                raise ValueError(f"{len(w)} style weights for a network of {self.n_styles} styles")
-            w = w.expand(batch, -1)
-        return w / w.sum(-1, keepdim=True)
+        if w.shape[-1] != self.n_styles:
+            raise ValueError(f"{w.shape[-1]} style weights for a network of {self.n_styles} styles")
+        return w.expand(batch, -1) if w.ndim == 1 else w
 
-    def forward(self, x: torch.Tensor, style_weights: Sequence[float] | torch.Tensor | None = None) -> torch.Tensor:
-        """RGB [0, 1] in, RGB [0, 1] out; ``style_weights`` picks or blends the styles of an N-style network."""
-        w = self.style_vector(x.shape[0], style_weights, x.device)
-        h, wd = x.shape[-2:]
+    def stylize(self, x: torch.Tensor, style_weights: Sequence[float] | torch.Tensor | None = None) -> torch.Tensor:
+        """``forward`` for Python callers: style weights may be a list, and default to the first style."""
+        return self(x, self.style_vector(x.shape[0], style_weights, x.device))
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
+        """RGB [0, 1] in, RGB [0, 1] out; ``style_weights`` (batch, n_styles) picks or blends the styles, normalised
+        to sum to 1. Tensors only, so the network scripts and exports as it is."""
+        w = style_weights / style_weights.sum(-1, keepdim=True)
+        h, wd = x.shape[-2], x.shape[-1]
         y = x
         for layer in self.down:
             y = layer(y, w)
@@ -113,8 +117,9 @@ class TransformerNet(nn.Module):
         for layer in self.up:
             y = layer(y, w)
         y = self.out(y)
-        if y.shape[-2:] != (h, wd):  # odd sizes lose a pixel to the strided convs
-            y = F.interpolate(y, size=(h, wd), mode="bilinear", align_corners=False)
+        # sizes not divisible by 4 come back up to 3 px larger; resampling to the input size is the identity when
+        # they match, and doing it unconditionally keeps the exported graph valid for every input size
+        y = F.interpolate(y, size=(h, wd), mode="bilinear", align_corners=False)
         if self.output == "tanh":
             return (torch.tanh(y) + 1) / 2
         if self.output == "sigmoid":

@@ -1,0 +1,61 @@
+"""`nst-bench train fast` end to end on tiny crops: files, W&B samples, resume, and the network used as a method."""
+
+import csv
+import json
+import shutil
+
+from nst_bench.cli import main
+
+from .conftest import CONTENT, DEMO, STYLE, STYLE2
+
+TINY = ["--crop", "32", "--batch", "2", "--size", "32", "--width", "8", "--blocks", "1", "--sample-every", "2",
+        "--checkpoint-every", "2", "--holdout", "1", "--no-progress", "--set", "backbone.content_layers=[conv2_1]",
+        "--set", "backbone.style_layers=[conv1_1,conv2_1]"]
+
+
+def _photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, src in enumerate([*(DEMO / "content").glob("*.jpg"), STYLE2, CONTENT]):
+        shutil.copy(src, folder / f"{i}.jpg")
+    return folder
+
+
+def _steps(out):
+    with open(out / "history.csv") as f:
+        return [int(r["step"]) for r in csv.DictReader(f)]
+
+
+def test_train_resume_then_stylize_with_the_network(tmp_path, capsys):
+    photos, out = _photos(tmp_path), tmp_path / "net"
+    args = ["train", "fast", "--style", str(STYLE), str(STYLE2), "--content-dir", str(photos), "--out", str(out),
+            *TINY]
+    assert main([*args, "--steps", "4"]) == 0, capsys.readouterr().err
+    assert _steps(out) == [1, 2, 3, 4]
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000002.jpg", "step_000004.jpg"]
+    assert list((out / "wandb").glob("offline-run-*/run-*.wandb"))
+    # a longer run in the same folder resumes at step 4 and continues the history
+    assert main([*args, "--steps", "6"]) == 0, capsys.readouterr().err
+    m = json.loads((out / "metrics.json").read_text())
+    assert _steps(out) == [1, 2, 3, 4, 5, 6] and m["resumed_from_step"] == 4 and m["steps"] == 6
+    assert m["network"]["n_styles"] == 2 and len(m["held_out_photos"]) == 1 and m["held_out"]["style"] > 0
+    assert m["provenance"]["torch"] and m["backbone"]["weights"]["sha256"]
+
+    # the trained network is a method: its styles come from the checkpoint, a weight vector blends them
+    run = tmp_path / "stylized"
+    code = main(["stylize", "--method", "fast", "--checkpoint", str(out / "net.safetensors"), "--content",
+                 str(CONTENT), "--style-weights", "0.3", "0.7", "--size", "48", "--out", str(run), "--no-progress",
+                 "--wandb", "disabled"])
+    assert code == 0, capsys.readouterr().err
+    s = json.loads((run / "metrics.json").read_text())
+    assert s["config"]["styles"] == [str(STYLE), str(STYLE2)] and s["method_weights"]["step"] == 6
+    assert s["final"]["style"] > 0 and (run / "stylized.jpg").is_file()
+
+
+def test_fast_method_and_training_errors_are_one_line(tmp_path, capsys):
+    from .test_cli import _err
+
+    assert "needs a trained network" in _err(capsys, ["stylize", "--method", "fast", "--content", str(CONTENT)])
+    assert "--content-dir" in _err(capsys, ["train", "fast", "--style", str(STYLE), "--out", str(tmp_path)])
+    assert "not found" in _err(capsys, ["train", "fast", "--style", str(STYLE), "--content-dir",
+                                        str(tmp_path / "nope"), "--out", str(tmp_path)])
