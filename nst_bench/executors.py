@@ -33,7 +33,14 @@ def run_trial(trial: Trial, progress: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
     row: dict[str, Any] = {"trial_id": trial.id, "params": trial.params, "out": trial.config.out}
     try:
-        metrics = run(trial.config, progress=progress, shared=shared_work(), bar_position=1)
+        if trial.program == "train-fast":
+            from nst_bench.train_fast import train
+
+            m = train(trial.config, progress=progress)  # resumes from its own checkpoint after a crash
+            metrics = m | {"final": m["held_out"], "iterations": m["steps"],
+                           "s_per_iteration": m["seconds"] / m["steps"] if m["seconds"] else None}
+        else:
+            metrics = run(trial.config, progress=progress, shared=shared_work(), bar_position=1)
         row |= {"status": metrics["status"], "final": metrics["final"], "seconds": metrics["seconds"],
                 "s_per_iteration": metrics["s_per_iteration"], "iterations": metrics["iterations"],
                 "backbone": metrics["backbone"]["name"], "weights_source": metrics["backbone"]["weights"]["source"]}

@@ -31,6 +31,9 @@ def runs_frame(results: Path) -> tuple[pd.DataFrame, list[str]]:
         item |= {f"eval/{k}": v for k, v in (r.get("eval") or {}).items()}
         flat.append(item)
     df = pd.DataFrame(flat)
+    for key in IMAGE_KEYS:  # a training sweep has styles but no content image
+        if key not in df.columns:
+            df[key] = "-"
     settings = list(dict.fromkeys(c for r in rows for c in r.get("params", {}) if c not in IMAGE_KEYS))
     df["setting"] = df.apply(lambda r: ", ".join(f"{k}={r[k]}" for k in settings) or "default", axis=1)
     return df, settings

@@ -29,11 +29,15 @@ IMAGE_PARAMS = ("content", "styles", "pairs")
 RESOURCE_PARAMS = ("ray.cpus", "ray.gpus")  # per-trial Ray resources, e.g. ray.gpus: {value: 1}
 
 
+PROGRAMS = ("stylize", "train-fast")  # what a trial runs: one stylization, or training a fast network
+
+
 @dataclass
 class Trial:
     id: str
     config: RunConfig
     params: dict[str, Any]  # the swept values (dotted key -> value), plus content/style names
+    program: str = "stylize"
 
     @property
     def label(self) -> str:
@@ -49,6 +53,7 @@ class Sweep:
     parameters: dict[str, dict[str, Any]]
     run_cap: int | None
     seed: int
+    program: str = "stylize"
 
     @property
     def swept_keys(self) -> list[str]:
@@ -89,12 +94,19 @@ def load_sweep(path: str | Path, require_images: bool = True) -> Sweep:
             raise UserError(f"{path}: parameter {key} must be {{value: x}}, {{values: [...]}} or {{min, max}}")
         if method == "grid" and ("min" in spec or "distribution" in spec) and "values" not in spec:
             raise UserError(f"{path}: parameter {key} has a range, which needs method: random")
-    if require_images and "pairs" not in params and not ("content" in params and "styles" in params):
+    program = data.get("program", "stylize")
+    if program not in PROGRAMS:
+        raise UserError(f"{path}: program must be one of {', '.join(PROGRAMS)}, got {program!r}")
+    if program == "train-fast" and "styles" not in params:
+        raise UserError(f"{path}: a train-fast sweep needs a styles parameter (and train.content_dir)")
+    if program == "stylize" and require_images and "pairs" not in params and not (
+            "content" in params and "styles" in params):
         raise UserError(f"{path}: parameters must include content and styles (files, folders or globs), "
                         "or pairs (a list of [content, style])")
     return Sweep(name=str(data.get("name") or Path(path).stem), path=Path(path), method=method,
                  metric=data.get("metric") or {"name": "final/total", "goal": "minimize"},
-                 parameters=params, run_cap=data.get("run_cap"), seed=int(params.get("seed", {}).get("value", 0)))
+                 parameters=params, run_cap=data.get("run_cap"), seed=int(params.get("seed", {}).get("value", 0)),
+                 program=program)
 
 
 def expand_images(value: Any, base: Path) -> list[str]:
@@ -170,6 +182,12 @@ def trial_hash(cfg: RunConfig) -> str:
     return config_hash({k: v for k, v in to_dict(cfg).items() if k not in skip})
 
 
+def training_hash(cfg: RunConfig) -> str:
+    """Id of a training trial: everything that shapes the network (its train and fast sections included)."""
+    data = {k: v for k, v in to_dict(cfg).items() if k not in ("out", "tracking", "gatys", "optimizer", "adain")}
+    return config_hash(data | {"program": "train-fast"})
+
+
 def _image_sets(sweep: Sweep) -> list[tuple[str, list[str]]]:
     """(content, styles) combinations: given ``pairs``, or every content image x every style set."""
     base = Path.cwd()
@@ -180,7 +198,7 @@ def _image_sets(sweep: Sweep) -> list[tuple[str, list[str]]]:
                 raise UserError(f"{sweep.path}: each pairs value is [content, style, ...], got {pair!r}")
             out.append((expand_images(pair[0], base)[0], [expand_images(s, base)[0] for s in pair[1:]]))
         return out
-    contents = expand_images(_values(sweep.parameters["content"]), base)
+    contents = expand_images(_values(sweep.parameters["content"]), base) if "content" in sweep.parameters else [None]
     style_sets: list[list[str]] = []
     for v in _values(sweep.parameters["styles"]):
         style_sets += [expand_images(v, base)] if isinstance(v, list) else [[s] for s in expand_images(v, base)]
@@ -205,16 +223,18 @@ def expand(sweep: Sweep, results_root: Path = Path("results")) -> list[Trial]:
                 else:
                     set_dotted(data, key, value)
             data |= {"content": content, "styles": styles}
+            if sweep.program == "train-fast":
+                data["method"] = "fast"
             cfg = validate(from_dict(RunConfig, data))
             cfg.tracking.group = sweep.name
-            trial_id = trial_hash(cfg)
+            trial_id = training_hash(cfg) if sweep.program == "train-fast" else trial_hash(cfg)
             if trial_id in seen:
                 continue
             seen.add(trial_id)
             cfg.out = str(results_root / sweep.name / trial_id)
-            params = {"content": Path(content).stem, "style": "+".join(Path(s).stem for s in styles)}
-            params |= {k: setting[k] for k in sweep.swept_keys}
-            trials.append(Trial(trial_id, cfg, params))
+            params = {"content": Path(content).stem} if content else {}
+            params |= {"style": "+".join(Path(s).stem for s in styles)} | {k: setting[k] for k in sweep.swept_keys}
+            trials.append(Trial(trial_id, cfg, params, sweep.program))
     return trials
 
 

@@ -116,7 +116,12 @@ class Snapshots(pl.Callback):
         write_history(self.out / "history.csv", module.history)
 
 
+UNPREFIXED = ("step", "elapsed")
+
+
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
+    """history.csv with the same columns as a Gatys run's (loss/<term>), plus cumulative wall seconds."""
+    history = [{(k if k in UNPREFIXED else f"loss/{k}"): v for k, v in row.items()} for row in history]
     keys = list(dict.fromkeys(k for row in history for k in row))
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", newline="") as f:
@@ -131,8 +136,8 @@ def read_history(path: Path, until: int) -> list[dict[str, float]]:
     if not path.is_file():
         return []
     with open(path, newline="") as f:
-        rows = [{k: int(float(v)) if k == "step" else float(v) for k, v in row.items() if v not in (None, "")}
-                for row in csv.DictReader(f)]
+        rows = [{k.removeprefix("loss/"): int(float(v)) if k == "step" else float(v) for k, v in row.items()
+                 if v not in (None, "")} for row in csv.DictReader(f)]
     return [r for r in rows if r["step"] <= until]
 
 
@@ -219,6 +224,8 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True) -> dict
 
     grid, val = evaluate_samples(net, objective, photos.to(cfg.device), grams)
     final_grid = save_image(grid, out / "samples.jpg", quality=90)
+    with torch.no_grad():  # one picture per run, for the sweep report's image grid
+        save_image(net.stylize(photos[:1].to(cfg.device)), out / "stylized.jpg")
     if module.history:
         loss_curves(module.history, out / "loss.png", title=name)
     metrics: dict[str, Any] = {

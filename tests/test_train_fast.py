@@ -59,3 +59,25 @@ def test_fast_method_and_training_errors_are_one_line(tmp_path, capsys):
     assert "--content-dir" in _err(capsys, ["train", "fast", "--style", str(STYLE), "--out", str(tmp_path)])
     assert "not found" in _err(capsys, ["train", "fast", "--style", str(STYLE), "--content-dir",
                                         str(tmp_path / "nope"), "--out", str(tmp_path)])
+
+
+def test_a_train_fast_sweep_trains_each_setting_once_and_reports(tmp_path, capsys):
+    import yaml
+
+    photos = _photos(tmp_path)
+    sweep = tmp_path / "outputs.yaml"
+    params = {"styles": {"value": str(STYLE)}, "train.content_dir": {"value": str(photos)},
+              "fast.output": {"values": ["tanh", "clamp"]}, "train.steps": {"value": 2},
+              "train.crop": {"value": 32}, "train.batch": {"value": 2}, "train.holdout": {"value": 1},
+              "image.size": {"value": 32}, "fast.width": {"value": 8}, "fast.blocks": {"value": 1},
+              "backbone.content_layers": {"value": ["conv2_1"]}, "backbone.style_layers": {"value": ["conv1_1"]},
+              "tracking.wandb": {"value": "disabled"}}
+    sweep.write_text(yaml.safe_dump({"program": "train-fast", "method": "grid", "parameters": params}))
+    results = tmp_path / "results"
+    assert main(["sweep", str(sweep), "--results", str(results)]) == 0, capsys.readouterr().err
+    rows = [json.loads(line) for line in (results / "outputs" / "runs.jsonl").read_text().splitlines()]
+    assert [r["params"]["fast.output"] for r in rows] == ["tanh", "clamp"]
+    assert all(r["status"] == "ok" and r["iterations"] == 2 and r["final"]["style"] > 0 for r in rows)
+    assert "tanh" in (results / "outputs" / "table.md").read_text()
+    assert main(["sweep", str(sweep), "--results", str(results)]) == 0  # nothing left to run
+    assert "ran 0 trials" in capsys.readouterr().out
