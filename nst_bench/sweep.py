@@ -22,6 +22,7 @@ from typing import Any
 from nst_bench.config import RunConfig, config_hash, from_dict, read_yaml, set_dotted, to_dict, validate
 from nst_bench.errors import UserError
 from nst_bench.images import IMAGE_SUFFIXES
+from nst_bench.weights import sha256
 
 SWEEP_KEYS = {"name", "description", "method", "metric", "parameters", "program", "command", "run_cap",
               "early_terminate", "project", "entity"}
@@ -179,7 +180,10 @@ def trial_hash(cfg: RunConfig) -> str:
     and the sections of other methods (so adding a section for a new method leaves existing ids unchanged)."""
     others = {s for m, sections in METHOD_SECTIONS.items() if m != cfg.method for s in sections}
     skip = {"out", "tracking", "train", *others} - set(METHOD_SECTIONS.get(cfg.method, ()))
-    return config_hash({k: v for k, v in to_dict(cfg).items() if k not in skip})
+    data = {k: v for k, v in to_dict(cfg).items() if k not in skip}
+    if cfg.method == "fast" and cfg.fast.checkpoint and Path(cfg.fast.checkpoint).is_file():
+        data["network_sha256"] = sha256(Path(cfg.fast.checkpoint))  # a retrained network is a new trial
+    return config_hash(data)
 
 
 def training_hash(cfg: RunConfig) -> str:
