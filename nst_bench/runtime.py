@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,42 @@ def time_adain(size: int, repeats: int = 3, model: AdaIN | None = None) -> dict[
     return {"method": "adain", "size": size, "image": f"{w}x{h}", "s_per_iteration": float("nan"),
             "evaluations_per_iteration": float("nan"), "iterations": 0,
             "s_per_image": (time.perf_counter() - t) / repeats, "measured_iterations": repeats}
+
+
+def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` untimed ones (oneDNN picks kernels on
+    the first calls at a new shape)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bf16_supported() -> bool:
+    """bf16 autocast is only worth timing where the CPU has native bf16 dot products (AVX512-BF16 or AMX)."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def time_feedforward(label: str, fn, image: torch.Tensor, repeats: int = 5, bf16: bool = False,
+                     channels_last: bool = False, modules: tuple[torch.nn.Module, ...] = ()) -> dict[str, Any]:
+    """Seconds per image of one feed-forward pass ``fn(image)`` under the given dtype and memory format."""
+    if channels_last:
+        image = image.contiguous(memory_format=torch.channels_last)
+    for m in modules:
+        m.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+    def call() -> None:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            fn(image)
+
+    seconds = median_seconds(call, repeats)
+    h, w = image.shape[-2:]
+    return {"method": label, "size": max(h, w), "image": f"{w}x{h}", "dtype": "bf16 autocast" if bf16 else "float32",
+            "channels_last": channels_last, "s_per_image": seconds, "repeats": repeats}
 
 
 def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2,

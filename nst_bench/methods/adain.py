@@ -86,7 +86,7 @@ class AdaIN(pl.LightningModule):
         c = self.encode(content)
         t = sum((w / total) * adaptive_instance_norm(c, self.encode(s)) for s, w in zip(styles, weights))
         t = alpha * t + (1 - alpha) * c
-        out = self.decoder(t).clamp(0, 1)
+        out = self.decoder(t).float().clamp(0, 1)  # float: under bf16 autocast too (resize needs it)
         return resize(out, tuple(content.shape[-2:]))  # pooling floors odd sizes; come back to the input's
 
     def predict_step(self, batch: tuple[torch.Tensor, list[torch.Tensor]], batch_idx: int) -> torch.Tensor:
