@@ -76,14 +76,13 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def plot_loss_curves(df: pd.DataFrame, path: Path) -> Path | None:
     ok = df[(df.status == "ok") & df.out.notna()]
-    if ok.empty:
+    histories = [(row, Path(row.out) / "history.csv") for _, row in ok.iterrows()]
+    histories = [(row, h) for row, h in histories if h.exists()]
+    if not histories:  # feed-forward methods have no optimisation history
         return None
     fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
     colours: dict[str, Any] = {}
-    for _, row in ok.iterrows():
-        hist = Path(row.out) / "history.csv"
-        if not hist.exists():
-            continue
+    for row, hist in histories:
         h = pd.read_csv(hist)
         label = row.setting
         first = label not in colours
