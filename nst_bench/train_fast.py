@@ -11,6 +11,7 @@ photos through every style), ``metrics.json`` and an offline W&B run.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 import time
@@ -185,8 +186,9 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True) -> dict
 
     ckpt = out / "checkpoints" / "last.ckpt"
     start = resume_step(ckpt) if resume and ckpt.is_file() else 0
-    if start >= t.steps:
+    if start >= t.steps and (out / "metrics.json").is_file():
         log.info("%s already holds %d steps (train.steps = %d): nothing to train", out, start, t.steps)
+        return json.loads((out / "metrics.json").read_text())
     history = read_history(out / "history.csv", start) if start else []
     if start:
         log.info("resuming from %s at step %d of %d", ckpt, start, t.steps)
