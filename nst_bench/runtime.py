@@ -17,6 +17,7 @@ from nst_bench.config import GatysConfig, OptimizerConfig
 from nst_bench.images import load_image
 from nst_bench.losses import PerceptualObjective, blend_grams
 from nst_bench.methods.adain import AdaIN
+from nst_bench.methods.fast import TransformerNet, load_network
 from nst_bench.methods.gatys import stylize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,13 +102,25 @@ def time_feedforward(label: str, fn, image: torch.Tensor, repeats: int = 5, bf16
             "channels_last": channels_last, "s_per_image": seconds, "repeats": repeats}
 
 
+def time_fast(size: int, net: TransformerNet) -> dict[str, Any]:
+    """Seconds per image of one TransformerNet pass (float32), in the same row layout as the other methods."""
+    row = time_feedforward("fast", net.stylize, load_image(CONTENT, size), repeats=3, modules=(net,))
+    return row | {"s_per_iteration": float("nan"), "evaluations_per_iteration": float("nan"), "iterations": 0,
+                  "measured_iterations": row["repeats"]}
+
+
 def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2,
-                  adain: bool = True) -> pd.DataFrame:
+                  adain: bool = True, fast_checkpoint: str | None = None) -> pd.DataFrame:
     """One row per method and size; a bar counts the cells (1024 px Gatys cells take minutes each)."""
     cells = [("gatys", b, s) for b in backbones for s in sizes] + ([("adain", "", s) for s in sizes] if adain else [])
+    cells += [("fast", "", s) for s in sizes] if fast_checkpoint else []
     model = AdaIN() if adain else None
+    net = load_network(fast_checkpoint)[0] if fast_checkpoint else None
     rows = []
     for method, backbone, size in tqdm(cells, desc="runtime", unit="cell", disable=None):
-        row = time_gatys(backbone, size, steps, warmup) if method == "gatys" else time_adain(size, model=model)
+        if method == "gatys":
+            row = time_gatys(backbone, size, steps, warmup)
+        else:
+            row = time_adain(size, model=model) if method == "adain" else time_fast(size, net)
         rows.append(row | machine())
     return pd.DataFrame(rows)

@@ -98,9 +98,11 @@ def test_runtime_table_has_every_cell():
 
 def test_runtime_command_writes_its_table(tmp_path, capsys):
     from nst_bench.cli import main
+    from nst_bench.methods.fast import TransformerNet, save_network
 
+    save_network(TransformerNet(width=8, blocks=1), tmp_path / "net.safetensors", styles=["s.jpg"])
     assert main(["evaluate", "runtime", "--backbones", "efficientnet_lite0", "--sizes", "64", "--steps", "1",
-                 "--out", str(tmp_path)]) == 0
+                 "--fast-checkpoint", str(tmp_path / "net.safetensors"), "--out", str(tmp_path)]) == 0
     table = pd.read_csv(tmp_path / "runtime.csv")
-    assert list(table.method) == ["gatys (efficientnet_lite0)", "adain"] and (table.s_per_image > 0).all()
+    assert list(table.method) == ["gatys (efficientnet_lite0)", "adain", "fast"] and (table.s_per_image > 0).all()
     assert "| gatys (efficientnet_lite0) |" in (tmp_path / "runtime.md").read_text()
