@@ -81,3 +81,29 @@ def test_a_train_fast_sweep_trains_each_setting_once_and_reports(tmp_path, capsy
     assert "tanh" in (results / "outputs" / "table.md").read_text()
     assert main(["sweep", str(sweep), "--results", str(results)]) == 0  # nothing left to run
     assert "ran 0 trials" in capsys.readouterr().out
+
+
+def test_sweep_programs_and_fast_trial_ids(tmp_path):
+    import pytest
+    import torch
+    import yaml
+
+    from nst_bench.config import RunConfig
+    from nst_bench.errors import UserError
+    from nst_bench.methods.fast import TransformerNet, save_network
+    from nst_bench.sweep import load_sweep, trial_hash
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"program": "train.py", "parameters": {"styles": {"value": str(STYLE)}}}))
+    with pytest.raises(UserError, match="program must be one of stylize, train-fast"):
+        load_sweep(bad)
+    # a retrained network (same path, new weights) is a new trial; the same file keeps its id
+    net = tmp_path / "net.safetensors"
+    cfg = RunConfig(method="fast", content="c.jpg", styles=["s.jpg"])
+    cfg.fast.checkpoint = str(net)
+    torch.manual_seed(0)
+    save_network(TransformerNet(width=8, blocks=1), net, styles=["s.jpg"])
+    first = trial_hash(cfg)
+    assert trial_hash(cfg) == first
+    save_network(TransformerNet(width=8, blocks=1), net, styles=["s.jpg"])
+    assert trial_hash(cfg) != first
