@@ -97,19 +97,20 @@ def split_holdout(paths: list[Path], holdout: int, seed: int = 0) -> tuple[list[
 
 class RandomCrops(Dataset):
     """Random square crops (with horizontal flips) from photos held in memory, resized once so the short side
-    is ``crop`` px. Item ``i`` is a fixed function of (seed, first + i), so a resumed run continues the stream
-    instead of replaying its first crops."""
+    is ``crop x scale`` px (a scale above 1 gives a small set, e.g. 9 paintings, more distinct crops). Item ``i``
+    is a fixed function of (seed, first + i), so a resumed run continues the stream instead of replaying it."""
 
-    def __init__(self, paths: list[Path], crop: int, count: int, seed: int = 0, first: int = 0) -> None:
+    def __init__(self, paths: list[Path], crop: int, count: int, seed: int = 0, first: int = 0,
+                 scale: float = 1.0) -> None:
         if not paths:
             raise UserError("no training photos: give a folder of images with --content-dir")
-        self.crop, self.count, self.seed, self.first = crop, count, seed, first
+        self.crop, self.count, self.seed, self.first, self.scale = crop, count, seed, first, scale
         self.photos = [self._load(p) for p in tqdm(paths, desc="loading photos", unit="photo", disable=None)]
 
     def _load(self, path: Path) -> torch.Tensor:
         image = read_image(path)
         h, w = image.shape[-2:]
-        scale = self.crop / min(h, w)
+        scale = self.crop * self.scale / min(h, w)
         size = (max(self.crop, round(h * scale)), max(self.crop, round(w * scale)))
         return (resize(image, size)[0] * 255).round().to(torch.uint8)  # uint8 keeps 200 photos in ~50 MB
 
@@ -124,3 +125,16 @@ class RandomCrops(Dataset):
         x = int(torch.randint(w - self.crop + 1, (1,), generator=g))
         out = photo[:, y: y + self.crop, x: x + self.crop].float() / 255
         return out.flip(-1) if torch.rand((), generator=g) < 0.5 else out
+
+
+class UnpairedCrops(Dataset):
+    """(a, b) pairs of crops from two unrelated folders: a photo domain and an artist's paintings."""
+
+    def __init__(self, a: RandomCrops, b: RandomCrops) -> None:
+        self.a, self.b = a, b
+
+    def __len__(self) -> int:
+        return min(len(self.a), len(self.b))
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.a[i], self.b[i]

@@ -8,9 +8,7 @@ two families are directly comparable.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,12 +16,11 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from nst_bench.errors import UserError
 from nst_bench.losses import PerceptualObjective
+from nst_bench.netfile import load_network_file, save_network_file
 from nst_bench.tracking import Tracker
 
 OUTPUT_ACTIVATIONS = ("tanh", "sigmoid", "clamp")
@@ -166,35 +163,20 @@ class FastStyleModule(pl.LightningModule):
         return terms["total"]
 
 
-# --- trained networks on disk: safetensors (tensors only, nothing executed on load) + JSON metadata ----------
+# --- trained networks on disk ---------------------------------------------------------------------------------
 FORMAT = "nst-bench/transformernet-v1"
+HINT = "train one with `nst-bench train fast` and pass its net.safetensors as fast.checkpoint"
 
 
 def save_network(net: TransformerNet, path: Path, **meta: Any) -> Path:
-    """Write the weights and everything needed to rebuild the network; written to a temp file, then renamed."""
-    header = {"format": FORMAT, "width": net.width, "blocks": net.blocks, "n_styles": net.n_styles,
-              "output": net.output, **meta}
-    tmp = path.with_suffix(".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp),
-              metadata={k: json.dumps(v, default=str) for k, v in header.items()})
-    os.replace(tmp, path)
-    return path
+    """The weights and everything needed to rebuild the network (its styles, step, training config)."""
+    return save_network_file(net, path, {"format": FORMAT, "width": net.width, "blocks": net.blocks,
+                                         "n_styles": net.n_styles, "output": net.output, **meta})
 
 
 def load_network(path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
-    """A trained TransformerNet (eval mode) and its metadata (styles, steps, training config)."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"fast-network checkpoint not found: {p}; train one with `nst-bench train fast` and pass "
-                        "its net.safetensors as fast.checkpoint")
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
-        tensors = load_file(str(p))
-    except Exception as e:  # safetensors raises its own error types for foreign files
-        raise UserError(f"{p} is not a safetensors file ({e}): pass the net.safetensors written by training") from e
-    if meta.get("format") != FORMAT:
-        raise UserError(f"{p} is not a TransformerNet written by nst-bench (format {meta.get('format')!r})")
+    """A trained TransformerNet (eval mode) and its metadata."""
+    tensors, meta = load_network_file(path, FORMAT, "fast-network checkpoint", HINT)
     net = TransformerNet(meta["width"], meta["blocks"], meta["n_styles"], meta["output"])
     net.load_state_dict(tensors)
     return net.eval().requires_grad_(False), meta
