@@ -18,7 +18,7 @@ STYLIZE_FLAGS: dict[str, str] = {
     "content_layers": "backbone.content_layers", "style_layers": "backbone.style_layers",
     "pooling": "backbone.pooling", "content_weight": "loss.content_weight", "style_weight": "loss.style_weight",
     "tv_weight": "loss.tv_weight", "gram_norm": "loss.gram_norm", "init": "gatys.init",
-    "scales": "gatys.scales", "method": "method", "alpha": "adain.alpha", "checkpoint": "fast.checkpoint",
+    "scales": "gatys.scales", "method": "method", "alpha": "adain.alpha",
     "out": "out", "seed": "seed",
     "device": "device", "wandb": "tracking.wandb",
 }
@@ -28,9 +28,11 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stylize", help="stylize one content image (Gatys optimisation, AdaIN or a fast network)",
                        description="Stylize --content with one or more --style images. Any config key can also "
                                    "come from --config FILE.yaml or --set key=value.")
-    p.add_argument("--method", choices=["gatys", "adain", "fast"], help="gatys (default): optimise pixels; adain: "
-                   "one pass of the pretrained AdaIN network; fast: one pass of a trained network (--checkpoint)")
-    p.add_argument("--checkpoint", help="fast: the net.safetensors written by `nst-bench train fast`")
+    p.add_argument("--method", choices=["gatys", "adain", "fast", "cyclegan"], help="gatys (default): optimise "
+                   "pixels; adain: one pass of the pretrained AdaIN network; fast, cyclegan: one pass of a trained "
+                   "network (--checkpoint)")
+    p.add_argument("--checkpoint", help="fast: net.safetensors from `train fast`; cyclegan: generator.safetensors "
+                   "from `train cyclegan`")
     p.add_argument("--alpha", type=float, help="AdaIN content-style trade-off in [0, 1] (default 1)")
     p.add_argument("--content", help="content image")
     p.add_argument("--style", nargs="+", help="one or more style images (fast: optional, the network's own)")
@@ -74,6 +76,8 @@ def _stylize(args: argparse.Namespace) -> int:
             overrides[key] = value
     if args.preserve_color:
         overrides[f"{args.method or 'gatys'}.preserve_color"] = True
+    if args.checkpoint:  # the trained network of method fast (default) or cyclegan
+        overrides[f"{'cyclegan' if args.method == 'cyclegan' else 'fast'}.checkpoint"] = args.checkpoint
     overrides.update(parse_override(s) for s in args.set)
     cfg = load_config(args.config, overrides)
     metrics = run(cfg, progress=not args.no_progress and sys.stderr.isatty())
@@ -207,33 +211,53 @@ def _runtime(args: argparse.Namespace) -> int:
     return 0
 
 
-TRAIN_FLAGS: dict[str, str] = {
-    "style": "styles", "content_dir": "train.content_dir", "crop": "train.crop", "batch": "train.batch",
-    "steps": "train.steps", "lr": "train.lr", "sample_every": "train.sample_every",
-    "checkpoint_every": "train.checkpoint_every", "holdout": "train.holdout", "width": "fast.width",
+TRAIN_FLAGS: dict[str, str] = {  # flags of every `train` command
+    "crop": "train.crop", "batch": "train.batch", "steps": "train.steps", "sample_every": "train.sample_every",
+    "checkpoint_every": "train.checkpoint_every", "holdout": "train.holdout", "precision": "train.precision",
+    "size": "image.size", "out": "out", "seed": "seed", "device": "device", "threads": "threads",
+    "wandb": "tracking.wandb",
+}
+FAST_FLAGS: dict[str, str] = {
+    "style": "styles", "content_dir": "train.content_dir", "lr": "train.lr", "width": "fast.width",
     "blocks": "fast.blocks", "output": "fast.output", "style_weight": "loss.style_weight",
     "content_weight": "loss.content_weight", "tv_weight": "loss.tv_weight", "backbone": "backbone.name",
-    "size": "image.size", "style_size": "image.style_size", "out": "out", "seed": "seed", "device": "device",
-    "threads": "threads", "wandb": "tracking.wandb", "precision": "train.precision",
+    "style_size": "image.style_size",
+}
+CYCLEGAN_FLAGS: dict[str, str] = {
+    "domain_a": "cyclegan.domain_a", "domain_b": "cyclegan.domain_b", "lr": "cyclegan.lr",
+    "width": "cyclegan.width", "blocks": "cyclegan.blocks", "resize_up": "cyclegan.resize_up",
 }
 
 
+def _add_train_flags(p: argparse.ArgumentParser, steps: int, batch: int, crop: int) -> None:
+    p.add_argument("--crop", type=int, help=f"random crop side, px (default {crop})")
+    p.add_argument("--batch", type=int, help=f"crops per step (default {batch})")
+    p.add_argument("--steps", type=int, help=f"training steps in all (default {steps})")
+    p.add_argument("--sample-every", type=int, help="steps between held-out sample grids (default 100)")
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 100)")
+    p.add_argument("--holdout", type=int, help="photos kept out of training for samples (default 4)")
+    p.add_argument("--precision", choices=["32", "bf16-mixed"], help="bf16-mixed: bf16 autocast (default 32)")
+    p.add_argument("--size", type=int, help="side of the held-out samples (and fast: of the style image)")
+    p.add_argument("--out", help="output directory")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--wandb", choices=["offline", "online", "disabled"])
+    p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start again")
+    p.add_argument("--config", action="append", default=[], help="YAML config file(s), applied in order")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, dotted")
+    p.add_argument("--no-progress", action="store_true")
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a feed-forward network")
+    p = sub.add_parser("train", help="train a feed-forward network (fast) or a CycleGAN")
     kinds = p.add_subparsers(dest="kind", required=True)
     f = kinds.add_parser("fast", help="Johnson TransformerNet; several --style images make an N-style network",
                          description="Train on random crops of the photos in --content-dir against the Gatys "
                                      "objective. Resumes from OUT/checkpoints/last.ckpt when it exists.")
     f.add_argument("--style", nargs="+", help="style image(s); N images train one conditional-IN network")
     f.add_argument("--content-dir", help="folder of training photos (COCO for real use)")
-    f.add_argument("--crop", type=int, help="random crop side, px (default 256)")
-    f.add_argument("--batch", type=int, help="crops per step (default 4)")
-    f.add_argument("--steps", type=int, help="optimiser steps in all (default 2000)")
     f.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
-    f.add_argument("--sample-every", type=int, help="steps between held-out sample grids (default 100)")
-    f.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 100)")
-    f.add_argument("--holdout", type=int, help="photos kept out of training for samples (default 4)")
-    f.add_argument("--precision", choices=["32", "bf16-mixed"], help="bf16-mixed: bf16 autocast (default 32)")
     f.add_argument("--width", type=int, help="channels of the first layer (default 32)")
     f.add_argument("--blocks", type=int, help="residual blocks (default 5)")
     f.add_argument("--output", choices=["tanh", "sigmoid", "clamp"], help="output activation (default sigmoid)")
@@ -241,37 +265,50 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--content-weight", type=float)
     f.add_argument("--tv-weight", type=float)
     f.add_argument("--backbone")
-    f.add_argument("--size", type=int, help="long side of the style image and side of the samples (default 256)")
     f.add_argument("--style-size", type=int)
-    f.add_argument("--out", help="output directory (default results/fast/<styles>)")
-    f.add_argument("--seed", type=int)
-    f.add_argument("--device")
-    f.add_argument("--threads", type=int)
-    f.add_argument("--wandb", choices=["offline", "online", "disabled"])
-    f.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start again")
-    f.add_argument("--config", action="append", default=[], help="YAML config file(s), applied in order")
-    f.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, dotted")
-    f.add_argument("--no-progress", action="store_true")
-    f.set_defaults(func=_train_fast)
+    _add_train_flags(f, steps=2000, batch=4, crop=256)
+    f.set_defaults(func=_train, flags=FAST_FLAGS, method="fast")
+    c = kinds.add_parser("cyclegan", help="unpaired photo <-> artist translation (CycleGAN)",
+                         description="Train on random crops and flips of --domain-a photos and --domain-b paintings. "
+                                     "Resumes from OUT/checkpoints/last.ckpt when it exists.")
+    c.add_argument("--domain-a", help="photo folder")
+    c.add_argument("--domain-b", help="the artist's paintings, e.g. ../shared/data/artists/van_gogh")
+    c.add_argument("--lr", type=float, help="Adam learning rate (default 2e-4)")
+    c.add_argument("--width", type=int, help="generator channels (default 64)")
+    c.add_argument("--blocks", type=int, help="generator residual blocks (default 9)")
+    c.add_argument("--resize-up", action="store_const", const=True, help="upsample + conv, not transposed conv")
+    _add_train_flags(c, steps=2000, batch=4, crop=256)
+    c.set_defaults(func=_train, flags=CYCLEGAN_FLAGS, method="cyclegan")
 
 
-def _train_fast(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from nst_bench.config import load_config, parse_override
-    from nst_bench.train_fast import train
 
-    overrides: dict[str, Any] = {"method": "fast", "image.size": 256}
-    overrides.update({key: getattr(args, flag) for flag, key in TRAIN_FLAGS.items()
-                      if getattr(args, flag) is not None})
+    overrides: dict[str, Any] = {key: getattr(args, flag) for flag, key in (TRAIN_FLAGS | args.flags).items()
+                                 if getattr(args, flag) is not None}
     overrides.update(parse_override(s) for s in args.set)
-    cfg = load_config(args.config, overrides)
-    if cfg.out == "results/stylize":  # the stylize default; a training run gets its own folder
-        cfg.out = str(Path("results/fast") / "+".join(Path(s).stem for s in cfg.styles))
-    m = train(cfg, progress=not args.no_progress and sys.stderr.isatty(), resume=not args.fresh)
+    cfg = load_config(args.config, overrides, defaults={"method": args.method, "image": {"size": 256}})
+    progress = not args.no_progress and sys.stderr.isatty()
+    if args.method == "fast":
+        from nst_bench.train_fast import train
+
+        if cfg.out == "results/stylize":  # the stylize default; a training run gets its own folder
+            cfg.out = str(Path("results/fast") / "+".join(Path(s).stem for s in cfg.styles))
+        m = train(cfg, progress=progress, resume=not args.fresh)
+        v = m["held_out"]
+        print(f"wrote {cfg.out}/net.safetensors after {m['steps']} steps ({m['seconds'] or 0:.0f} s of training); "
+              f"held-out content {v['content']:.4g} style {v['style']:.4g}; samples: {cfg.out}/samples.jpg")
+        return 0
+    from nst_bench.train_cyclegan import train
+
+    if cfg.out == "results/stylize":
+        cfg.out = str(Path("results/cyclegan") / Path(cfg.cyclegan.domain_b or "artist").name)
+    m = train(cfg, progress=progress, resume=not args.fresh)
     v = m["held_out"]
-    print(f"wrote {cfg.out}/net.safetensors after {m['steps']} steps ({m['seconds'] or 0:.0f} s of training); "
-          f"held-out content {v['content']:.4g} style {v['style']:.4g}; samples: {cfg.out}/samples.jpg")
+    print(f"wrote {cfg.out}/generator.safetensors after {m['steps']} steps ({m['seconds'] or 0:.0f} s); held-out "
+          f"cycle L1 {v['cycle_l1']:.4f}, change L1 {v['change_l1']:.4f}; samples: {cfg.out}/samples.jpg")
     return 0
 
 

@@ -83,6 +83,24 @@ class FastConfig:
 
 
 @dataclass
+class CycleGANConfig:
+    checkpoint: str | None = None  # photo -> artist generator (generator.safetensors) for method: cyclegan
+    domain_a: str | None = None  # training: photo folder
+    domain_b: str | None = None  # training: the artist's paintings
+    width: int = 64  # generator channels (the paper: 64)
+    blocks: int = 9  # residual blocks (the paper: 9 at 256 px)
+    resize_up: bool = False  # upsample + conv instead of transposed conv
+    d_width: int = 64  # discriminator channels
+    lr: float = 2e-4
+    beta1: float = 0.5
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5  # x lambda_cycle
+    pool_size: int = 50
+    decay_from: float = 0.5  # fraction of train.steps after which the learning rate falls linearly to 0
+    b_scale: float = 1.5  # paintings are resized to crop x b_scale on the short side: more distinct crops
+
+
+@dataclass
 class TrainConfig:
     """Feed-forward training (`nst-bench train fast`); never part of a stylize trial."""
 
@@ -122,6 +140,7 @@ class RunConfig:
     gatys: GatysConfig = field(default_factory=GatysConfig)
     adain: AdainConfig = field(default_factory=AdainConfig)
     fast: FastConfig = field(default_factory=FastConfig)
+    cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
@@ -237,9 +256,11 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(files: list[str] | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Defaults, then each YAML file in order, then dotted overrides (already typed or raw strings)."""
-    data: dict[str, Any] = {}
+def load_config(files: list[str] | None = None, overrides: dict[str, Any] | None = None,
+                defaults: dict[str, Any] | None = None) -> RunConfig:
+    """Dataclass defaults, then a command's own ``defaults``, each YAML file in order, then dotted overrides
+    (already typed or raw strings)."""
+    data: dict[str, Any] = dict(defaults or {})
     for f in files or []:
         data = merge(data, read_yaml(f))
     for key, value in (overrides or {}).items():
@@ -258,7 +279,7 @@ def validate(cfg: RunConfig) -> RunConfig:
                "tracking.wandb": (cfg.tracking.wandb, ("offline", "online", "disabled")),
                "fast.output": (cfg.fast.output, ("tanh", "sigmoid", "clamp")),
                "train.precision": (cfg.train.precision, ("32", "bf16-mixed")),
-               "method": (cfg.method, ("gatys", "adain", "fast"))}
+               "method": (cfg.method, ("gatys", "adain", "fast", "cyclegan"))}
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise UserError(f"{key} is {value!r}; choose one of {', '.join(allowed)}")

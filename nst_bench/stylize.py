@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from nst_bench.config import BackboneConfig, RunConfig, config_hash, to_dict
 from nst_bench.errors import UserError
 from nst_bench.images import load_image, save_image
 from nst_bench.losses import PerceptualObjective, TargetCache, blend_grams
-from nst_bench.methods import adain, fast, gatys
+from nst_bench.methods import adain, cyclegan, fast, gatys
 from nst_bench.plots import loss_curves
 from nst_bench.tracking import LocalTracker, Trackers, WandbTracker, provenance, write_json
 
@@ -36,20 +37,25 @@ class SharedWork:
     targets: TargetCache = field(default_factory=TargetCache)
 
     adain_model: adain.AdaIN | None = None
-    fast_nets: dict[str, tuple[fast.TransformerNet, dict[str, Any]]] = field(default_factory=dict)
+    networks: dict[tuple[str, str], tuple[torch.nn.Module, dict[str, Any]]] = field(default_factory=dict)
 
     def adain(self) -> adain.AdaIN:
         if self.adain_model is None:
             self.adain_model = adain.AdaIN()
         return self.adain_model
 
-    def fast_net(self, checkpoint: str | None) -> tuple[fast.TransformerNet, dict[str, Any]]:
+    def network(self, cfg: RunConfig) -> tuple[torch.nn.Module, dict[str, Any]]:
+        """The trained network of a fast or cyclegan run, and its metadata; loaded once per process."""
+        checkpoint = cfg.fast.checkpoint if cfg.method == "fast" else cfg.cyclegan.checkpoint
         if not checkpoint:
-            raise UserError("method fast needs a trained network: give --checkpoint PATH/net.safetensors "
-                            "(from `nst-bench train fast`)")
-        if checkpoint not in self.fast_nets:
-            self.fast_nets[checkpoint] = fast.load_network(checkpoint)
-        return self.fast_nets[checkpoint]
+            made_by = {"fast": "net.safetensors from `nst-bench train fast`",
+                       "cyclegan": "generator.safetensors from `nst-bench train cyclegan`"}[cfg.method]
+            raise UserError(f"method {cfg.method} needs a trained network: give --checkpoint PATH ({made_by})")
+        key = (cfg.method, checkpoint)
+        if key not in self.networks:
+            load = fast.load_network if cfg.method == "fast" else cyclegan.load_generator
+            self.networks[key] = load(checkpoint)
+        return self.networks[key]
 
     def encoder(self, b: BackboneConfig) -> Encoder:
         key = (b.name, b.weights, b.pooling, b.padding)
@@ -91,13 +97,12 @@ def run_adain(cfg: RunConfig, model: adain.AdaIN, objective: PerceptualObjective
                                seconds=r.seconds, sizes=[tuple(content.shape[-2:])])
 
 
-def run_fast(net: fast.TransformerNet, objective: PerceptualObjective, content: torch.Tensor,
-             styles: list[torch.Tensor], blend: list[float]) -> gatys.StylizeResult:
-    """One pass of a trained TransformerNet (``blend`` weights its styles); scored with the Gatys objective."""
-    net = net.to(content.device)
+def run_network(forward: Callable[[torch.Tensor], torch.Tensor], objective: PerceptualObjective,
+                content: torch.Tensor, styles: list[torch.Tensor], blend: list[float]) -> gatys.StylizeResult:
+    """One pass of a trained network (fast, cyclegan); the output is scored with the Gatys objective."""
     t0 = time.perf_counter()
     with torch.no_grad():
-        image = net.stylize(content, blend)
+        image = forward(content)
     seconds = time.perf_counter() - t0
     objective.set_targets(objective.content_features(content),
                           blend_grams([objective.style_grams(s) for s in styles], blend))
@@ -107,8 +112,12 @@ def run_fast(net: fast.TransformerNet, objective: PerceptualObjective, content: 
                                sizes=[tuple(content.shape[-2:])])
 
 
-def fill_fast_styles(cfg: RunConfig, meta: dict[str, Any]) -> None:
-    """A fast network's styles are its training styles: recorded in the config, and used to score the output."""
+def fill_network_styles(cfg: RunConfig, meta: dict[str, Any]) -> None:
+    """A trained network's styles are what it was trained on (a fast network's style images, a CycleGAN's
+    paintings): recorded in the config, and the targets its output is scored against."""
+    if cfg.method == "cyclegan":
+        cfg.styles = cfg.styles or list(meta["paintings"])
+        return
     if not cfg.styles:
         cfg.styles = list(meta["styles"])
     if len(cfg.styles) != meta["n_styles"]:
@@ -129,10 +138,11 @@ def method_weights(cfg: RunConfig, shared: SharedWork) -> dict[str, Any] | None:
     """Where a feed-forward method's own weights came from (the backbone's are recorded separately)."""
     if cfg.method == "adain":
         return shared.adain().decoder_weights.as_dict()
-    if cfg.method == "fast":
-        meta = shared.fast_net(cfg.fast.checkpoint)[1]
-        return {"path": str(Path(cfg.fast.checkpoint).resolve()), "sha256": W.sha256(Path(cfg.fast.checkpoint)),
-                "step": meta.get("step"), "styles": meta["styles"], "output": meta["output"]}
+    if cfg.method in ("fast", "cyclegan"):
+        meta = shared.network(cfg)[1]
+        path = Path(cfg.fast.checkpoint if cfg.method == "fast" else cfg.cyclegan.checkpoint)
+        keep = ("step", "styles", "output", "artist", "domain_a", "direction")
+        return {"path": str(path.resolve()), "sha256": W.sha256(path)} | {k: meta[k] for k in keep if k in meta}
     return None
 
 
@@ -142,8 +152,8 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
     if not cfg.content:
         raise UserError("no content image: give --content PATH")
     shared = shared or SharedWork()
-    if cfg.method == "fast":
-        fill_fast_styles(cfg, shared.fast_net(cfg.fast.checkpoint)[1])
+    if cfg.method in ("fast", "cyclegan"):
+        fill_network_styles(cfg, shared.network(cfg)[1])
     if not cfg.styles:
         raise UserError("no style image: give at least one --style PATH")
     if cfg.threads:
@@ -175,7 +185,10 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
     if cfg.method == "adain":
         result = run_adain(cfg, shared.adain(), objective, content, styles, blend)
     elif cfg.method == "fast":
-        result = run_fast(shared.fast_net(cfg.fast.checkpoint)[0], objective, content, styles, blend)
+        net = shared.network(cfg)[0].to(content.device)
+        result = run_network(lambda x: net.stylize(x, blend), objective, content, styles, blend)
+    elif cfg.method == "cyclegan":
+        result = run_network(shared.network(cfg)[0].to(content.device), objective, content, styles, blend)
     else:
         result = gatys.stylize(content, styles, blend, objective, cfg.gatys, cfg.optimizer, seed=cfg.seed,
                                device=cfg.device, tracker=tracker, progress=progress,

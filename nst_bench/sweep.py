@@ -172,7 +172,8 @@ def _settings(sweep: Sweep) -> Iterator[dict[str, Any]]:
 
 
 # sections a method never reads: they must not change its trials' ids (nor make duplicates of them)
-METHOD_SECTIONS = {"gatys": ("gatys", "optimizer"), "adain": ("adain",), "fast": ("fast",)}
+METHOD_SECTIONS = {"gatys": ("gatys", "optimizer"), "adain": ("adain",), "fast": ("fast",),
+                   "cyclegan": ("cyclegan",)}
 
 
 def trial_hash(cfg: RunConfig) -> str:
@@ -181,14 +182,16 @@ def trial_hash(cfg: RunConfig) -> str:
     others = {s for m, sections in METHOD_SECTIONS.items() if m != cfg.method for s in sections}
     skip = {"out", "tracking", "train", *others} - set(METHOD_SECTIONS.get(cfg.method, ()))
     data = {k: v for k, v in to_dict(cfg).items() if k not in skip}
-    if cfg.method == "fast" and cfg.fast.checkpoint and Path(cfg.fast.checkpoint).is_file():
-        data["network_sha256"] = sha256(Path(cfg.fast.checkpoint))  # a retrained network is a new trial
+    network = {"fast": cfg.fast.checkpoint, "cyclegan": cfg.cyclegan.checkpoint}.get(cfg.method)
+    if network and Path(network).is_file():
+        data["network_sha256"] = sha256(Path(network))  # a retrained network is a new trial
     return config_hash(data)
 
 
 def training_hash(cfg: RunConfig) -> str:
     """Id of a training trial: everything that shapes the network (its train and fast sections included)."""
-    data = {k: v for k, v in to_dict(cfg).items() if k not in ("out", "tracking", "gatys", "optimizer", "adain")}
+    skip = ("out", "tracking", "gatys", "optimizer", "adain", "cyclegan")
+    data = {k: v for k, v in to_dict(cfg).items() if k not in skip}
     return config_hash(data | {"program": "train-fast"})
 
 

@@ -10,18 +10,16 @@ photos through every style), ``metrics.json`` and an offline W&B run.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch.utils.data import DataLoader
 from torchvision.utils import make_grid
 
 from nst_bench.backbones import build_backbone
-from nst_bench.config import RunConfig, to_dict
+from nst_bench.config import RunConfig
 from nst_bench.datasets import RandomCrops
 from nst_bench.errors import UserError
 from nst_bench.images import load_image, save_image
@@ -30,8 +28,8 @@ from nst_bench.methods.fast import FastStyleModule, TransformerNet, save_network
 from nst_bench.methods.gatys import quiet_lightning
 from nst_bench.plots import loss_curves
 from nst_bench.stylize import build_objective, resolve_layers, seed_everything
-from nst_bench.tracking import Trackers, WandbTracker, provenance, write_json
-from nst_bench.training import Snapshots, make_trainer, photo_split, read_history, resume_step, sample_photos
+from nst_bench.tracking import Trackers, provenance
+from nst_bench.training import Snapshots, finish_run, make_trainer, open_run, photo_split, resume_state, sample_photos
 
 log = logging.getLogger(__name__)
 VAL_TERMS = ("total", "content", "style")
@@ -89,26 +87,14 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True) -> dict
              for s in cfg.styles]
     photos = sample_photos(held_out, cfg.image.size)
 
-    ckpt = out / "checkpoints" / "last.ckpt"
-    start = resume_step(ckpt) if resume and ckpt.is_file() else 0
-    if start >= t.steps and (out / "metrics.json").is_file():
-        log.info("%s already holds %d steps (train.steps = %d): nothing to train", out, start, t.steps)
-        return json.loads((out / "metrics.json").read_text())
-    history = read_history(out / "history.csv", start) if start else []
-    if start:
-        log.info("resuming from %s at step %d of %d", ckpt, start, t.steps)
-
-    config = to_dict(cfg)
-    (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    start, history, finished = resume_state(out, t.steps, resume)
+    if finished is not None:
+        return finished
     style_names = [Path(s).stem for s in cfg.styles]
+    name = f"fast-{'+'.join(style_names)}-{cfg.fast.output}"
+    config, wandb_tracker = open_run(cfg, out, name, "train-fast", start)
     meta = {"styles": cfg.styles, "style_names": style_names, "config": config,
             "backbone": encoder.describe(), "held_out": [str(p) for p in held_out]}
-    name = f"fast-{'+'.join(style_names)}-{cfg.fast.output}"
-    wandb_tracker = None
-    if cfg.tracking.wandb != "disabled":
-        wandb_tracker = WandbTracker(out, mode=cfg.tracking.wandb, project=cfg.tracking.project, name=name,
-                                     config=config | {"resumed_from_step": start}, group=cfg.tracking.group,
-                                     job_type="train-fast")
     tracker = Trackers(wandb_tracker)  # local files are written directly: history.csv, samples/, metrics.json
 
     torch.manual_seed(cfg.seed)
@@ -134,9 +120,9 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True) -> dict
         snapshots = Snapshots(out, t.steps, t.sample_every, t.checkpoint_every, sample, export,
                               elapsed=history[-1].get("elapsed", 0.0) if history else 0.0)
         trainer = make_trainer(cfg.device, t.precision, t.steps, [snapshots], progress, name)
-        trainer.fit(module, loader, ckpt_path=ckpt if start else None, weights_only=True)
+        trainer.fit(module, loader, ckpt_path=out / "checkpoints/last.ckpt" if start else None, weights_only=True)
     elif not (out / "net.safetensors").is_file():
-        raise UserError(f"{ckpt} is complete but {out}/net.safetensors is missing: delete {ckpt} to retrain")
+        raise UserError(f"{out}/checkpoints/last.ckpt is complete but net.safetensors is missing: delete it to retrain")
 
     grid, val = evaluate_samples(net, objective, photos.to(cfg.device), grams)
     final_grid = save_image(grid, out / "samples.jpg", quality=90)
@@ -154,9 +140,4 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True) -> dict
         "styles": cfg.styles, "config": config, "backbone": encoder.describe(),
         "provenance": provenance(cfg.device, cfg.seed),
     }
-    write_json(out / "metrics.json", metrics)
-    tracker.log_image("final_samples", final_grid, caption="held-out photos")
-    if module.history:
-        tracker.log_image("loss_curves", out / "loss.png")
-    tracker.finish({f"held_out/{k}": v for k, v in val.items()} | {"steps": t.steps})
-    return metrics
+    return finish_run(out, metrics, tracker, final_grid, caption="held-out photos")

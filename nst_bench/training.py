@@ -8,6 +8,8 @@ is cut back to the checkpoint's step and continues from there.
 from __future__ import annotations
 
 import csv
+import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -16,11 +18,16 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+import yaml
 
+from nst_bench.config import RunConfig, to_dict
 from nst_bench.datasets import readable, split_holdout
 from nst_bench.errors import UserError
 from nst_bench.images import list_images, load_image, resize
 from nst_bench.methods.gatys import StepBar
+from nst_bench.tracking import Trackers, WandbTracker, write_json
+
+log = logging.getLogger(__name__)
 
 UNPREFIXED = ("step", "elapsed")
 
@@ -77,6 +84,31 @@ def resume_step(ckpt: Path, optimizer_steps_per_step: int = 1) -> int:
     return int(torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"]) // optimizer_steps_per_step
 
 
+def resume_state(out: Path, steps: int, resume: bool, optimizer_steps_per_step: int = 1
+                 ) -> tuple[int, list[dict[str, float]], dict[str, Any] | None]:
+    """(step to start from, history so far, metrics of a run that is already complete or None)."""
+    ckpt = out / "checkpoints" / "last.ckpt"
+    start = resume_step(ckpt, optimizer_steps_per_step) if resume and ckpt.is_file() else 0
+    if start >= steps and (out / "metrics.json").is_file():
+        log.info("%s already holds %d steps (train.steps = %d): nothing to train", out, start, steps)
+        return start, [], json.loads((out / "metrics.json").read_text())
+    if start:
+        log.info("resuming from %s at step %d of %d", ckpt, start, steps)
+    return start, read_history(out / "history.csv", start) if start else [], None
+
+
+def open_run(cfg: RunConfig, out: Path, name: str, job_type: str, start: int) -> tuple[dict[str, Any],
+                                                                                      WandbTracker | None]:
+    """Write config.yaml and start the W&B run (a new one on every resume; local files are the record)."""
+    config = to_dict(cfg)
+    (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    if cfg.tracking.wandb == "disabled":
+        return config, None
+    return config, WandbTracker(out, mode=cfg.tracking.wandb, project=cfg.tracking.project, name=name,
+                                config=config | {"resumed_from_step": start}, group=cfg.tracking.group,
+                                job_type=job_type)
+
+
 class Snapshots(pl.Callback):
     """Every ``checkpoint_every`` steps: the Lightning checkpoint, the exported network(s) and history.csv; every
     ``sample_every`` steps: ``sample(module, step)`` (sample grids, held-out losses). Both at the last step."""
@@ -104,6 +136,16 @@ class Snapshots(pl.Callback):
             os.replace(ckpt.with_suffix(".tmp"), ckpt)  # a kill mid-write never leaves a broken resume point
             self.export(module, step)
             write_history(self.out / "history.csv", module.history)
+
+
+def finish_run(out: Path, metrics: dict[str, Any], tracker: Trackers, samples: Path, caption: str) -> dict:
+    """metrics.json, then the final sample grid, the loss plot and the held-out summary to W&B."""
+    write_json(out / "metrics.json", metrics)
+    tracker.log_image("final_samples", samples, caption=caption)
+    if (out / "loss.png").is_file():
+        tracker.log_image("loss_curves", out / "loss.png")
+    tracker.finish({f"held_out/{k}": v for k, v in metrics["held_out"].items()} | {"steps": metrics["steps"]})
+    return metrics
 
 
 def make_trainer(device: str, precision: str, max_steps: int, callbacks: list[pl.Callback], progress: bool,

@@ -63,3 +63,36 @@ def test_a_few_steps_reduce_the_cycle_loss_and_generators_round_trip(tmp_path):
     save_generator(module.g_ab, tmp_path / "g.safetensors", domain_b="toy", step=40)
     g, meta = load_generator(tmp_path / "g.safetensors")
     assert meta["domain_b"] == "toy" and torch.equal(g(a), module.g_ab.eval()(a))
+
+
+def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
+    import csv
+    import json
+
+    from nst_bench.cli import main
+
+    from .conftest import CONTENT, SHARED
+    from .test_train_fast import _photos
+
+    photos, out = _photos(tmp_path), tmp_path / "cg"
+    args = ["train", "cyclegan", "--domain-a", str(photos), "--domain-b", str(SHARED / "data/artists/hokusai"),
+            "--out", str(out), "--crop", "32", "--batch", "1", "--size", "32", "--width", "8", "--blocks", "1",
+            "--resize-up", "--sample-every", "2", "--checkpoint-every", "2", "--holdout", "1", "--no-progress",
+            "--set", "cyclegan.d_width=8"]
+    assert main([*args, "--steps", "2"]) == 0, capsys.readouterr().err
+    assert main([*args, "--steps", "4"]) == 0, capsys.readouterr().err  # resumes at step 2
+    with open(out / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4] and "loss/cycle_a" in rows[0]
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["resumed_from_step"] == 2 and m["paintings"] == 7 and m["held_out"]["cycle_l1"] > 0
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000002.jpg", "step_000004.jpg"]
+    assert list((out / "wandb").glob("offline-run-*/run-*.wandb"))
+
+    run = tmp_path / "stylized"
+    assert main(["stylize", "--method", "cyclegan", "--checkpoint", str(out / "generator.safetensors"),
+                 "--content", str(CONTENT), "--size", "40", "--out", str(run), "--no-progress",
+                 "--wandb", "disabled"]) == 0, capsys.readouterr().err
+    s = json.loads((run / "metrics.json").read_text())
+    assert len(s["config"]["styles"]) == 7 and s["method_weights"]["artist"] == "hokusai"
+    assert s["final"]["style"] > 0 and (run / "stylized.jpg").is_file()
