@@ -299,6 +299,11 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise UserError(f"gatys.scales must be fractions in (0, 1], e.g. [0.5, 1.0]; got {cfg.gatys.scales}")
     if not 0 <= cfg.adain.alpha <= 1:
         raise UserError(f"adain.alpha must be in [0, 1], got {cfg.adain.alpha}")
+    if cfg.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError(f"device is {cfg.device} but torch sees no GPU here: use --device cpu (or device: cpu)")
     t = cfg.train
     if min(t.crop, t.batch, t.steps, t.sample_every, t.checkpoint_every) < 1 or t.lr <= 0 or t.holdout < 0:
         raise UserError("train.crop, batch, steps, sample_every, checkpoint_every and lr must be positive, "
