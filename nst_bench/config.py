@@ -110,6 +110,7 @@ class TrainConfig:
     steps: int = 2000
     lr: float = 1e-3
     holdout: int = 4  # photos of content_dir never trained on; stylized as samples
+    skip_first: int = 0  # the first N photos (sorted) are not used at all: keep `evaluate retention --limit N` unseen
     sample_every: int = 100  # steps between sample grids (files + W&B)
     checkpoint_every: int = 100  # steps between checkpoints (resume point + net.safetensors)
     precision: str = "32"  # 32 | bf16-mixed (bf16 autocast; Gram matrices stay float32). 2.3x faster on AVX512-BF16

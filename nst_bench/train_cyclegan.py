@@ -63,7 +63,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True) -> dict
     seed_everything(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    photos_train, held_out = photo_split(c.domain_a, t.holdout, cfg.seed, "--domain-a")
+    photos_train, held_out = photo_split(c.domain_a, t.holdout, cfg.seed, "--domain-a", t.skip_first)
     if not c.domain_b or not Path(c.domain_b).is_dir():
         raise UserError(f"artist folder not found: {c.domain_b} (give --domain-b DIR, e.g. "
                         "../shared/data/artists/van_gogh)")

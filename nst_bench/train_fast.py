@@ -73,7 +73,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True) -> dict
     t = cfg.train
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    train_paths, held_out = photo_split(t.content_dir, t.holdout, cfg.seed, "--content-dir")
+    train_paths, held_out = photo_split(t.content_dir, t.holdout, cfg.seed, "--content-dir", t.skip_first)
 
     encoder = build_backbone(cfg.backbone.name, cfg.backbone.weights, cfg.backbone.pooling,
                              cfg.backbone.padding).to(cfg.device)

@@ -32,15 +32,18 @@ log = logging.getLogger(__name__)
 UNPREFIXED = ("step", "elapsed")
 
 
-def photo_split(folder: str | None, holdout: int, seed: int, flag: str) -> tuple[list[Path], list[Path]]:
-    """(train, held-out) readable photos of ``folder``; ``flag`` names the option in errors."""
+def photo_split(folder: str | None, holdout: int, seed: int, flag: str,
+                skip_first: int = 0) -> tuple[list[Path], list[Path]]:
+    """(train, held-out) readable photos of ``folder`` after its first ``skip_first`` (sorted; the photos an
+    evaluation uses), so a network is never scored on photos it trained on. ``flag`` names the option in errors."""
     if not folder:
         raise UserError(f"no training photos: give {flag} DIR (any folder of photos, e.g. COCO train2017)")
     if not Path(folder).is_dir():
         raise UserError(f"folder not found: {folder} (given as {flag})")
-    paths = [p for p in list_images(folder) if readable(p)]
+    paths = [p for p in list_images(folder) if readable(p)][skip_first:]
     if len(paths) < 2:
-        raise UserError(f"{folder} holds {len(paths)} readable images; training needs a folder of them")
+        raise UserError(f"{folder} holds {len(paths)} readable images after skipping {skip_first} "
+                        "(train.skip_first); training needs a folder of them")
     return split_holdout(paths, holdout, seed)
 
 

@@ -4,7 +4,11 @@ import csv
 import json
 import shutil
 
+import pytest
+
 from nst_bench.cli import main
+from nst_bench.errors import UserError
+from nst_bench.training import photo_split
 
 from .conftest import CONTENT, DEMO, STYLE, STYLE2
 
@@ -107,3 +111,12 @@ def test_sweep_programs_and_fast_trial_ids(tmp_path):
     assert trial_hash(cfg) == first
     save_network(TransformerNet(width=8, blocks=1), net, styles=["s.jpg"])
     assert trial_hash(cfg) != first
+
+
+def test_skip_first_keeps_the_evaluation_photos_out_of_training(tmp_path):
+    photos = _photos(tmp_path)
+    every = sorted(photos.glob("*.jpg"))
+    train, held_out = photo_split(str(photos), 1, 0, "--content-dir", skip_first=2)
+    assert sorted(train + held_out) == every[2:]
+    with pytest.raises(UserError, match=r"train\.skip_first"):
+        photo_split(str(photos), 1, 0, "--content-dir", skip_first=len(every) - 1)
