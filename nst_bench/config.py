@@ -117,6 +117,15 @@ class TrainConfig:
 
 
 @dataclass
+class DepthConfig:
+    """Depth-preservation loss (Gatys and fast-network training): off while weight is 0."""
+
+    weight: float = 0.0  # x mean squared difference of standardised depth maps (output vs content)
+    estimator: str = "midas_small"  # midas_small | dpt_hybrid | dpt_large | depth_anything_small | ..._v2_small
+    weights: str | None = None  # explicit checkpoint (MiDaS) or saved model directory (transformers)
+
+
+@dataclass
 class TrackingConfig:
     wandb: str = "offline"  # offline | online | disabled
     project: str = "nst-bench"
@@ -143,6 +152,7 @@ class RunConfig:
     fast: FastConfig = field(default_factory=FastConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    depth: DepthConfig = field(default_factory=DepthConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
@@ -306,15 +316,25 @@ def validate(cfg: RunConfig) -> RunConfig:
         if not torch.cuda.is_available():
             raise UserError(f"device is {cfg.device} but torch sees no GPU here: use --device cpu (or device: cpu)")
     t = cfg.train
+    if t.skip_first < 0:
+        raise UserError(f"train.skip_first must be 0 or more, got {t.skip_first}")
     if min(t.crop, t.batch, t.steps, t.sample_every, t.checkpoint_every) < 1 or t.lr <= 0 or t.holdout < 0:
         raise UserError("train.crop, batch, steps, sample_every, checkpoint_every and lr must be positive, "
                         "train.holdout at least 0")
     if cfg.loss.tv_beta <= 0:
         raise UserError(f"loss.tv_beta must be positive, got {cfg.loss.tv_beta}")
+    if cfg.depth.weight < 0:
+        raise UserError(f"depth.weight must be 0 (off) or positive, got {cfg.depth.weight}")
+    if cfg.depth.weight and cfg.method not in ("gatys", "fast"):
+        raise UserError(f"depth.weight applies to gatys and to fast-network training, not method {cfg.method}: "
+                        "set depth.weight=0")
     return cfg
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:
-    """Stable id of a resolved config (sorted JSON), used to name runs and trials."""
+    """Stable id of a resolved config (sorted JSON), used to name runs and trials. Sections that are off (a depth
+    loss of weight 0) are left out, so adding an optional loss leaves every earlier id unchanged."""
     data = to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg
+    if "depth" in data and not data["depth"]["weight"]:
+        data = {k: v for k, v in data.items() if k != "depth"}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:length]

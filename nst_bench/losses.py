@@ -16,7 +16,10 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
+from nst_bench.depth import DepthLoss
+
 GRAM_NORMS = ("paper", "mse_chw", "mse_hw")
+DEPTH = "depth"  # key of the content's depth map among the content targets
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -92,13 +95,15 @@ class TargetCache:
 class PerceptualObjective:
     """Content + Gram style + TV objective with targets computed once; returns each term separately.
 
-    Used by every method that optimises against a feature encoder (Gatys pixels, feed-forward training).
+    Used by every method that optimises against a feature encoder (Gatys pixels, feed-forward training). With a
+    ``depth`` loss, the content targets also hold the content's depth map (key ``"depth"``), so every caller that
+    passes content targets around gets the depth term without knowing about it.
     """
 
     def __init__(self, encoder: torch.nn.Module, content_layers: Sequence[str], style_layers: Sequence[str],
                  *, content_weight: float, style_weight: float, tv_weight: float, tv_beta: float = 2.0,
                  gram_norm: str = "paper", style_layer_weights: Sequence[float] | None = None,
-                 cache: TargetCache | None = None) -> None:
+                 cache: TargetCache | None = None, depth: DepthLoss | None = None) -> None:
         if gram_norm not in GRAM_NORMS:
             raise ValueError(f"unknown Gram normalisation {gram_norm!r}; choose one of {', '.join(GRAM_NORMS)}")
         self.encoder = encoder
@@ -111,13 +116,16 @@ class PerceptualObjective:
         self.style_layer_weights = dict(zip(self.style_layers, style_layer_weights))
         self.content_weight, self.style_weight = content_weight, style_weight
         self.tv_weight, self.tv_beta, self.gram_norm = tv_weight, tv_beta, gram_norm
-        self.cache = cache
+        self.cache, self.depth = cache, depth
         self.content_targets: dict[str, torch.Tensor] = {}
         self.style_targets: dict[str, torch.Tensor] = {}
 
     @torch.no_grad()
     def compute_content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {k: v.detach() for k, v in self.encoder(content, self.content_layers).items()}
+        targets = {k: v.detach() for k, v in self.encoder(content, self.content_layers).items()}
+        if self.depth is not None:
+            targets[DEPTH] = self.depth.target(content)
+        return targets
 
     @torch.no_grad()
     def compute_style_grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -126,8 +134,8 @@ class PerceptualObjective:
     def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.cache is None:
             return self.compute_content_features(content)
-        return self.cache.get("content", self.encoder.cache_key, self.content_layers, content,
-                              self.compute_content_features)
+        key = (self.encoder.cache_key, self.depth.cache_key if self.depth else None)
+        return self.cache.get("content", key, self.content_layers, content, self.compute_content_features)
 
     def style_grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.cache is None:
@@ -139,7 +147,8 @@ class PerceptualObjective:
 
     def __call__(self, image: torch.Tensor, content_targets: dict[str, torch.Tensor] | None = None,
                  style_targets: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        """Loss terms for ``image``: weighted 'content', 'style', 'tv', their sum 'total', and per-layer styles.
+        """Loss terms for ``image``: weighted 'content', 'style', 'tv' (and 'depth' when on), their sum 'total',
+        and per-layer styles.
 
         Targets default to those set with ``set_targets``; a feed-forward trainer passes per-batch ones instead
         (content features of the batch, one Gram target per sample)."""
@@ -157,4 +166,7 @@ class PerceptualObjective:
         terms["style"] = self.style_weight * style if self.style_layers else zero
         terms["tv"] = self.tv_weight * total_variation(image, self.tv_beta) if self.tv_weight else zero
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        if self.depth is not None:
+            terms["depth"] = self.depth(image, content_targets[DEPTH])
+            terms["total"] = terms["total"] + terms["depth"]
         return terms

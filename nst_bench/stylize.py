@@ -20,7 +20,8 @@ import yaml
 
 from nst_bench import weights as W
 from nst_bench.backbones import Encoder, build_backbone
-from nst_bench.config import BackboneConfig, RunConfig, config_hash, to_dict
+from nst_bench.config import BackboneConfig, DepthConfig, RunConfig, config_hash, to_dict
+from nst_bench.depth import DepthEstimator, DepthLoss, build_depth, depth_strip
 from nst_bench.errors import UserError
 from nst_bench.images import load_image, save_image
 from nst_bench.losses import PerceptualObjective, TargetCache, blend_grams
@@ -37,6 +38,7 @@ class SharedWork:
     targets: TargetCache = field(default_factory=TargetCache)
 
     adain_model: adain.AdaIN | None = None
+    depth_estimators: dict[tuple[str, str | None], DepthEstimator] = field(default_factory=dict)
     networks: dict[tuple[str, str], tuple[torch.nn.Module, dict[str, Any]]] = field(default_factory=dict)
 
     def adain(self) -> adain.AdaIN:
@@ -56,6 +58,12 @@ class SharedWork:
             load = fast.load_network if cfg.method == "fast" else cyclegan.load_generator
             self.networks[key] = load(checkpoint)
         return self.networks[key]
+
+    def depth(self, d: DepthConfig) -> DepthEstimator:
+        key = (d.estimator, d.weights)
+        if key not in self.depth_estimators:
+            self.depth_estimators[key] = build_depth(d.estimator, d.weights)
+        return self.depth_estimators[key]
 
     def encoder(self, b: BackboneConfig) -> Encoder:
         key = (b.name, b.weights, b.pooling, b.padding)
@@ -77,12 +85,28 @@ def resolve_layers(cfg: RunConfig, encoder: Encoder) -> None:
     b.style_layers = encoder.check_layers(b.style_layers or encoder.default_style_layers)
 
 
-def build_objective(cfg: RunConfig, encoder: Encoder, cache: TargetCache | None = None) -> PerceptualObjective:
+def build_objective(cfg: RunConfig, encoder: Encoder, cache: TargetCache | None = None,
+                    shared: SharedWork | None = None) -> PerceptualObjective:
+    """The configured objective; a depth term when ``depth.weight`` > 0 (its estimator on the encoder's device)."""
     b, loss = cfg.backbone, cfg.loss
+    depth = None
+    if cfg.depth.weight:
+        estimator = (shared or SharedWork()).depth(cfg.depth)
+        depth = DepthLoss(estimator.to(next(encoder.parameters()).device), cfg.depth.weight)
     return PerceptualObjective(encoder, b.content_layers, b.style_layers,
                                content_weight=loss.content_weight, style_weight=loss.style_weight,
                                tv_weight=loss.tv_weight, tv_beta=loss.tv_beta, gram_norm=loss.gram_norm,
-                               style_layer_weights=b.style_layer_weights, cache=cache)
+                               style_layer_weights=b.style_layer_weights, cache=cache, depth=depth)
+
+
+def steps_to_within(history: list[dict[str, float]], fraction: float = 0.05) -> int | None:
+    """Iterations until content + style first comes within ``fraction`` of its final value: how soon a run
+    reaches the picture it ends with (the depth study's measure of speed)."""
+    if not history:
+        return None
+    values = [row["content"] + row["style"] for row in history]
+    final = values[-1]
+    return next(row["step"] + 1 for row, v in zip(history, values) if abs(v - final) <= fraction * abs(final))
 
 
 def run_adain(cfg: RunConfig, model: adain.AdaIN, objective: PerceptualObjective, content: torch.Tensor,
@@ -164,7 +188,7 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
 
     encoder = shared.encoder(cfg.backbone).to(cfg.device)
     resolve_layers(cfg, encoder)
-    objective = build_objective(cfg, encoder, shared.targets)
+    objective = build_objective(cfg, encoder, shared.targets, shared)
     min_side = round(encoder.min_side(objective.layers) / min(cfg.gatys.scales))
     content = load_image(cfg.content, cfg.image.size, max_pixels=cfg.image.max_pixels, min_side=min_side)
     styles = [load_image(s, cfg.image.style_size or cfg.image.size, max_pixels=cfg.image.max_pixels,
@@ -200,10 +224,11 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
     metrics: dict[str, Any] = {
         "status": "diverged" if result.diverged_at is not None else "ok",
         "final": result.final,
-        "initial": {k: first.get(k) for k in gatys.TERMS},
+        "initial": {k: first.get(k) for k in gatys.TERMS if k in result.final},
         "style_reduction": (first["style"] / result.final["style"]) if first.get("style") and result.final[
             "style"] > 0 else None,
         "iterations": result.iterations,
+        "steps_to_5pct": steps_to_within(result.history),
         "evaluations": result.evaluations,
         "seconds": result.seconds,
         "s_per_iteration": result.seconds / result.iterations if result.iterations else None,
@@ -212,6 +237,7 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
         "image": image_path.name,
         "config": config,
         "backbone": encoder.describe(),
+        "depth": objective.depth.estimator.describe() | {"weight": cfg.depth.weight} if objective.depth else None,
         "method_weights": method_weights(cfg, shared),
         "provenance": provenance(cfg.device, cfg.seed),
     }
@@ -221,6 +247,9 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
     tracker.log_image("stylized", image_path, caption=run_name(cfg))
     if result.history:
         tracker.log_image("loss_curves", out / "loss.png")
+    if objective.depth is not None:
+        strip = save_image(depth_strip(objective.depth.estimator, content, result.image), out / "depth.jpg")
+        tracker.log_image("depth", strip, caption="content | output | depth of content | depth of output")
     tracker.finish({f"final/{k}": v for k, v in result.final.items()} | {
         "seconds": result.seconds, "iterations": result.iterations})
     if result.diverged_at is not None:

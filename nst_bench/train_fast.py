@@ -21,6 +21,7 @@ from torchvision.utils import make_grid
 from nst_bench.backbones import build_backbone
 from nst_bench.config import RunConfig
 from nst_bench.datasets import RandomCrops
+from nst_bench.depth import depth_strip
 from nst_bench.errors import UserError
 from nst_bench.images import load_image, save_image
 from nst_bench.losses import PerceptualObjective
@@ -48,14 +49,14 @@ def evaluate_samples(net: TransformerNet, objective: PerceptualObjective, photos
     was_training = net.training
     net.eval()
     content = objective.compute_content_features(photos)
-    columns, sums = [photos], dict.fromkeys(VAL_TERMS, 0.0)
+    columns, sums = [photos], dict.fromkeys(VAL_TERMS + (("depth",) if objective.depth else ()), 0.0)
     for i, weights in enumerate(style_columns(net.n_styles)):
         out = net.stylize(photos, weights)
         columns.append(out)
         if i < net.n_styles:
             targets = {k: v.expand(len(photos), -1, -1) for k, v in grams[i].items()}
             terms = objective(out, content, targets)
-            for k in VAL_TERMS:
+            for k in sums:
                 sums[k] += float(terms[k]) / net.n_styles
     net.train(was_training)
     tiles = torch.stack(columns, dim=1).flatten(0, 1)  # row-major: one row per photo
@@ -127,17 +128,22 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True) -> dict
     grid, val = evaluate_samples(net, objective, photos.to(cfg.device), grams)
     final_grid = save_image(grid, out / "samples.jpg", quality=90)
     with torch.no_grad():  # one picture per run, for the sweep report's image grid
-        save_image(net.stylize(photos[:1].to(cfg.device)), out / "stylized.jpg")
+        first = net.stylize(photos[:1].to(cfg.device))
+    save_image(first, out / "stylized.jpg")
+    if objective.depth is not None:
+        strip = save_image(depth_strip(objective.depth.estimator, photos[:1].to(cfg.device), first), out / "depth.jpg")
+        tracker.log_image("depth", strip, caption="photo | output | depth of photo | depth of output")
     if module.history:
         loss_curves(module.history, out / "loss.png", title=name)
     metrics: dict[str, Any] = {
         "status": "ok", "steps": t.steps, "resumed_from_step": start, "images_seen": t.steps * t.batch,
         "seconds": module.history[-1].get("elapsed") if module.history else None,
-        "final_train": {k: module.history[-1][k] for k in VAL_TERMS} if module.history else None,
+        "final_train": {k: module.history[-1][k] for k in val} if module.history else None,
         "held_out": val, "held_out_photos": [str(p) for p in held_out], "val_history": val_history,
         "network": {"width": net.width, "blocks": net.blocks, "n_styles": net.n_styles, "output": net.output,
                     "parameters": sum(p.numel() for p in net.parameters())},
         "styles": cfg.styles, "config": config, "backbone": encoder.describe(),
+        "depth": objective.depth.estimator.describe() | {"weight": cfg.depth.weight} if objective.depth else None,
         "provenance": provenance(cfg.device, cfg.seed),
     }
     return finish_run(out, metrics, tracker, final_grid, caption="held-out photos")

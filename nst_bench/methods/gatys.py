@@ -26,7 +26,7 @@ from nst_bench.images import fit_size, luminance, match_luminance, recombine_col
 from nst_bench.losses import PerceptualObjective, blend_grams
 from nst_bench.tracking import Tracker
 
-TERMS = ("total", "content", "style", "tv")
+TERMS = ("total", "content", "style", "tv", "depth")  # depth only when the depth loss is on
 
 
 def initial_image(kind: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
@@ -107,7 +107,7 @@ class GatysModule(pl.LightningModule):
             return
         self.last_good.copy_(self.image.detach())
         self.history.append({"step": step, **values})
-        self.log_dict({k: values[k] for k in TERMS}, prog_bar=True, on_step=True, on_epoch=False)
+        self.log_dict({k: values[k] for k in TERMS if k in values}, prog_bar=True, on_step=True, on_epoch=False)
         if self.tracker is not None and batch_idx % self.log_every == 0:
             self.tracker.log({f"loss/{k}": v for k, v in values.items()}, step=step)
 
