@@ -158,7 +158,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--artists-root", required=True, help="folder with one sub-folder of paintings per artist")
     r.add_argument("--artist", nargs="+", required=True, help="artists to use, e.g. hokusai van_gogh")
     r.add_argument("--limit", type=int, default=50, help="number of photos (default 50)")
-    r.add_argument("--name", default="retention", help="results/<name>/ (default retention)")
+    r.add_argument("--name", help="results/<name>/ (default: the settings file's name)")
     r.add_argument("--classifier", default="auto", help="auto | resnet50 | efficientnet_lite0")
     r.add_argument("--results", default="results")
     r.add_argument("--probe-crops", type=int, default=24, help="crops per painting for the artist probe")
@@ -178,12 +178,14 @@ def _retention(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from nst_bench.evaluate import RetentionJob, readable_table, run_retention
+    from nst_bench.sweep import load_sweep
 
+    name = args.name or load_sweep(Path(args.settings), require_images=False).name
     job = RetentionJob(Path(args.settings), Path(args.content), Path(args.artists_root), args.artist, args.limit,
-                       args.name, args.classifier, Path(args.results), probe_crops=args.probe_crops)
+                       name, args.classifier, Path(args.results), probe_crops=args.probe_crops)
     result = run_retention(job, executor=args.executor, wandb_mode=args.wandb)
     print(readable_table(result["table"]).to_markdown(index=False))
-    print(f"classifier {result['classifier']}; wrote {Path(args.results) / args.name}/retention.md, per_image.csv, "
+    print(f"classifier {result['classifier']}; wrote {Path(args.results) / name}/retention.md, per_image.csv, "
           "plots/")
     return 0
 

@@ -123,6 +123,7 @@ class DepthConfig:
     weight: float = 0.0  # x mean squared difference of standardised depth maps (output vs content)
     estimator: str = "midas_small"  # midas_small | dpt_hybrid | dpt_large | depth_anything_small | ..._v2_small
     weights: str | None = None  # explicit checkpoint (MiDaS) or saved model directory (transformers)
+    size: int | None = None  # long side the estimator sees; None = its own (MiDaS small 256, DPT 384)
 
 
 @dataclass

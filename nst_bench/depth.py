@@ -241,11 +241,15 @@ for _name in HF_MODELS:
     register_depth(_name)(_hf_builder(_name))
 
 
-def build_depth(name: str, weights: str | None = None) -> DepthEstimator:
-    """The named estimator with pretrained weights; a UserError says what is missing when there are none."""
+def build_depth(name: str, weights: str | None = None, size: int | None = None) -> DepthEstimator:
+    """The named estimator with pretrained weights, seeing ``size`` px on the long side (None: its own); a
+    UserError says what is missing when there are no weights."""
     if name not in DEPTH_ESTIMATORS:
         raise UserError(f"unknown depth estimator {name!r}; known: {', '.join(DEPTH_ESTIMATORS)}")
-    return DEPTH_ESTIMATORS[name](weights)
+    estimator = DEPTH_ESTIMATORS[name](weights)
+    if size:
+        estimator.size = size
+    return estimator
 
 
 # --- loss ------------------------------------------------------------------------------------------------------
@@ -264,7 +268,8 @@ class DepthLoss:
 
     @property
     def cache_key(self) -> tuple:
-        return (self.estimator.name, self.estimator.weights.sha256 if self.estimator.weights else None)
+        weights = self.estimator.weights.sha256 if self.estimator.weights else None
+        return (self.estimator.name, weights, self.estimator.size, self.weight)
 
     @torch.no_grad()
     def target(self, content: torch.Tensor) -> torch.Tensor:

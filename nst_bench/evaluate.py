@@ -122,7 +122,8 @@ def score_trials(job: RetentionJob, trial_ids: set[str], classifier: Classifier,
     rows = []
     lpips = lpips_vgg()
     for r in tqdm(runs, desc="scoring", unit="image", disable=None):
-        cfg = json.loads((Path(r["out"]) / "metrics.json").read_text())["config"]
+        metrics = json.loads((Path(r["out"]) / "metrics.json").read_text())
+        cfg = metrics["config"]
         content_path, style_path = Path(cfg["content"]), Path(cfg["styles"][0])
         stylized = load_image(Path(r["out"]) / "stylized.jpg")
         clean = load_image(content_path, max(stylized.shape[-2:]))
@@ -131,7 +132,8 @@ def score_trials(job: RetentionJob, trial_ids: set[str], classifier: Classifier,
         rows.append({
             "trial_id": r["trial_id"], "setting": setting_label(r["params"]),
             "artist": style_path.parent.name, "content": content_path.stem, "painting": style_path.stem,
-            "label": label, "seconds": r.get("seconds"),
+            "label": label, "seconds": r.get("seconds"), "steps_to_5pct": metrics.get("steps_to_5pct"),
+            **{k: v for k, v in r["params"].items() if k not in ("content", "style", "pairs", "config")},
             "gram_distance": gram_distance(reference, stylized, style),
             "ssim": float(structural_similarity_index_measure(stylized, clean, data_range=1.0)),
             "psnr": float(peak_signal_noise_ratio(stylized, clean, data_range=1.0)),
@@ -168,7 +170,7 @@ def retention_table(df: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
             lo, hi = bootstrap_ci(g[m].dropna().to_numpy(), n_boot, rng)
             row |= {m: g[m].mean(), f"{m}_lo": lo, f"{m}_hi": hi}
         row["retention"] = row["top1"] / row["clean_top1"] if row["clean_top1"] else float("nan")
-        row |= {m: g[m].mean() for m in ("gram_distance", "ssim", "psnr", "lpips", "seconds")}
+        row |= {m: g[m].mean() for m in ("gram_distance", "ssim", "psnr", "lpips", "seconds", "steps_to_5pct")}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -179,7 +181,7 @@ def readable_table(table: pd.DataFrame) -> pd.DataFrame:
         out[m] = [f"{v:.1%} [{lo:.0%}, {hi:.0%}]" for v, lo, hi in zip(table[m], table[f"{m}_lo"], table[f"{m}_hi"])]
     out["retention"] = table["retention"].map(lambda v: f"{v:.2f}")
     for m, fmt in (("gram_distance", "{:.3g}"), ("ssim", "{:.3f}"), ("psnr", "{:.1f}"), ("lpips", "{:.3f}"),
-                   ("seconds", "{:.1f}")):
+                   ("seconds", "{:.1f}"), ("steps_to_5pct", "{:.1f}")):
         out[m] = table[m].map(fmt.format)
     return out
 
@@ -213,6 +215,31 @@ def plot_time_vs_retention(table: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, ax, path)
 
 
+def plot_against_steps(df: pd.DataFrame, path: Path) -> Path | None:
+    """When the settings sweep ``optimizer.steps``: content retention (agreement with the clean prediction) and
+    the iterations to come within 5% of the final content+style objective, against the step budget, one line per
+    value of the other swept keys (the depth study: one line per depth weight)."""
+    if "optimizer.steps" not in df.columns or df["optimizer.steps"].nunique() < 2:
+        return None
+    others = [c for c in df.columns if "." in c and c != "optimizer.steps" and df[c].astype(str).nunique() > 1]
+    label = df[others].astype(str).agg(", ".join, axis=1) if others else pd.Series("all", index=df.index)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    for i, (name, g) in enumerate(df.groupby(label, sort=False)):
+        by_steps = g.groupby("optimizer.steps")
+        legend = ", ".join(f"{k}={v}" for k, v in zip(others, name.split(", "))) if others else name
+        axes[0].plot(by_steps.agreement.mean(), "o-", color=f"C{i}", label=legend)
+        axes[1].plot(by_steps.steps_to_5pct.mean(), "o-", color=f"C{i}", label=legend)
+    axes[0].set_ylabel("agreement with the clean prediction")
+    axes[1].set_ylabel("iterations to within 5% of the final objective")
+    axes[0].set_ylim(0, 1)
+    for ax in axes:
+        ax.set_xlabel("optimizer.steps")
+        ax.set_xticks(sorted(df["optimizer.steps"].unique()))
+        ax.grid(alpha=0.3)
+    save_figure(fig, axes[0], path)
+    return path
+
+
 def run_retention(job: RetentionJob, *, executor: str = "local", wandb_mode: str | None = None) -> dict[str, Any]:
     """Stylize (resumable), score, and write retention.{md,csv,tex}, per_image.csv and plots."""
     classifier = imagenet_classifier(job.classifier)  # fail early when no classifier is available
@@ -243,6 +270,7 @@ def run_retention(job: RetentionJob, *, executor: str = "local", wandb_mode: str
     plots.mkdir(exist_ok=True)
     plot_retention(table, plots / "retention_per_artist.png")
     plot_time_vs_retention(table, plots / "time_vs_retention.png")
+    plot_against_steps(df, plots / "against_steps.png")
     if (wandb_mode or "offline") != "disabled":
         import wandb
 

@@ -23,7 +23,7 @@ def save_figure(fig: plt.Figure, ax: plt.Axes, path: Path, legend: bool = True) 
 
 
 def loss_curves(history: Sequence[dict[str, float]], path: Path, terms: Sequence[str] = ("total", "content",
-                "style", "tv"), title: str = "") -> Path:
+                "style", "tv", "depth"), title: str = "") -> Path:
     """Each loss term against the step, log scale (terms that stay at zero are left out)."""
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=110)
     steps = [h["step"] for h in history]

@@ -38,7 +38,7 @@ class SharedWork:
     targets: TargetCache = field(default_factory=TargetCache)
 
     adain_model: adain.AdaIN | None = None
-    depth_estimators: dict[tuple[str, str | None], DepthEstimator] = field(default_factory=dict)
+    depth_estimators: dict[tuple[str, str | None, int | None], DepthEstimator] = field(default_factory=dict)
     networks: dict[tuple[str, str], tuple[torch.nn.Module, dict[str, Any]]] = field(default_factory=dict)
 
     def adain(self) -> adain.AdaIN:
@@ -60,9 +60,9 @@ class SharedWork:
         return self.networks[key]
 
     def depth(self, d: DepthConfig) -> DepthEstimator:
-        key = (d.estimator, d.weights)
+        key = (d.estimator, d.weights, d.size)
         if key not in self.depth_estimators:
-            self.depth_estimators[key] = build_depth(d.estimator, d.weights)
+            self.depth_estimators[key] = build_depth(d.estimator, d.weights, d.size)
         return self.depth_estimators[key]
 
     def encoder(self, b: BackboneConfig) -> Encoder:

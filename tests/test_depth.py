@@ -4,8 +4,10 @@ resolver, and missing weights are a one-line error."""
 
 import json
 
+import pandas as pd
 import pytest
 import torch
+import yaml
 
 from nst_bench.backbones import IMAGENET_MEAN, IMAGENET_STD
 from nst_bench.cli import main
@@ -16,7 +18,8 @@ from nst_bench.images import load_image
 from nst_bench.losses import PerceptualObjective
 from nst_bench.methods import gatys
 
-from .conftest import CONTENT, STYLE
+from .conftest import CONTENT, ROOT, SHARED, STYLE
+from .test_train_fast import TINY, _photos
 
 
 def _midas(size: int = 64) -> DepthEstimator:
@@ -77,12 +80,12 @@ def test_midas_weights_load_through_the_resolver(weights_dir):
 def test_missing_or_wrong_depth_weights_are_one_line_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("NST_BENCH_WEIGHTS", str(tmp_path / "empty"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    with pytest.raises(UserError, match="no weights for midas_small .*midas_v21_small_256.pt") as e:
+    with pytest.raises(UserError, match=r"no weights for midas_small .*midas_v21_small_256\.pt") as e:
         build_depth("midas_small")
     assert "\n" not in str(e.value)
     wrong = tmp_path / "wrong.pt"
     torch.save({"conv.weight": torch.zeros(1)}, wrong)
-    with pytest.raises(UserError, match="not a MiDaS v2.1 small checkpoint"):
+    with pytest.raises(UserError, match=r"not a MiDaS v2\.1 small checkpoint"):
         build_depth("midas_small", str(wrong))
     with pytest.raises(UserError, match="unknown depth estimator 'midas'"):
         build_depth("midas")
@@ -128,3 +131,37 @@ def test_transformers_depth_models_load_from_a_saved_directory(tmp_path):
     assert x.grad.abs().sum() > 0
     with pytest.raises(UserError, match="not found"):
         build_depth("dpt_hybrid", str(tmp_path / "missing"))
+
+
+def test_the_depth_sweep_reports_retention_and_convergence_against_steps(weights_dir, tmp_path, monkeypatch,
+                                                                          capsys):
+    """configs/sweeps/depth.yaml shrunk: depth weight x steps through the retention evaluator."""
+    vgg16 = "vgg16_features_imagenet1k_v1.pth"  # the evaluator's reference encoder, from the shared weights
+    (weights_dir / vgg16).symlink_to(SHARED / "weights" / vgg16)
+    monkeypatch.chdir(tmp_path)
+    sweep = yaml.safe_load((ROOT / "configs" / "sweeps" / "depth.yaml").read_text())
+    sweep["parameters"] |= {"image.size": {"value": 48}, "depth.size": {"value": 64},
+                            "depth.weight": {"values": [0.0, 100.0]}, "optimizer.steps": {"values": [2, 4]}}
+    settings = tmp_path / "depth.yaml"
+    settings.write_text(yaml.safe_dump(sweep))
+    assert main(["evaluate", "retention", str(settings), "--content", str(SHARED / "data" / "imagenet_sample"),
+                 "--artists-root", str(SHARED / "data" / "artists"), "--artist", "hokusai", "--limit", "2",
+                 "--results", "res", "--probe-crops", "2", "--wandb", "disabled"]) == 0, capsys.readouterr().err
+    out = tmp_path / "res" / "depth"
+    per_image = pd.read_csv(out / "per_image.csv")
+    assert len(per_image) == 2 * 2 * 2 and set(per_image["depth.weight"]) == {0.0, 100.0}
+    assert per_image.steps_to_5pct.between(1, 4).all()
+    assert "steps_to_5pct" in (out / "retention.md").read_text()
+    assert (out / "plots" / "against_steps.png").stat().st_size > 5000
+
+
+def test_fast_training_with_a_depth_loss_logs_the_term_and_its_maps(weights_dir, tmp_path, capsys):
+    out = tmp_path / "net"
+    code = main(["train", "fast", "--style", str(STYLE), "--content-dir", str(_photos(tmp_path)), "--steps", "2",
+                 "--out", str(out), *TINY, "--set", "depth.weight=10", "--set", "depth.size=32",
+                 "--set", "tracking.wandb=disabled"])
+    assert code == 0, capsys.readouterr().err
+    assert "loss/depth" in (out / "history.csv").read_text().splitlines()[0]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["held_out"]["depth"] > 0 and metrics["depth"]["size"] == 32
+    assert (out / "depth.jpg").is_file()
