@@ -339,6 +339,7 @@ def _add_weights(sub: argparse._SubParsersAction) -> None:
 
 
 def _weights(args: argparse.Namespace) -> int:
+    import nst_bench.depth  # noqa: F401  (registers the depth networks' weights)
     from nst_bench.weights import status, weights_dir
 
     rows = status()
