@@ -127,6 +127,18 @@ class DepthConfig:
 
 
 @dataclass
+class VideoConfig:
+    """`nst-bench video` and `program: video` sweeps: stylize a clip frame by frame, optionally consistently."""
+
+    input: str | None = None  # the clip (.mp4, .mov, ...)
+    max_frames: int | None = None  # None = every frame
+    temporal_weight: float = 0.0  # gatys: Ruder et al.'s temporal loss; > 0 also starts each frame from the last
+    blend: float = 0.0  # fast/adain/cyclegan: share of the flow-warped previous output mixed into each frame
+    flow: str = "farneback"  # farneback | raft_small | raft_large (RAFT needs its weights)
+    flow_weights: str | None = None
+
+
+@dataclass
 class TrackingConfig:
     wandb: str = "offline"  # offline | online | disabled
     project: str = "nst-bench"
@@ -154,6 +166,7 @@ class RunConfig:
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     depth: DepthConfig = field(default_factory=DepthConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
@@ -324,6 +337,11 @@ def validate(cfg: RunConfig) -> RunConfig:
                         "train.holdout at least 0")
     if cfg.loss.tv_beta <= 0:
         raise UserError(f"loss.tv_beta must be positive, got {cfg.loss.tv_beta}")
+    v = cfg.video
+    if v.temporal_weight < 0 or not 0 <= v.blend < 1 or (v.max_frames is not None and v.max_frames < 1):
+        raise UserError("video.temporal_weight must be >= 0, video.blend in [0, 1), video.max_frames >= 1")
+    if v.flow not in ("farneback", "raft_small", "raft_large"):
+        raise UserError(f"video.flow is {v.flow!r}; choose one of farneback, raft_small, raft_large")
     if cfg.depth.weight < 0:
         raise UserError(f"depth.weight must be 0 (off) or positive, got {cfg.depth.weight}")
     if cfg.depth.weight and cfg.method not in ("gatys", "fast"):
@@ -334,8 +352,8 @@ def validate(cfg: RunConfig) -> RunConfig:
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:
     """Stable id of a resolved config (sorted JSON), used to name runs and trials. Sections that are off (a depth
-    loss of weight 0) are left out, so adding an optional loss leaves every earlier id unchanged."""
+    loss of weight 0, no video) are left out, so adding an optional loss leaves every earlier id unchanged."""
     data = to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg
-    if "depth" in data and not data["depth"]["weight"]:
-        data = {k: v for k, v in data.items() if k != "depth"}
+    off = {"depth": lambda d: not d["weight"], "video": lambda v: not v["input"]}
+    data = {k: v for k, v in data.items() if not (k in off and isinstance(v, dict) and off[k](v))}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:length]

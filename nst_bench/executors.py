@@ -39,11 +39,16 @@ def run_trial(trial: Trial, progress: bool = False) -> dict[str, Any]:
             m = train(trial.config, progress=progress)  # resumes from its own checkpoint after a crash
             metrics = m | {"final": m["held_out"], "iterations": m["steps"],
                            "s_per_iteration": m["seconds"] / m["steps"] if m["seconds"] else None}
+        elif trial.program == "video":
+            from nst_bench.video import run_video
+
+            metrics = run_video(trial.config, progress=progress, shared=shared_work())  # resumes by frame
         else:
             metrics = run(trial.config, progress=progress, shared=shared_work(), bar_position=1)
+        backbone = metrics.get("backbone") or {}  # a video of a trained network runs no backbone
         row |= {"status": metrics["status"], "final": metrics["final"], "seconds": metrics["seconds"],
                 "s_per_iteration": metrics["s_per_iteration"], "iterations": metrics["iterations"],
-                "backbone": metrics["backbone"]["name"], "weights_source": metrics["backbone"]["weights"]["source"]}
+                "backbone": backbone.get("name"), "weights_source": (backbone.get("weights") or {}).get("source")}
     except Exception as e:  # a failed trial is a result too: record it and let the sweep go on
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         row |= {"status": "failed", "error": f"{type(e).__name__}: {message}"}

@@ -92,6 +92,18 @@ class TargetCache:
         return self.store[key]
 
 
+class TemporalTarget:
+    """Ruder et al.'s (2016) temporal loss for one video frame: weight x mean of mask x (image - warped)^2, where
+    ``warped`` is the previous stylized frame moved onto this one by optical flow and ``mask`` (1, 1, H, W) is 0
+    at occlusions, where the warp cannot be trusted."""
+
+    def __init__(self, warped: torch.Tensor, mask: torch.Tensor, weight: float) -> None:
+        self.warped, self.mask, self.weight = warped, mask, weight
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        return self.weight * (self.mask * (image - self.warped).pow(2)).mean()
+
+
 class PerceptualObjective:
     """Content + Gram style + TV objective with targets computed once; returns each term separately.
 
@@ -117,6 +129,7 @@ class PerceptualObjective:
         self.content_weight, self.style_weight = content_weight, style_weight
         self.tv_weight, self.tv_beta, self.gram_norm = tv_weight, tv_beta, gram_norm
         self.cache, self.depth = cache, depth
+        self.temporal: TemporalTarget | None = None  # set per frame by the video recipe
         self.content_targets: dict[str, torch.Tensor] = {}
         self.style_targets: dict[str, torch.Tensor] = {}
 
@@ -169,4 +182,7 @@ class PerceptualObjective:
         if self.depth is not None:
             terms["depth"] = self.depth(image, content_targets[DEPTH])
             terms["total"] = terms["total"] + terms["depth"]
+        if self.temporal is not None:
+            terms["temporal"] = self.temporal(image)
+            terms["total"] = terms["total"] + terms["temporal"]
         return terms

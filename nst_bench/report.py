@@ -13,7 +13,8 @@ from nst_bench.images import load_image, save_image
 from nst_bench.plots import plt, save_figure
 from nst_bench.sweep import RunsLog, short_value
 
-METRICS = ["final/total", "final/content", "final/style", "final/tv", "seconds", "s_per_iteration", "iterations"]
+METRICS = ["final/total", "final/content", "final/style", "final/tv", "final/warping_error",
+           "final/content_warping_error", "final/warping_ratio", "seconds", "s_per_iteration", "iterations"]
 IMAGE_KEYS = ("content", "style")
 
 
@@ -96,7 +97,7 @@ def plot_loss_curves(df: pd.DataFrame, path: Path) -> Path | None:
 
 def plot_time_vs_loss(df: pd.DataFrame, path: Path) -> Path | None:
     ok = df[df.status == "ok"]
-    if ok.empty:
+    if ok.empty or "final/total" not in ok.columns:  # video trials have no perceptual objective
         return None
     fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
     for i, (label, g) in enumerate(ok.groupby("setting", sort=False)):

@@ -152,6 +152,25 @@ def fill_network_styles(cfg: RunConfig, meta: dict[str, Any]) -> None:
                         "--style-weights")
 
 
+def require_styles(cfg: RunConfig, shared: SharedWork) -> None:
+    """A trained network brings its own styles; every other method needs at least one --style."""
+    if cfg.method in ("fast", "cyclegan"):
+        fill_network_styles(cfg, shared.network(cfg)[1])
+    if not cfg.styles:
+        raise UserError("no style image: give at least one --style PATH")
+
+
+def start_run(cfg: RunConfig) -> Path:
+    """What every recipe does first: threads, quiet Lightning, seeds, and the output folder."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    gatys.quiet_lightning()
+    seed_everything(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def run_name(cfg: RunConfig) -> str:
     content = Path(cfg.content).stem if cfg.content else "none"
     styles = "+".join(Path(s).stem for s in cfg.styles)
@@ -176,15 +195,8 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
     if not cfg.content:
         raise UserError("no content image: give --content PATH")
     shared = shared or SharedWork()
-    if cfg.method in ("fast", "cyclegan"):
-        fill_network_styles(cfg, shared.network(cfg)[1])
-    if not cfg.styles:
-        raise UserError("no style image: give at least one --style PATH")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    require_styles(cfg, shared)
+    out = start_run(cfg)
 
     encoder = shared.encoder(cfg.backbone).to(cfg.device)
     resolve_layers(cfg, encoder)

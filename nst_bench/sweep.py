@@ -30,7 +30,7 @@ IMAGE_PARAMS = ("content", "styles", "pairs")
 RESOURCE_PARAMS = ("ray.cpus", "ray.gpus")  # per-trial Ray resources, e.g. ray.gpus: {value: 1}
 
 
-PROGRAMS = ("stylize", "train-fast")  # what a trial runs: one stylization, or training a fast network
+PROGRAMS = ("stylize", "train-fast", "video")  # what a trial runs: one stylization, training, or one video
 
 
 @dataclass
@@ -100,6 +100,8 @@ def load_sweep(path: str | Path, require_images: bool = True) -> Sweep:
         raise UserError(f"{path}: program must be one of {', '.join(PROGRAMS)}, got {program!r}")
     if program == "train-fast" and "styles" not in params:
         raise UserError(f"{path}: a train-fast sweep needs a styles parameter (and train.content_dir)")
+    if program == "video" and ("video.input" not in params or "styles" not in params):
+        raise UserError(f"{path}: a video sweep needs video.input and styles parameters")
     if program == "stylize" and require_images and "pairs" not in params and not (
             "content" in params and "styles" in params):
         raise UserError(f"{path}: parameters must include content and styles (files, folders or globs), "

@@ -28,9 +28,8 @@ from nst_bench.methods.cyclegan import (
     init_weights,
     save_generator,
 )
-from nst_bench.methods.gatys import quiet_lightning
 from nst_bench.plots import loss_curves
-from nst_bench.stylize import seed_everything
+from nst_bench.stylize import start_run
 from nst_bench.tracking import Trackers, provenance
 from nst_bench.training import Snapshots, finish_run, make_trainer, open_run, photo_split, resume_state, sample_photos
 
@@ -57,12 +56,7 @@ def translate_samples(module: CycleGANModule, photos: torch.Tensor) -> tuple[tor
 def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True) -> dict[str, Any]:
     """Train (or resume training) photo <-> artist; returns the metrics written to ``metrics.json``."""
     c, t = cfg.cyclegan, cfg.train
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    quiet_lightning()
-    seed_everything(cfg.seed)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run(cfg)
     photos_train, held_out = photo_split(c.domain_a, t.holdout, cfg.seed, "--domain-a", t.skip_first)
     if not c.domain_b or not Path(c.domain_b).is_dir():
         raise UserError(f"artist folder not found: {c.domain_b} (give --domain-b DIR, e.g. "

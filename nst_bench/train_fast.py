@@ -26,9 +26,8 @@ from nst_bench.errors import UserError
 from nst_bench.images import load_image, save_image
 from nst_bench.losses import PerceptualObjective
 from nst_bench.methods.fast import FastStyleModule, TransformerNet, save_network
-from nst_bench.methods.gatys import quiet_lightning
 from nst_bench.plots import loss_curves
-from nst_bench.stylize import build_objective, resolve_layers, seed_everything
+from nst_bench.stylize import build_objective, resolve_layers, start_run
 from nst_bench.tracking import Trackers, provenance
 from nst_bench.training import Snapshots, finish_run, make_trainer, open_run, photo_split, resume_state, sample_photos
 
@@ -67,13 +66,8 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True) -> dict
     """Train (or resume training) the network; returns the metrics written to ``metrics.json``."""
     if not cfg.styles:
         raise UserError("no style image: give --style PATH (several for an N-style network)")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    quiet_lightning()
-    seed_everything(cfg.seed)
+    out = start_run(cfg)
     t = cfg.train
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     train_paths, held_out = photo_split(t.content_dir, t.holdout, cfg.seed, "--content-dir", t.skip_first)
 
     encoder = build_backbone(cfg.backbone.name, cfg.backbone.weights, cfg.backbone.pooling,

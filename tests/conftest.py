@@ -33,3 +33,21 @@ def effnet():
     from nst_bench.backbones import build_backbone
 
     return build_backbone("efficientnet_lite0")
+
+
+def moving_square_clip(path: Path, frames: int = 8, height: int = 48, width: int = 64, speed: int = 2,
+                       fps: float = 12.0) -> Path:
+    """A textured square sliding right by ``speed`` px per frame across a still textured background."""
+    from nst_bench.video_io import write_video
+
+    g = torch.Generator().manual_seed(0)
+    background = torch.nn.functional.interpolate(torch.rand(1, 3, height // 8, width // 8, generator=g),
+                                                 (height, width), mode="bicubic", align_corners=False).clamp(0, 1)
+    square = torch.nn.functional.interpolate(torch.rand(1, 3, 4, 4, generator=g), (16, 16), mode="nearest")
+    clip = []
+    for t in range(frames):
+        frame = background.clone()
+        x = 4 + speed * t
+        frame[..., 16:32, x:x + 16] = square
+        clip.append(frame)
+    return write_video(clip, path, fps)

@@ -26,7 +26,7 @@ from nst_bench.images import fit_size, luminance, match_luminance, recombine_col
 from nst_bench.losses import PerceptualObjective, blend_grams
 from nst_bench.tracking import Tracker
 
-TERMS = ("total", "content", "style", "tv", "depth")  # depth only when the depth loss is on
+TERMS = ("total", "content", "style", "tv", "depth", "temporal")  # the last two only when they are on
 
 
 def initial_image(kind: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
@@ -157,8 +157,9 @@ def quiet_lightning() -> None:
 def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],
             objective: PerceptualObjective, gatys: GatysConfig, optim: OptimizerConfig, *, seed: int = 0,
             device: str = "cpu", tracker: Tracker | None = None, progress: bool = True,
-            log_every: int = 1, bar_position: int = 0) -> StylizeResult:
-    """Optimise pixels coarse-to-fine over ``gatys.scales``; each scale starts from the previous result."""
+            log_every: int = 1, bar_position: int = 0, init: torch.Tensor | None = None) -> StylizeResult:
+    """Optimise pixels coarse-to-fine over ``gatys.scales``; each scale starts from the previous result, the first
+    from ``init`` when given (a video's warped previous frame), else from ``gatys.init``."""
     quiet_lightning()
     long_side = max(content.shape[-2:])
     history: list[dict[str, float]] = []
@@ -177,8 +178,11 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
             c = luminance(c)
         objective.set_targets(objective.content_features(c),
                               blend_grams([objective.style_grams(x) for x in s], blend))
-        init = initial_image(gatys.init, c, s[0], seed) if image is None else resize(image, size)
-        module = GatysModule(objective, init, optim, tracker, step_offset=len(history), log_every=log_every)
+        if image is not None:
+            start = resize(image, size)
+        else:
+            start = resize(init, size) if init is not None else initial_image(gatys.init, c, s[0], seed)
+        module = GatysModule(objective, start, optim, tracker, step_offset=len(history), log_every=log_every)
         label = f"gatys {size[1]}x{size[0]}"
         _trainer(device, progress, label, bar_position).fit(module, DataLoader(range(optim.steps), batch_size=None))
         history += module.history

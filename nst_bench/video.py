@@ -1,0 +1,211 @@
+"""Recipe: stylize a video frame by frame, optionally with temporal consistency, and measure its flicker.
+
+Per frame t > 0 the optical flow of the *content* frames gives the previous frame's pixels' positions in this one
+(``flow.warp``) and a mask of where that can be trusted (``flow.consistency_mask``). Gatys starts from the previous
+stylized frame warped onto this one and adds Ruder et al.'s temporal loss (``video.temporal_weight``);
+feed-forward methods mix the warped previous output into theirs (``video.blend``). Either way the result is scored
+by the temporal warping error: the mean squared difference between each stylized frame and the previous one
+warped onto it over trusted pixels, reported beside the same error of the content clip.
+
+Writes to ``cfg.out``: ``frames/NNNNN.png`` (each finished frame; a rerun resumes after the last one),
+``stylized.mp4`` at the source frame rate (or the ``--out`` path), ``strip.jpg`` (content over stylized frames),
+``warping.png``, ``metrics.json``, ``config.yaml`` and an offline W&B run with the video.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torchvision.utils import make_grid
+from tqdm.auto import tqdm
+
+from nst_bench.config import RunConfig, to_dict
+from nst_bench.errors import UserError
+from nst_bench.flow import consistency_mask, flow_estimator, warp, warping_error
+from nst_bench.images import load_image, save_image
+from nst_bench.losses import TemporalTarget
+from nst_bench.methods import adain, gatys
+from nst_bench.stylize import (
+    SharedWork,
+    build_objective,
+    method_weights,
+    require_styles,
+    resolve_layers,
+    run_name,
+    start_run,
+)
+from nst_bench.tracking import WandbTracker, provenance, write_json
+from nst_bench.video_io import read_video, write_video
+
+FrameStylizer = Callable[[torch.Tensor, TemporalTarget | None], tuple[torch.Tensor, dict[str, float]]]
+
+
+def frame_path(out: Path, i: int) -> Path:
+    return out / "frames" / f"{i:05d}.png"
+
+
+def finished_frames(out: Path, n: int) -> int:
+    """How many frames, from the first on, a previous run already wrote."""
+    done = 0
+    while done < n and frame_path(out, done).is_file():
+        done += 1
+    return done
+
+
+def frame_stylizer(cfg: RunConfig, shared: SharedWork, styles: list[torch.Tensor], blend: list[float]
+                   ) -> tuple[FrameStylizer, dict[str, Any] | None]:
+    """A function (frame, temporal target or None) -> (stylized frame, loss terms), and the backbone it uses."""
+    if cfg.method == "gatys":
+        encoder = shared.encoder(cfg.backbone).to(cfg.device)
+        resolve_layers(cfg, encoder)
+        objective = build_objective(cfg, encoder, shared.targets, shared)
+
+        def gatys_frame(frame: torch.Tensor, temporal: TemporalTarget | None) -> tuple[torch.Tensor, dict]:
+            objective.temporal = temporal
+            r = gatys.stylize(frame, styles, blend, objective, cfg.gatys, cfg.optimizer, seed=cfg.seed,
+                              device=cfg.device, progress=False, init=temporal.warped if temporal else None)
+            if r.diverged_at is not None:
+                raise UserError(f"the loss became NaN at step {r.diverged_at}: lower optimizer.lr or the weights")
+            return r.image, r.final
+        return gatys_frame, encoder.describe()
+
+    if cfg.method == "adain":
+        model = shared.adain().to(cfg.device)
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            return adain.stylize(model, x, styles, blend, cfg.adain.alpha, cfg.adain.preserve_color).image
+    elif cfg.method == "fast":
+        net = shared.network(cfg)[0].to(cfg.device)
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            return net.stylize(x, blend)
+    else:
+        forward = shared.network(cfg)[0].to(cfg.device)
+
+    def network_frame(frame: torch.Tensor, temporal: TemporalTarget | None) -> tuple[torch.Tensor, dict]:
+        with torch.no_grad():
+            out = forward(frame)
+        if temporal is not None and cfg.video.blend:
+            mixed = cfg.video.blend * temporal.warped + (1 - cfg.video.blend) * out
+            out = temporal.mask * mixed + (1 - temporal.mask) * out
+        return out, {}
+    return network_frame, None
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _strip(content: list[torch.Tensor], stylized: list[torch.Tensor], columns: int = 6) -> torch.Tensor:
+    picks = sorted({round(i * (len(content) - 1) / max(columns - 1, 1)) for i in range(columns)})
+    tiles = [content[i][0] for i in picks] + [stylized[i][0] for i in picks]
+    return make_grid(tiles, nrow=len(picks), padding=2, pad_value=1.0)
+
+
+def _plot_warping(content: list[float], stylized: list[float], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nst_bench.plots import save_figure
+
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
+    ax.plot(range(1, len(content) + 1), content, label="content clip", color="k", lw=1)
+    ax.plot(range(1, len(stylized) + 1), stylized, label="stylized", color="C3", lw=1.2)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("warping error (MSE)")
+    return save_figure(fig, ax, path)
+
+
+def run_video(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = None,
+              video_path: str | Path | None = None) -> dict[str, Any]:
+    """Stylize ``cfg.video.input`` frame by frame into ``cfg.out``; returns the metrics written to metrics.json."""
+    v = cfg.video
+    if not v.input:
+        raise UserError("no video: give --input CLIP.mp4 (or video.input)")
+    shared = shared or SharedWork()
+    require_styles(cfg, shared)
+    out = start_run(cfg)
+    frames, fps = read_video(v.input, cfg.image.size, v.max_frames)
+    frames = [f.to(cfg.device) for f in frames]
+    styles = [load_image(s, cfg.image.style_size or cfg.image.size).to(cfg.device) for s in cfg.styles]
+    blend = cfg.style_blend or [1.0] * len(styles)
+    stylize_frame, backbone = frame_stylizer(cfg, shared, styles, blend)
+    estimate_flow = flow_estimator(v.flow, v.flow_weights)
+    config = to_dict(cfg)
+    (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    # flows of the content clip: current -> previous to warp, both directions for the occlusion mask
+    flows_back, masks = [None], [None]
+    for prev, cur in pairwise(frames):
+        back = estimate_flow(cur, prev)
+        flows_back.append(back)
+        masks.append(consistency_mask(back, estimate_flow(prev, cur)))
+
+    start = finished_frames(out, len(frames))
+    consistent = (cfg.method == "gatys" and v.temporal_weight > 0) or (cfg.method != "gatys" and v.blend > 0)
+    stylized: list[torch.Tensor] = [load_image(frame_path(out, i)).to(cfg.device) for i in range(start)]
+    per_frame: list[dict[str, float]] = []
+    seconds = 0.0
+    bar = tqdm(range(start, len(frames)), desc=f"video {cfg.method}", unit="frame", initial=start,
+               total=len(frames), disable=not progress)
+    for t in bar:
+        temporal = None
+        if t > 0 and consistent:
+            temporal = TemporalTarget(warp(stylized[t - 1], flows_back[t]), masks[t], v.temporal_weight)
+        t0 = time.perf_counter()
+        image, terms = stylize_frame(frames[t], temporal)
+        seconds += time.perf_counter() - t0
+        path = frame_path(out, t)
+        tmp = save_image(image, path.with_name(path.stem + ".tmp.png"))
+        tmp.replace(path)  # a frame on disk is a finished frame
+        stylized.append(load_image(path).to(cfg.device))  # what the video holds (8-bit) is what is scored
+        per_frame.append({"frame": t, "seconds": time.perf_counter() - t0, **terms})
+
+    styl_err = [warping_error(stylized[t], stylized[t - 1], flows_back[t], masks[t]) for t in range(1, len(frames))]
+    cont_err = [warping_error(frames[t], frames[t - 1], flows_back[t], masks[t]) for t in range(1, len(frames))]
+    final = {"warping_error": mean(styl_err), "content_warping_error": mean(cont_err)}
+    final["warping_ratio"] = final["warping_error"] / final["content_warping_error"] if final[
+        "content_warping_error"] else None
+    video = write_video(stylized, video_path or out / "stylized.mp4", fps)
+    strip = save_image(_strip(frames, stylized), out / "strip.jpg", quality=88)
+    save_image(stylized[0], out / "stylized.jpg")  # the sweep report's thumbnail
+    plot = _plot_warping(cont_err, styl_err, out / "warping.png") if styl_err else None
+    metrics: dict[str, Any] = {
+        "status": "ok", "final": final, "frames": len(frames), "fps": fps, "size": list(frames[0].shape[-2:]),
+        "resumed_from_frame": start, "consistent": consistent,
+        "seconds": seconds, "s_per_frame": seconds / max(1, len(frames) - start),  # of this run's frames
+        "iterations": len(frames), "s_per_iteration": seconds / max(1, len(frames) - start),
+        "per_frame": {"warping_error": styl_err, "content_warping_error": cont_err, "run": per_frame},
+        "video": str(video), "config": config, "backbone": backbone,
+        "method_weights": method_weights(cfg, shared), "flow": v.flow,
+        "mask_coverage": mean([float(m.mean()) for m in masks[1:]]),
+        "provenance": provenance(cfg.device, cfg.seed),
+    }
+    write_json(out / "metrics.json", metrics)
+    if cfg.tracking.wandb != "disabled":
+        log_run(cfg, out, config, metrics, video, strip, plot)
+    return metrics
+
+
+def log_run(cfg: RunConfig, out: Path, config: dict, metrics: dict, video: Path, strip: Path,
+            plot: Path | None) -> None:
+    import wandb
+
+    tracker = WandbTracker(out, mode=cfg.tracking.wandb, project=cfg.tracking.project,
+                           name=f"video-{run_name(cfg)}", config=config, group=cfg.tracking.group, job_type="video")
+    per = metrics["per_frame"]
+    for t, (s, c) in enumerate(zip(per["warping_error"], per["content_warping_error"]), start=1):
+        tracker.log({"warping_error": s, "content_warping_error": c}, step=t)
+    tracker.run.log({"video": wandb.Video(str(video), format="mp4")})
+    tracker.log_image("strip", strip, caption="content frames over stylized frames")
+    if plot:
+        tracker.log_image("warping", plot)
+    tracker.finish({f"final/{k}": v for k, v in metrics["final"].items()} | {"frames": metrics["frames"]})
