@@ -414,6 +414,52 @@ def _clip(args: argparse.Namespace) -> int:
     return 0
 
 
+DREAM_FLAGS = {"image": "content", "layers": "dream.layers", "octaves": "dream.octaves",
+               "octave_scale": "dream.octave_scale", "jitter": "dream.jitter", "steps": "optimizer.steps",
+               "lr": "optimizer.lr", "backbone": "backbone.name", "weights": "backbone.weights", "size": "image.size",
+               "out": "out", "seed": "seed", "device": "device", "wandb": "tracking.wandb"}
+
+
+def _add_dream(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dream", help="DeepDream: gradient ascent on a layer's activations, octave by octave",
+                       description="Amplify what LAYERS of a backbone respond to in --image: normalised-gradient "
+                                   "ascent with random jitter, from the smallest octave up to --size.")
+    p.add_argument("--image", required=True)
+    p.add_argument("--layers", nargs="+", help="layers to excite (default: the backbone's content layer)")
+    p.add_argument("--octaves", type=int, help="number of image sizes (default 4)")
+    p.add_argument("--octave-scale", type=float, help="size ratio between octaves (default 1.4)")
+    p.add_argument("--steps", type=int, help="ascent steps per octave (default 20)")
+    p.add_argument("--lr", type=float, help="step in pixels of [0, 1] per unit mean gradient (default 0.01)")
+    p.add_argument("--jitter", type=int, help="random roll in px before each step (default 32)")
+    p.add_argument("--backbone", help="vgg19 (default) | vgg16_tv | efficientnet_lite0 | resnet50 | timm:<name>")
+    p.add_argument("--weights", help="explicit checkpoint path for the backbone")
+    p.add_argument("--size", type=int, help="long side in px (default 512)")
+    p.add_argument("--out", help="output directory (default results/dream)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device")
+    p.add_argument("--wandb", choices=["offline", "online", "disabled"])
+    p.add_argument("--config", action="append", default=[])
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_dream)
+
+
+def _dream(args: argparse.Namespace) -> int:
+    from nst_bench.config import load_config, parse_override
+    from nst_bench.dream import run_dream
+
+    overrides: dict[str, Any] = {k: getattr(args, f) for f, k in DREAM_FLAGS.items() if getattr(args, f) is not None}
+    overrides.update(parse_override(s) for s in args.set)
+    defaults = {"method": "deepdream", "out": "results/dream", "optimizer": {"name": "sgd", "steps": 20}}
+    cfg = load_config(args.config, overrides, defaults)
+    m = run_dream(cfg, progress=not args.no_progress and sys.stderr.isatty())
+    print(f"wrote {cfg.out}/stylized.jpg: {'+'.join(m['layers'])} of {cfg.backbone.name}, {m['iterations']} steps "
+          f"over octaves {[f'{w}x{h}' for h, w in m['octave_sizes']]} in {m['seconds']:.1f} s; mean squared "
+          f"activation {m['initial']['activation']:.4g} -> {m['final']['activation']:.4g} "
+          f"({m['activation_rise']:.1f}x)")
+    return 0
+
+
 def _add_weights(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("weights", help="list every known network and where its weights come from")
     p.set_defaults(func=_weights)
@@ -446,6 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_export(sub)
     _add_weights(sub)
     _add_video(sub)
+    _add_dream(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s: %(message)s")
     try:

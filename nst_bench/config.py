@@ -49,13 +49,13 @@ class LossConfig:
     gram_norm: str = "paper"  # paper | mse_chw | mse_hw
 
 
-DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02, "sgd": 0.01}
 
 
 @dataclass
 class OptimizerConfig:
-    name: str = "lbfgs"  # lbfgs | adam
-    lr: float | None = None  # None = 1.0 for L-BFGS (step scale), 0.02 for Adam (pixels in [0, 1])
+    name: str = "lbfgs"  # lbfgs | adam | sgd (DeepDream's normalised-gradient ascent)
+    lr: float | None = None  # None = 1.0 for L-BFGS (step scale), 0.02 for Adam, 0.01 for SGD (pixels in [0, 1])
     steps: int = 300  # iterations per scale
     history_size: int = 100  # L-BFGS memory
     line_search: str | None = "strong_wolfe"  # L-BFGS line search; None = fixed step lr (fast, can diverge)
@@ -139,6 +139,16 @@ class VideoConfig:
 
 
 @dataclass
+class DreamConfig:
+    """DeepDream (`nst-bench dream`): gradient ascent on the activations of ``layers``, octave by octave."""
+
+    layers: list[str] | None = None  # None = the backbone's content layer (vgg: conv4_2)
+    octaves: int = 4  # image sizes, each octave_scale times the last, ending at image.size
+    octave_scale: float = 1.4
+    jitter: int = 32  # random roll, px, before every step
+
+
+@dataclass
 class TrackingConfig:
     wandb: str = "offline"  # offline | online | disabled
     project: str = "nst-bench"
@@ -167,6 +177,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     depth: DepthConfig = field(default_factory=DepthConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
+    dream: DreamConfig = field(default_factory=DreamConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
@@ -295,7 +306,7 @@ def load_config(files: list[str] | None = None, overrides: dict[str, Any] | None
 
 def validate(cfg: RunConfig) -> RunConfig:
     """Checks that need more than one key or a choice list; each failure says what to change."""
-    choices = {"optimizer.name": (cfg.optimizer.name, ("lbfgs", "adam")),
+    choices = {"optimizer.name": (cfg.optimizer.name, ("lbfgs", "adam", "sgd")),
                "gatys.init": (cfg.gatys.init, ("content", "noise", "style")),
                "loss.gram_norm": (cfg.loss.gram_norm, ("paper", "mse_chw", "mse_hw")),
                "optimizer.line_search": (cfg.optimizer.line_search, ("strong_wolfe", None)),
@@ -304,7 +315,7 @@ def validate(cfg: RunConfig) -> RunConfig:
                "tracking.wandb": (cfg.tracking.wandb, ("offline", "online", "disabled")),
                "fast.output": (cfg.fast.output, ("tanh", "sigmoid", "clamp")),
                "train.precision": (cfg.train.precision, ("32", "bf16-mixed")),
-               "method": (cfg.method, ("gatys", "adain", "fast", "cyclegan"))}
+               "method": (cfg.method, ("gatys", "adain", "fast", "cyclegan", "deepdream"))}
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise UserError(f"{key} is {value!r}; choose one of {', '.join(allowed)}")
@@ -342,6 +353,8 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise UserError("video.temporal_weight must be >= 0, video.blend in [0, 1), video.max_frames >= 1")
     if v.flow not in ("farneback", "raft_small", "raft_large"):
         raise UserError(f"video.flow is {v.flow!r}; choose one of farneback, raft_small, raft_large")
+    if cfg.dream.octaves < 1 or cfg.dream.octave_scale <= 1 or cfg.dream.jitter < 0:
+        raise UserError("dream.octaves must be >= 1, dream.octave_scale > 1 and dream.jitter >= 0")
     if cfg.depth.weight < 0:
         raise UserError(f"depth.weight must be 0 (off) or positive, got {cfg.depth.weight}")
     if cfg.depth.weight and cfg.method not in ("gatys", "fast"):

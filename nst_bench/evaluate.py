@@ -183,6 +183,8 @@ def readable_table(table: pd.DataFrame) -> pd.DataFrame:
     for m, fmt in (("gram_distance", "{:.3g}"), ("ssim", "{:.3f}"), ("psnr", "{:.1f}"), ("lpips", "{:.3f}"),
                    ("seconds", "{:.1f}"), ("steps_to_5pct", "{:.1f}")):
         out[m] = table[m].map(fmt.format)
+    if table["steps_to_5pct"].isna().all():  # only optimisation runs have one, and only since it was recorded
+        out = out.drop(columns="steps_to_5pct")
     return out
 
 

@@ -34,8 +34,10 @@ def _grey(frame: torch.Tensor) -> np.ndarray:
 
 def farneback(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Dense flow a -> b, (1, 2, H, W) in pixels (x, y), with OpenCV's Farneback at settings for natural video."""
-    import cv2
-
+    try:
+        import cv2
+    except ImportError as e:
+        raise UserError("Farneback flow needs OpenCV: pip install 'nst-bench[video]' (opencv-python-headless)") from e
     flow = cv2.calcOpticalFlowFarneback(_grey(a), _grey(b), None, pyr_scale=0.5, levels=4, winsize=15,
                                         iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
     return torch.from_numpy(flow).permute(2, 0, 1).unsqueeze(0).to(a.device)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -23,14 +24,21 @@ def save_figure(fig: plt.Figure, ax: plt.Axes, path: Path, legend: bool = True) 
 
 
 def loss_curves(history: Sequence[dict[str, float]], path: Path, terms: Sequence[str] = ("total", "content",
-                "style", "tv", "depth"), title: str = "") -> Path:
-    """Each loss term against the step, log scale (terms that stay at zero are left out)."""
+                "style", "tv", "depth"), title: str = "", smooth: int = 1) -> Path:
+    """Each loss term against the step, log scale (terms that stay at zero are left out); ``smooth`` > 1 draws
+    the running mean over that many steps over the faint raw values (GAN losses at batch 1 are mostly noise)."""
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=110)
-    steps = [h["step"] for h in history]
-    for term in terms:
-        values = [h.get(term, 0.0) for h in history]
-        if any(v > 0 for v in values):
-            ax.plot(steps, values, label=term, lw=1.4)
+    steps = np.array([h["step"] for h in history])
+    for i, term in enumerate(terms):
+        values = np.array([h.get(term, 0.0) for h in history], dtype=float)
+        if not (values > 0).any():
+            continue
+        if smooth > 1 and len(values) > smooth:
+            ax.plot(steps, values, color=f"C{i}", lw=0.5, alpha=0.2)
+            mean = np.convolve(values, np.ones(smooth) / smooth, mode="valid")
+            ax.plot(steps[smooth - 1:], mean, color=f"C{i}", lw=1.4, label=f"{term} ({smooth}-step mean)")
+        else:
+            ax.plot(steps, values, color=f"C{i}", label=term, lw=1.4)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("weighted loss")

@@ -192,6 +192,10 @@ def method_weights(cfg: RunConfig, shared: SharedWork) -> dict[str, Any] | None:
 def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = None,
         bar_position: int = 0) -> dict[str, Any]:
     """Stylize ``cfg.content`` with ``cfg.styles``; returns the metrics written to ``metrics.json``."""
+    if cfg.method == "deepdream":  # no style: its own recipe, so sweeps and `stylize` can run it too
+        from nst_bench.dream import run_dream
+
+        return run_dream(cfg, progress=progress, shared=shared)
     if not cfg.content:
         raise UserError("no content image: give --content PATH")
     shared = shared or SharedWork()

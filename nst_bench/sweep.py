@@ -175,7 +175,7 @@ def _settings(sweep: Sweep) -> Iterator[dict[str, Any]]:
 
 # sections a method never reads: they must not change its trials' ids (nor make duplicates of them)
 METHOD_SECTIONS = {"gatys": ("gatys", "optimizer"), "adain": ("adain",), "fast": ("fast",),
-                   "cyclegan": ("cyclegan",)}
+                   "cyclegan": ("cyclegan",), "deepdream": ("dream", "optimizer")}
 
 
 def trial_hash(cfg: RunConfig) -> str:
@@ -192,7 +192,7 @@ def trial_hash(cfg: RunConfig) -> str:
 
 def training_hash(cfg: RunConfig) -> str:
     """Id of a training trial: everything that shapes the network (its train and fast sections included)."""
-    skip = ("out", "tracking", "gatys", "optimizer", "adain", "cyclegan")
+    skip = ("out", "tracking", "gatys", "optimizer", "adain", "cyclegan", "dream")
     data = {k: v for k, v in to_dict(cfg).items() if k not in skip}
     return config_hash(data | {"program": "train-fast"})
 

@@ -119,7 +119,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True) -> dict
     with torch.no_grad():
         save_image(module.g_ab.eval()(photos[:1].to(cfg.device)), out / "stylized.jpg")
     if module.history:
-        loss_curves(module.history, out / "loss.png", terms=PLOTTED, title=name)
+        loss_curves(module.history, out / "loss.png", terms=PLOTTED, title=name, smooth=50)
     metrics: dict[str, Any] = {
         "status": "ok", "steps": t.steps, "resumed_from_step": start, "images_seen": t.steps * t.batch,
         "seconds": module.history[-1].get("elapsed") if module.history else None,

@@ -128,7 +128,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True) -> dict
         strip = save_image(depth_strip(objective.depth.estimator, photos[:1].to(cfg.device), first), out / "depth.jpg")
         tracker.log_image("depth", strip, caption="photo | output | depth of photo | depth of output")
     if module.history:
-        loss_curves(module.history, out / "loss.png", title=name)
+        loss_curves(module.history, out / "loss.png", title=name, smooth=20)
     metrics: dict[str, Any] = {
         "status": "ok", "steps": t.steps, "resumed_from_step": start, "images_seen": t.steps * t.batch,
         "seconds": module.history[-1].get("elapsed") if module.history else None,

@@ -26,7 +26,7 @@ from nst_bench.images import fit_size, luminance, match_luminance, recombine_col
 from nst_bench.losses import PerceptualObjective, blend_grams
 from nst_bench.tracking import Tracker
 
-TERMS = ("total", "content", "style", "tv", "depth", "temporal")  # the last two only when they are on
+TERMS = ("total", "content", "style", "tv", "depth", "temporal", "activation")  # those present are shown
 
 
 def initial_image(kind: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
@@ -66,6 +66,8 @@ class GatysModule(pl.LightningModule):
             # max_eval must be set: its default (max_iter * 5 // 4 = 1) leaves the line search no evaluations
             return torch.optim.LBFGS([self.image], lr=lr, max_iter=1, max_eval=25,
                                      history_size=self.optim.history_size, line_search_fn=self.optim.line_search)
+        if self.optim.name == "sgd":
+            return torch.optim.SGD([self.image], lr=lr)
         return torch.optim.Adam([self.image], lr=lr)
 
     def on_train_start(self) -> None:
