@@ -170,6 +170,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--sizes", nargs="+", type=int, default=[256, 512, 1024])
     t.add_argument("--steps", type=int, default=5, help="measured iterations per cell (after 2 warm-up ones)")
     t.add_argument("--fast-checkpoint", help="also time this trained network (net.safetensors)")
+    t.add_argument("--cyclegan-checkpoint", help="also time this CycleGAN generator (generator.safetensors)")
     t.add_argument("--out", default="results/runtime", help="writes runtime.md and runtime.csv here")
     t.set_defaults(func=_runtime)
 
@@ -197,7 +198,8 @@ def _runtime(args: argparse.Namespace) -> int:
     from nst_bench.runtime import machine, runtime_table
 
     quiet_lightning()
-    table = runtime_table(args.backbones, args.sizes, args.steps, fast_checkpoint=args.fast_checkpoint)
+    table = runtime_table(args.backbones, args.sizes, args.steps, fast_checkpoint=args.fast_checkpoint,
+                          cyclegan_checkpoint=args.cyclegan_checkpoint)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "runtime.csv", index=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from nst_bench.config import GatysConfig, OptimizerConfig
 from nst_bench.images import load_image
 from nst_bench.losses import PerceptualObjective, blend_grams
 from nst_bench.methods.adain import AdaIN
-from nst_bench.methods.fast import TransformerNet, load_network
+from nst_bench.methods.cyclegan import load_generator
+from nst_bench.methods.fast import load_network
 from nst_bench.methods.gatys import stylize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,25 +104,33 @@ def time_feedforward(label: str, fn, image: torch.Tensor, repeats: int = 5, bf16
             "channels_last": channels_last, "s_per_image": seconds, "repeats": repeats}
 
 
-def time_fast(size: int, net: TransformerNet) -> dict[str, Any]:
-    """Seconds per image of one TransformerNet pass (float32), in the same row layout as the other methods."""
-    row = time_feedforward("fast", net.stylize, load_image(CONTENT, size), repeats=3, modules=(net,))
+def time_network(label: str, size: int, forward: Callable[[torch.Tensor], torch.Tensor], net: torch.nn.Module
+                 ) -> dict[str, Any]:
+    """Seconds per image of one pass of a trained network (float32), in the same row layout as the other methods."""
+    row = time_feedforward(label, forward, load_image(CONTENT, size), repeats=3, modules=(net,))
     return row | {"s_per_iteration": float("nan"), "evaluations_per_iteration": float("nan"), "iterations": 0,
                   "measured_iterations": row["repeats"]}
 
 
 def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2,
-                  adain: bool = True, fast_checkpoint: str | None = None) -> pd.DataFrame:
+                  adain: bool = True, fast_checkpoint: str | None = None,
+                  cyclegan_checkpoint: str | None = None) -> pd.DataFrame:
     """One row per method and size; a bar counts the cells (1024 px Gatys cells take minutes each)."""
+    networks: dict[str, tuple[Callable, torch.nn.Module]] = {}
+    if fast_checkpoint:
+        net = load_network(fast_checkpoint)[0]
+        networks["fast"] = (net.stylize, net)
+    if cyclegan_checkpoint:
+        generator = load_generator(cyclegan_checkpoint)[0]
+        networks["cyclegan"] = (generator, generator)
     cells = [("gatys", b, s) for b in backbones for s in sizes] + ([("adain", "", s) for s in sizes] if adain else [])
-    cells += [("fast", "", s) for s in sizes] if fast_checkpoint else []
+    cells += [(name, "", s) for name in networks for s in sizes]
     model = AdaIN() if adain else None
-    net = load_network(fast_checkpoint)[0] if fast_checkpoint else None
     rows = []
     for method, backbone, size in tqdm(cells, desc="runtime", unit="cell", disable=None):
         if method == "gatys":
             row = time_gatys(backbone, size, steps, warmup)
         else:
-            row = time_adain(size, model=model) if method == "adain" else time_fast(size, net)
+            row = time_adain(size, model=model) if method == "adain" else time_network(method, size, *networks[method])
         rows.append(row | machine())
     return pd.DataFrame(rows)

@@ -86,14 +86,18 @@ def test_artist_probe_holds_out_whole_paintings(effnet):
     assert probe.heldout_crop_accuracy > 1 / 3, "the probe must beat chance on unseen paintings"
 
 
-def test_runtime_table_has_every_cell():
+def test_runtime_table_has_every_cell(tmp_path):
+    from nst_bench.methods.cyclegan import ResnetGenerator, save_generator
     from nst_bench.runtime import runtime_table
 
-    t = runtime_table(["efficientnet_lite0"], [64, 96], steps=2, warmup=1)
+    generator = save_generator(ResnetGenerator(width=8, blocks=1), tmp_path / "g.safetensors")
+    t = runtime_table(["efficientnet_lite0"], [64, 96], steps=2, warmup=1, cyclegan_checkpoint=str(generator))
     gatys, adain = t[t.method.str.startswith("gatys")], t[t.method == "adain"]
     assert list(gatys["size"]) == [64, 96] == list(adain["size"]) and (gatys.s_per_iteration > 0).all()
     assert (gatys.s_per_image == gatys.s_per_iteration * 300).all() and t.threads.iloc[0] >= 1
     assert (adain.s_per_image > 0).all() and (adain.s_per_image < gatys.s_per_image.to_numpy()).all()
+    cyclegan = t[t.method == "cyclegan"]
+    assert list(cyclegan["size"]) == [64, 96] and (cyclegan.s_per_image > 0).all()
 
 
 def test_runtime_command_writes_its_table(tmp_path, capsys):
