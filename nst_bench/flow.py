@@ -44,7 +44,8 @@ def farneback(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class RaftFlow:
-    """torchvision RAFT with weights from the resolver; frames are padded to a multiple of 8 and unpadded after."""
+    """torchvision RAFT with weights from the resolver; frames are padded (to a multiple of 8, at least 128 px)
+    and the flow cropped back."""
 
     def __init__(self, name: str, weights: str | None = None) -> None:
         from torchvision.models.optical_flow import raft_large, raft_small
@@ -57,7 +58,7 @@ class RaftFlow:
     @torch.no_grad()
     def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         h, w = a.shape[-2:]
-        pad = (0, (-w) % 8, 0, (-h) % 8)
+        pad = (0, max(128, w + (-w) % 8) - w, 0, max(128, h + (-h) % 8) - h)  # RAFT needs >= 128 px, x8
         a, b = (F.pad(x * 2 - 1, pad, mode="replicate") for x in (a, b))
         return self.model(a, b, num_flow_updates=12)[-1][..., :h, :w]
 

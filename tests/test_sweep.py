@@ -60,7 +60,7 @@ def test_random_search_is_seeded_and_capped(tmp_path):
     ({"loss.stlye_weight": {"values": [1]}}, "did you mean style_weight"),
     ({"loss.style_weight": {"min": 1, "max": 2}}, "needs method: random"),
     ({"content": {"values": ["no/such/dir"]}}, "no images match"),
-    ({"optimizer.name": {"values": ["sgd"]}}, "choose one of lbfgs, adam"),
+    ({"optimizer.name": {"values": ["rmsprop"]}}, "choose one of lbfgs, adam, sgd"),
 ])
 def test_bad_sweep_files_are_user_errors(tmp_path, params, message):
     with pytest.raises(UserError, match=message):

@@ -4,6 +4,7 @@ the CLI and video sweeps, on a synthetic clip the tests make (a textured square 
 import json
 
 import pandas as pd
+import pytest
 import torch
 import yaml
 
@@ -100,3 +101,21 @@ def test_a_video_sweep_reports_warping_errors(tmp_path, capsys, monkeypatch):
     assert main(["sweep", str(sweep), "--results", "res"]) == 0, capsys.readouterr().err
     table = pd.read_csv(tmp_path / "res" / "video" / "table.csv")
     assert len(table) == 2 and "final/warping_error mean" in " ".join(table.columns)
+
+
+def test_raft_loads_through_the_resolver_or_says_what_is_missing(tmp_path, monkeypatch):
+    from torchvision.models.optical_flow import raft_small
+
+    from nst_bench.errors import UserError
+    from nst_bench.flow import flow_estimator
+
+    monkeypatch.setenv("NST_BENCH_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(UserError, match=r"no weights for raft_small .*raft_small_C_T_V2-01064c6d\.pth"):
+        flow_estimator("raft_small")
+    torch.manual_seed(0)
+    torch.save(raft_small(weights=None).state_dict(), tmp_path / "raft_small_C_T_V2-01064c6d.pth")
+    raft = flow_estimator("raft_small")  # random weights: checks loading and shapes, not accuracy
+    assert raft.resolved.source == "weights_dir"
+    a, b = torch.rand(1, 3, 44, 60), torch.rand(1, 3, 44, 60)
+    assert raft(a, b).shape == (1, 2, 44, 60)
