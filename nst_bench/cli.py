@@ -19,9 +19,35 @@ STYLIZE_FLAGS: dict[str, str] = {
     "pooling": "backbone.pooling", "content_weight": "loss.content_weight", "style_weight": "loss.style_weight",
     "tv_weight": "loss.tv_weight", "gram_norm": "loss.gram_norm", "init": "gatys.init",
     "scales": "gatys.scales", "method": "method", "alpha": "adain.alpha",
-    "out": "out", "seed": "seed",
-    "device": "device", "wandb": "tracking.wandb",
+    "out": "out",
 }
+RUN_FLAGS = {"seed": "seed", "device": "device", "wandb": "tracking.wandb"}  # added by _add_run_flags
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    """The flags every command that runs something shares: seed, device, W&B mode, config files, --set, progress."""
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device")
+    p.add_argument("--wandb", choices=["offline", "online", "disabled"], help="W&B mode (default offline)")
+    p.add_argument("--config", action="append", default=[], help="YAML config file(s), applied in order")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, dotted")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _overrides(args: argparse.Namespace, flags: dict[str, str], **implied: Any) -> dict[str, Any]:
+    """Config overrides: the flags given (``flags`` maps each to its dotted key), then keys the flags imply,
+    then every --set, which wins."""
+    from nst_bench.config import parse_override
+
+    out = {key: getattr(args, flag) for flag, key in (flags | RUN_FLAGS).items() if getattr(args, flag) is not None}
+    out.update(implied)
+    out.update(parse_override(s) for s in args.set)
+    return out
+
+
+def _checkpoint_key(method: str | None) -> str:
+    """--checkpoint is the trained network of method fast (the default) or cyclegan."""
+    return f"{'cyclegan' if method == 'cyclegan' else 'fast'}.checkpoint"
 
 
 def _add_stylize(sub: argparse._SubParsersAction) -> None:
@@ -56,30 +82,18 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scales", nargs="+", type=float, help="coarse-to-fine fractions, e.g. 0.5 1.0")
     p.add_argument("--preserve-color", action="store_true", help="luminance-only transfer")
     p.add_argument("--out", help="output directory (default results/stylize)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device")
-    p.add_argument("--wandb", choices=["offline", "online", "disabled"], help="W&B mode (default offline)")
-    p.add_argument("--config", action="append", default=[], help="YAML config file(s), applied in order")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, dotted")
-    p.add_argument("--no-progress", action="store_true")
+    _add_run_flags(p)
     p.set_defaults(func=_stylize)
 
 
 def _stylize(args: argparse.Namespace) -> int:
-    from nst_bench.config import load_config, parse_override
+    from nst_bench.config import load_config
     from nst_bench.stylize import run
 
-    overrides: dict[str, Any] = {}
-    for flag, key in STYLIZE_FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None:
-            overrides[key] = value
+    implied: dict[str, Any] = {_checkpoint_key(args.method): args.checkpoint} if args.checkpoint else {}
     if args.preserve_color:
-        overrides[f"{args.method or 'gatys'}.preserve_color"] = True
-    if args.checkpoint:  # the trained network of method fast (default) or cyclegan
-        overrides[f"{'cyclegan' if args.method == 'cyclegan' else 'fast'}.checkpoint"] = args.checkpoint
-    overrides.update(parse_override(s) for s in args.set)
-    cfg = load_config(args.config, overrides)
+        implied[f"{args.method or 'gatys'}.preserve_color"] = True
+    cfg = load_config(args.config, _overrides(args, STYLIZE_FLAGS, **implied))
     metrics = run(cfg, progress=not args.no_progress and sys.stderr.isatty())
     f = metrics["final"]
     speed = (f"{metrics['iterations']} iterations in {metrics['seconds']:.1f} s "
@@ -218,8 +232,7 @@ def _runtime(args: argparse.Namespace) -> int:
 TRAIN_FLAGS: dict[str, str] = {  # flags of every `train` command
     "crop": "train.crop", "batch": "train.batch", "steps": "train.steps", "sample_every": "train.sample_every",
     "checkpoint_every": "train.checkpoint_every", "holdout": "train.holdout", "precision": "train.precision",
-    "size": "image.size", "out": "out", "seed": "seed", "device": "device", "threads": "threads",
-    "wandb": "tracking.wandb",
+    "size": "image.size", "out": "out", "threads": "threads",
 }
 FAST_FLAGS: dict[str, str] = {
     "style": "styles", "content_dir": "train.content_dir", "lr": "train.lr", "width": "fast.width",
@@ -243,14 +256,9 @@ def _add_train_flags(p: argparse.ArgumentParser, steps: int, batch: int, crop: i
     p.add_argument("--precision", choices=["32", "bf16-mixed"], help="bf16-mixed: bf16 autocast (default 32)")
     p.add_argument("--size", type=int, help="side of the held-out samples (and fast: of the style image)")
     p.add_argument("--out", help="output directory")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device")
     p.add_argument("--threads", type=int)
-    p.add_argument("--wandb", choices=["offline", "online", "disabled"])
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start again")
-    p.add_argument("--config", action="append", default=[], help="YAML config file(s), applied in order")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, dotted")
-    p.add_argument("--no-progress", action="store_true")
+    _add_run_flags(p)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -288,12 +296,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nst_bench.config import load_config, parse_override
+    from nst_bench.config import load_config
 
-    overrides: dict[str, Any] = {key: getattr(args, flag) for flag, key in (TRAIN_FLAGS | args.flags).items()
-                                 if getattr(args, flag) is not None}
-    overrides.update(parse_override(s) for s in args.set)
-    cfg = load_config(args.config, overrides, defaults={"method": args.method, "image": {"size": 256}})
+    defaults = {"method": args.method, "image": {"size": 256}}
+    cfg = load_config(args.config, _overrides(args, TRAIN_FLAGS | args.flags), defaults=defaults)
     progress = not args.no_progress and sys.stderr.isatty()
     if args.method == "fast":
         from nst_bench.train_fast import train
@@ -339,7 +345,7 @@ VIDEO_FLAGS = {"input": "video.input", "method": "method", "alpha": "adain.alpha
                "style_weights": "style_blend", "size": "image.size", "steps": "optimizer.steps",
                "max_frames": "video.max_frames", "temporal_weight": "video.temporal_weight", "blend": "video.blend",
                "flow": "video.flow", "backbone": "backbone.name", "style_weight": "loss.style_weight",
-               "content_weight": "loss.content_weight", "seed": "seed", "device": "device", "wandb": "tracking.wandb"}
+               "content_weight": "loss.content_weight"}
 
 
 def _add_video(sub: argparse._SubParsersAction) -> None:
@@ -364,12 +370,7 @@ def _add_video(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backbone")
     p.add_argument("--style-weight", type=float)
     p.add_argument("--content-weight", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device")
-    p.add_argument("--wandb", choices=["offline", "online", "disabled"])
-    p.add_argument("--config", action="append", default=[])
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--no-progress", action="store_true")
+    _add_run_flags(p)
     p.set_defaults(func=_video)
     c = sub.add_parser("clip", help="make a test clip: a slow zoom and pan over one photo",
                        description="Write a short .mp4 of a photo with a slow zoom and sideways pan, for video "
@@ -387,18 +388,15 @@ def _add_video(sub: argparse._SubParsersAction) -> None:
 def _video(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nst_bench.config import load_config, parse_override
+    from nst_bench.config import load_config
     from nst_bench.video import run_video
 
-    overrides: dict[str, Any] = {k: getattr(args, f) for f, k in VIDEO_FLAGS.items() if getattr(args, f) is not None}
-    if args.checkpoint:
-        overrides[f"{'cyclegan' if args.method == 'cyclegan' else 'fast'}.checkpoint"] = args.checkpoint
     out = Path(args.out)
     if out.suffix.lower() != ".mp4":
         raise UserError(f"--out {out} must end in .mp4 (its working files go to {out.with_suffix('')}/)")
-    overrides["out"] = str(out.with_suffix(""))
-    overrides.update(parse_override(s) for s in args.set)
-    cfg = load_config(args.config, overrides)
+    implied = {"out": str(out.with_suffix(""))} | ({_checkpoint_key(args.method): args.checkpoint}
+                                                   if args.checkpoint else {})
+    cfg = load_config(args.config, _overrides(args, VIDEO_FLAGS, **implied))
     m = run_video(cfg, progress=not args.no_progress and sys.stderr.isatty(), video_path=out)
     f = m["final"]
     print(f"wrote {out} ({m['frames']} frames, {m['s_per_frame']:.2f} s/frame) and {cfg.out}/: warping error "
@@ -419,7 +417,7 @@ def _clip(args: argparse.Namespace) -> int:
 DREAM_FLAGS = {"image": "content", "layers": "dream.layers", "octaves": "dream.octaves",
                "octave_scale": "dream.octave_scale", "jitter": "dream.jitter", "steps": "optimizer.steps",
                "lr": "optimizer.lr", "backbone": "backbone.name", "weights": "backbone.weights", "size": "image.size",
-               "out": "out", "seed": "seed", "device": "device", "wandb": "tracking.wandb"}
+               "out": "out"}
 
 
 def _add_dream(sub: argparse._SubParsersAction) -> None:
@@ -437,23 +435,16 @@ def _add_dream(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", help="explicit checkpoint path for the backbone")
     p.add_argument("--size", type=int, help="long side in px (default 512)")
     p.add_argument("--out", help="output directory (default results/dream)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device")
-    p.add_argument("--wandb", choices=["offline", "online", "disabled"])
-    p.add_argument("--config", action="append", default=[])
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--no-progress", action="store_true")
+    _add_run_flags(p)
     p.set_defaults(func=_dream)
 
 
 def _dream(args: argparse.Namespace) -> int:
-    from nst_bench.config import load_config, parse_override
+    from nst_bench.config import load_config
     from nst_bench.dream import run_dream
 
-    overrides: dict[str, Any] = {k: getattr(args, f) for f, k in DREAM_FLAGS.items() if getattr(args, f) is not None}
-    overrides.update(parse_override(s) for s in args.set)
     defaults = {"method": "deepdream", "out": "results/dream", "optimizer": {"name": "sgd", "steps": 20}}
-    cfg = load_config(args.config, overrides, defaults)
+    cfg = load_config(args.config, _overrides(args, DREAM_FLAGS), defaults)
     m = run_dream(cfg, progress=not args.no_progress and sys.stderr.isatty())
     print(f"wrote {cfg.out}/stylized.jpg: {'+'.join(m['layers'])} of {cfg.backbone.name}, {m['iterations']} steps "
           f"over octaves {[f'{w}x{h}' for h, w in m['octave_sizes']]} in {m['seconds']:.1f} s; mean squared "
