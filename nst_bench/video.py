@@ -14,9 +14,9 @@ Writes to ``cfg.out``: ``frames/NNNNN.png`` (each finished frame; a rerun resume
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from nst_bench.stylize import (
     start_run,
 )
 from nst_bench.tracking import WandbTracker, provenance, write_json
-from nst_bench.video_io import read_video, write_video
+from nst_bench.video_io import iter_frames, probe_video, write_video
 
 FrameStylizer = Callable[[torch.Tensor, TemporalTarget | None], tuple[torch.Tensor, dict[str, float]]]
 
@@ -102,9 +102,11 @@ def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def _strip(content: list[torch.Tensor], stylized: list[torch.Tensor], columns: int = 6) -> torch.Tensor:
-    picks = sorted({round(i * (len(content) - 1) / max(columns - 1, 1)) for i in range(columns)})
-    tiles = [content[i][0] for i in picks] + [stylized[i][0] for i in picks]
+def _strip(out: Path, clip: str, size: int, n: int, columns: int = 6) -> torch.Tensor:
+    """Content frames over stylized frames at ``columns`` evenly spaced times (a second, cheap decode)."""
+    picks = sorted({round(i * (n - 1) / max(columns - 1, 1)) for i in range(columns)})
+    content = [f[0] for i, f in enumerate(iter_frames(clip, size, n)) if i in picks]
+    tiles = content + [load_image(frame_path(out, i))[0] for i in picks]
     return make_grid(tiles, nrow=len(picks), padding=2, pad_value=1.0)
 
 
@@ -124,69 +126,97 @@ def _plot_warping(content: list[float], stylized: list[float], path: Path) -> Pa
     return save_figure(fig, ax, path)
 
 
+def read_log(out: Path) -> list[dict[str, Any]]:
+    """The per-frame records of earlier runs (``frames/log.jsonl``), up to the first frame whose PNG is missing."""
+    path = out / "frames" / "log.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    return rows[:finished_frames(out, len(rows))]
+
+
 def run_video(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = None,
               video_path: str | Path | None = None) -> dict[str, Any]:
-    """Stylize ``cfg.video.input`` frame by frame into ``cfg.out``; returns the metrics written to metrics.json."""
+    """Stylize ``cfg.video.input`` frame by frame into ``cfg.out``; returns the metrics written to metrics.json.
+
+    Frames stream from the decoder, so memory holds two frames whatever the clip's length. Each finished frame is
+    a PNG plus a line of ``frames/log.jsonl`` (its losses and warping errors): a rerun keeps both and goes on."""
     v = cfg.video
     if not v.input:
         raise UserError("no video: give --input CLIP.mp4 (or video.input)")
     shared = shared or SharedWork()
     require_styles(cfg, shared)
     out = start_run(cfg)
-    frames, fps = read_video(v.input, cfg.image.size, v.max_frames)
-    frames = [f.to(cfg.device) for f in frames]
+    fps, count = probe_video(v.input)
+    total = min(count, v.max_frames) if count and v.max_frames else count or v.max_frames
     styles = [load_image(s, cfg.image.style_size or cfg.image.size).to(cfg.device) for s in cfg.styles]
     blend = cfg.style_blend or [1.0] * len(styles)
     stylize_frame, backbone = frame_stylizer(cfg, shared, styles, blend)
     estimate_flow = flow_estimator(v.flow, v.flow_weights)
     config = to_dict(cfg)
     (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-
-    # flows of the content clip: current -> previous to warp, both directions for the occlusion mask
-    flows_back, masks = [None], [None]
-    for prev, cur in pairwise(frames):
-        back = estimate_flow(cur, prev)
-        flows_back.append(back)
-        masks.append(consistency_mask(back, estimate_flow(prev, cur)))
-
-    start = finished_frames(out, len(frames))
     consistent = (cfg.method == "gatys" and v.temporal_weight > 0) or (cfg.method != "gatys" and v.blend > 0)
-    stylized: list[torch.Tensor] = [load_image(frame_path(out, i)).to(cfg.device) for i in range(start)]
-    per_frame: list[dict[str, float]] = []
-    seconds = 0.0
-    bar = tqdm(range(start, len(frames)), desc=f"video {cfg.method}", unit="frame", initial=start,
-               total=len(frames), disable=not progress)
-    for t in bar:
-        temporal = None
-        if t > 0 and consistent:
-            temporal = TemporalTarget(warp(stylized[t - 1], flows_back[t]), masks[t], v.temporal_weight)
-        t0 = time.perf_counter()
-        image, terms = stylize_frame(frames[t], temporal)
-        seconds += time.perf_counter() - t0
-        path = frame_path(out, t)
-        tmp = save_image(image, path.with_name(path.stem + ".tmp.png"))
-        tmp.replace(path)  # a frame on disk is a finished frame
-        stylized.append(load_image(path).to(cfg.device))  # what the video holds (8-bit) is what is scored
-        per_frame.append({"frame": t, "seconds": time.perf_counter() - t0, **terms})
 
-    styl_err = [warping_error(stylized[t], stylized[t - 1], flows_back[t], masks[t]) for t in range(1, len(frames))]
-    cont_err = [warping_error(frames[t], frames[t - 1], flows_back[t], masks[t]) for t in range(1, len(frames))]
+    rows = read_log(out)
+    start = len(rows)
+    log_path = out / "frames" / "log.jsonl"
+    log_path.parent.mkdir(exist_ok=True)
+    log_path.write_text("".join(json.dumps(r) + "\n" for r in rows))  # drops records past the resume point
+    prev: torch.Tensor | None = None  # previous content frame
+    prev_out: torch.Tensor | None = None  # previous stylized frame, as saved
+    seconds, size = 0.0, None
+    bar = tqdm(iter_frames(v.input, cfg.image.size, v.max_frames), desc=f"video {cfg.method}", unit="frame",
+               total=total, disable=not progress)
+    with open(log_path, "a") as log:
+        for t, frame in enumerate(bar):
+            frame, size = frame.to(cfg.device), list(frame.shape[-2:])
+            if t < start:  # finished earlier: only the last one is needed, to continue from
+                if t == start - 1:
+                    prev_out = load_image(frame_path(out, t)).to(cfg.device)
+                prev = frame
+                continue
+            back = mask = None
+            if prev is not None:
+                back = estimate_flow(frame, prev)
+                mask = consistency_mask(back, estimate_flow(prev, frame))
+            temporal = TemporalTarget(warp(prev_out, back), mask, v.temporal_weight) if (
+                consistent and prev_out is not None) else None
+            t0 = time.perf_counter()
+            image, terms = stylize_frame(frame, temporal)
+            elapsed = time.perf_counter() - t0
+            seconds += elapsed
+            path = frame_path(out, t)
+            save_image(image, path.with_name(path.stem + ".tmp.png")).replace(path)  # on disk = finished
+            saved = load_image(path).to(cfg.device)  # what the video holds (8-bit) is what is scored
+            row: dict[str, Any] = {"frame": t, "seconds": elapsed, **terms}
+            if back is not None:
+                row |= {"warping_error": warping_error(saved, prev_out, back, mask),
+                        "content_warping_error": warping_error(frame, prev, back, mask),
+                        "mask_coverage": float(mask.mean())}
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            rows.append(row)
+            prev, prev_out = frame, saved
+    if len(rows) < 2:
+        raise UserError(f"{v.input} gave {len(rows)} frame(s); video.max_frames must be at least 2")
+
+    pairs = rows[1:]
+    styl_err = [r["warping_error"] for r in pairs]
+    cont_err = [r["content_warping_error"] for r in pairs]
     final = {"warping_error": mean(styl_err), "content_warping_error": mean(cont_err)}
     final["warping_ratio"] = final["warping_error"] / final["content_warping_error"] if final[
         "content_warping_error"] else None
-    video = write_video(stylized, video_path or out / "stylized.mp4", fps)
-    strip = save_image(_strip(frames, stylized), out / "strip.jpg", quality=88)
-    save_image(stylized[0], out / "stylized.jpg")  # the sweep report's thumbnail
-    plot = _plot_warping(cont_err, styl_err, out / "warping.png") if styl_err else None
+    n = len(rows)
+    video = write_video((load_image(frame_path(out, i)) for i in range(n)), video_path or out / "stylized.mp4", fps)
+    strip = save_image(_strip(out, v.input, cfg.image.size, n), out / "strip.jpg", quality=88)
+    save_image(load_image(frame_path(out, 0)), out / "stylized.jpg")  # the sweep report's thumbnail
+    plot = _plot_warping(cont_err, styl_err, out / "warping.png")
     metrics: dict[str, Any] = {
-        "status": "ok", "final": final, "frames": len(frames), "fps": fps, "size": list(frames[0].shape[-2:]),
+        "status": "ok", "final": final, "frames": n, "fps": fps, "size": size,
         "resumed_from_frame": start, "consistent": consistent,
-        "seconds": seconds, "s_per_frame": seconds / max(1, len(frames) - start),  # of this run's frames
-        "iterations": len(frames), "s_per_iteration": seconds / max(1, len(frames) - start),
-        "per_frame": {"warping_error": styl_err, "content_warping_error": cont_err, "run": per_frame},
-        "video": str(video), "config": config, "backbone": backbone,
+        "seconds": seconds, "s_per_frame": seconds / max(1, n - start),  # of this run's frames
+        "iterations": n, "s_per_iteration": seconds / max(1, n - start),
+        "per_frame": rows, "video": str(video), "config": config, "backbone": backbone,
         "method_weights": method_weights(cfg, shared), "flow": v.flow,
-        "mask_coverage": mean([float(m.mean()) for m in masks[1:]]),
+        "mask_coverage": mean([r["mask_coverage"] for r in pairs]),
         "provenance": provenance(cfg.device, cfg.seed),
     }
     write_json(out / "metrics.json", metrics)
@@ -201,9 +231,9 @@ def log_run(cfg: RunConfig, out: Path, config: dict, metrics: dict, video: Path,
 
     tracker = WandbTracker(out, mode=cfg.tracking.wandb, project=cfg.tracking.project,
                            name=f"video-{run_name(cfg)}", config=config, group=cfg.tracking.group, job_type="video")
-    per = metrics["per_frame"]
-    for t, (s, c) in enumerate(zip(per["warping_error"], per["content_warping_error"]), start=1):
-        tracker.log({"warping_error": s, "content_warping_error": c}, step=t)
+    for row in metrics["per_frame"][1:]:
+        tracker.log({k: row[k] for k in ("warping_error", "content_warping_error", "mask_coverage")},
+                    step=row["frame"])
     tracker.run.log({"video": wandb.Video(str(video), format="mp4")})
     tracker.log_image("strip", strip, caption="content frames over stylized frames")
     if plot:

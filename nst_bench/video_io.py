@@ -25,34 +25,51 @@ def _av():
     return av
 
 
-def read_video(path: str | Path, long_side: int | None = None, max_frames: int | None = None
-               ) -> tuple[list[torch.Tensor], float]:
-    """The first ``max_frames`` frames (all when None), resized to ``long_side``, and the frame rate."""
+def _open(path: Path):
     av = _av()
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"video not found: {p}")
+    if not path.is_file():
+        raise UserError(f"video not found: {path}")
     try:
-        container = av.open(str(p))
+        container = av.open(str(path))
     except av.error.FFmpegError as e:
-        raise UserError(f"cannot read {p} as a video ({type(e).__name__}): give an .mp4/.mov/.avi/.webm file") from e
-    with container:
-        if not container.streams.video:
-            raise UserError(f"{p} has no video stream")
+        raise UserError(f"cannot read {path} as a video ({type(e).__name__}): give an .mp4/.mov/.avi/.webm "
+                        "file") from e
+    if not container.streams.video:
+        container.close()
+        raise UserError(f"{path} has no video stream")
+    return container
+
+
+def probe_video(path: str | Path) -> tuple[float, int | None]:
+    """Frame rate and frame count (None when the container does not say), after checking that the file decodes
+    to at least two frames (a still image does not)."""
+    with _open(Path(path)) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 24)
-        frames: list[torch.Tensor] = []
-        for frame in container.decode(video=0):
-            x = torch.from_numpy(frame.to_ndarray(format="rgb24")).permute(2, 0, 1).unsqueeze(0).float() / 255
-            if long_side:
-                x = resize(x, even(fit_size(*x.shape[-2:], long_side)))
-            frames.append(x)
-            if max_frames and len(frames) >= max_frames:
-                break
-    if len(frames) < 2 and max_frames != 1:
-        raise UserError(f"{p} holds {len(frames)} frame(s): give a video of at least 2 frames "
+        frames = stream.frames or None
+        decoded = sum(1 for _, _ in zip(range(2), container.decode(video=0)))
+    if decoded < 2:
+        raise UserError(f"{path} holds {decoded} frame(s): give a video of at least 2 frames "
                         "(`nst-bench clip` makes one from a photo)")
-    return frames, fps
+    return fps, frames
+
+
+def iter_frames(path: str | Path, long_side: int | None = None, max_frames: int | None = None
+                ) -> Iterator[torch.Tensor]:
+    """Decode frame by frame (memory stays at one frame), resized to ``long_side`` with even sides."""
+    with _open(Path(path)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if max_frames and i >= max_frames:
+                break
+            x = torch.from_numpy(frame.to_ndarray(format="rgb24")).permute(2, 0, 1).unsqueeze(0).float() / 255
+            yield resize(x, even(fit_size(*x.shape[-2:], long_side))) if long_side else x
+
+
+def read_video(path: str | Path, long_side: int | None = None, max_frames: int | None = None
+               ) -> tuple[list[torch.Tensor], float]:
+    """Every frame (up to ``max_frames``) in memory, and the frame rate: for short clips and tests."""
+    fps = probe_video(path)[0]
+    return list(iter_frames(path, long_side, max_frames)), fps
 
 
 def even(size: tuple[int, int]) -> tuple[int, int]:
