@@ -45,3 +45,13 @@ def loss_curves(history: Sequence[dict[str, float]], path: Path, terms: Sequence
     if title:
         ax.set_title(title, fontsize=9)
     return save_figure(fig, ax, path)
+
+
+def warping_curves(content: Sequence[float], stylized: Sequence[float], path: Path) -> Path:
+    """A video's warping error per frame, stylized against the content clip's own."""
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
+    ax.plot(range(1, len(content) + 1), content, label="content clip", color="k", lw=1)
+    ax.plot(range(1, len(stylized) + 1), stylized, label="stylized", color="C3", lw=1.2)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("warping error (MSE)")
+    return save_figure(fig, ax, path)

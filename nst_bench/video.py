@@ -31,6 +31,7 @@ from nst_bench.flow import consistency_mask, flow_estimator, warp, warping_error
 from nst_bench.images import load_image, save_image
 from nst_bench.losses import TemporalTarget
 from nst_bench.methods import adain, gatys
+from nst_bench.plots import warping_curves
 from nst_bench.stylize import (
     SharedWork,
     build_objective,
@@ -108,22 +109,6 @@ def _strip(out: Path, clip: str, size: int, n: int, columns: int = 6) -> torch.T
     content = [f[0] for i, f in enumerate(iter_frames(clip, size, n)) if i in picks]
     tiles = content + [load_image(frame_path(out, i))[0] for i in picks]
     return make_grid(tiles, nrow=len(picks), padding=2, pad_value=1.0)
-
-
-def _plot_warping(content: list[float], stylized: list[float], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from nst_bench.plots import save_figure
-
-    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
-    ax.plot(range(1, len(content) + 1), content, label="content clip", color="k", lw=1)
-    ax.plot(range(1, len(stylized) + 1), stylized, label="stylized", color="C3", lw=1.2)
-    ax.set_xlabel("frame")
-    ax.set_ylabel("warping error (MSE)")
-    return save_figure(fig, ax, path)
 
 
 def read_log(out: Path) -> list[dict[str, Any]]:
@@ -208,7 +193,7 @@ def run_video(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | Non
     video = write_video((load_image(frame_path(out, i)) for i in range(n)), video_path or out / "stylized.mp4", fps)
     strip = save_image(_strip(out, v.input, cfg.image.size, n), out / "strip.jpg", quality=88)
     save_image(load_image(frame_path(out, 0)), out / "stylized.jpg")  # the sweep report's thumbnail
-    plot = _plot_warping(cont_err, styl_err, out / "warping.png")
+    plot = warping_curves(cont_err, styl_err, out / "warping.png")
     metrics: dict[str, Any] = {
         "status": "ok", "final": final, "frames": n, "fps": fps, "size": size,
         "resumed_from_frame": start, "consistent": consistent,
