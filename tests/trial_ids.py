@@ -1,0 +1,30 @@
+"""The trial ids of every bundled sweep file (and of the retention study's settings), computed from the files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nst_bench.evaluate import RetentionJob, build_sweep
+from nst_bench.sweep import expand, load_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+RETENTION = {"retention.yaml": ["hokusai", "van_gogh"]}
+
+
+def bundled_trial_ids() -> dict[str, list[str]]:
+    """{sweep file: [trial id, ...]} in expansion order; run with the repository root as working directory."""
+    out: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "configs" / "sweeps").glob("*.yaml")):
+        sweep = load_sweep(path.relative_to(ROOT), require_images=False)
+        if "pairs" in sweep.parameters or "content" in sweep.parameters or sweep.program != "stylize":
+            out[f"sweeps/{path.name}"] = [t.id for t in expand(sweep, Path("results"))]
+        else:  # a settings file for `evaluate retention` (depth.yaml): its images come from the command
+            job = RetentionJob(path.relative_to(ROOT), Path("../shared/data/imagenet_sample"),
+                               Path("../shared/data/artists"), ["hokusai", "van_gogh"], 20, sweep.name)
+            out[f"sweeps/{path.name}"] = [t.id for t in expand(build_sweep(job), Path("results"))]
+    for name, artists in RETENTION.items():
+        job = RetentionJob(Path("configs") / name, Path("../shared/data/imagenet_sample"),
+                           Path("../shared/data/artists"), artists, 50, "retention")
+        out[name] = [t.id for t in expand(build_sweep(job), Path("results"))]
+    return out
