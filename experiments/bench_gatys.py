@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from nst_bench.images import load_image
-from nst_bench.losses import PerceptualObjective
-from nst_bench.runtime import CONTENT, STYLE, gatys_objective, time_gatys
+from nst_bench.data.images import load_image
+from nst_bench.evaluate.runtime import CONTENT, STYLE, gatys_objective, time_gatys
+from nst_bench.losses.objective import PerceptualObjective
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -88,7 +88,7 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
 
 def _stylize(args: argparse.Namespace) -> int:
     from nst_bench.config import load_config
-    from nst_bench.stylize import run
+    from nst_bench.recipes.stylize import run
 
     implied: dict[str, Any] = {_checkpoint_key(args.method): args.checkpoint} if args.checkpoint else {}
     if args.preserve_color:
@@ -124,7 +124,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nst_bench.sweep import RunsLog, expand, load_sweep, pending_trials, run_sweep
+    from nst_bench.sweeps.spec import RunsLog, expand, load_sweep, pending_trials, run_sweep
 
     sweep = load_sweep(args.file)
     root = Path(args.results)
@@ -152,7 +152,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from nst_bench.report import format_table, report
+    from nst_bench.sweeps.report import format_table, report
 
     result = report(args.results)
     print(format_table(result["table"]).to_markdown(index=False))
@@ -192,8 +192,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 def _retention(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nst_bench.evaluate import RetentionJob, readable_table, run_retention
-    from nst_bench.sweep import load_sweep
+    from nst_bench.evaluate.retention import RetentionJob, readable_table, run_retention
+    from nst_bench.sweeps.spec import load_sweep
 
     name = args.name or load_sweep(Path(args.settings), require_images=False).name
     job = RetentionJob(Path(args.settings), Path(args.content), Path(args.artists_root), args.artist, args.limit,
@@ -208,8 +208,8 @@ def _retention(args: argparse.Namespace) -> int:
 def _runtime(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from nst_bench.evaluate.runtime import machine, runtime_table
     from nst_bench.methods.gatys import quiet_lightning
-    from nst_bench.runtime import machine, runtime_table
 
     quiet_lightning()
     table = runtime_table(args.backbones, args.sizes, args.steps, fast_checkpoint=args.fast_checkpoint,
@@ -302,7 +302,7 @@ def _train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, _overrides(args, TRAIN_FLAGS | args.flags), defaults=defaults)
     progress = not args.no_progress and sys.stderr.isatty()
     if args.method == "fast":
-        from nst_bench.train_fast import train
+        from nst_bench.recipes.train_fast import train
 
         if cfg.out == "results/stylize":  # the stylize default; a training run gets its own folder
             cfg.out = str(Path("results/fast") / "+".join(Path(s).stem for s in cfg.styles))
@@ -311,7 +311,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"wrote {cfg.out}/net.safetensors after {m['steps']} steps ({m['seconds'] or 0:.0f} s of training); "
               f"held-out content {v['content']:.4g} style {v['style']:.4g}; samples: {cfg.out}/samples.jpg")
         return 0
-    from nst_bench.train_cyclegan import train
+    from nst_bench.recipes.train_cyclegan import train
 
     if cfg.out == "results/stylize":
         cfg.out = str(Path("results/cyclegan") / Path(cfg.cyclegan.domain_b or "artist").name)
@@ -333,7 +333,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from nst_bench.export import export
+    from nst_bench.recipes.export import export
 
     r = export(args.method, args.out, args.checkpoint)
     print(f"wrote {r['path']} ({r['format']}, {r['bytes'] / 1e6:.1f} MB) in {r['seconds']:.1f} s; re-run at "
@@ -389,7 +389,7 @@ def _video(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from nst_bench.config import load_config
-    from nst_bench.video import run_video
+    from nst_bench.recipes.video import run_video
 
     out = Path(args.out)
     if out.suffix.lower() != ".mp4":
@@ -406,7 +406,7 @@ def _video(args: argparse.Namespace) -> int:
 
 
 def _clip(args: argparse.Namespace) -> int:
-    from nst_bench.video_io import pan_zoom_clip, write_video
+    from nst_bench.data.video_io import pan_zoom_clip, write_video
 
     frames = pan_zoom_clip(args.photo, args.size, args.seconds, args.fps, args.zoom, args.pan)
     path = write_video(frames, args.out, args.fps)
@@ -441,7 +441,7 @@ def _add_dream(sub: argparse._SubParsersAction) -> None:
 
 def _dream(args: argparse.Namespace) -> int:
     from nst_bench.config import load_config
-    from nst_bench.dream import run_dream
+    from nst_bench.recipes.dream import run_dream
 
     defaults = {"method": "deepdream", "out": "results/dream", "optimizer": {"name": "sgd", "steps": 20}}
     cfg = load_config(args.config, _overrides(args, DREAM_FLAGS), defaults)
@@ -459,8 +459,8 @@ def _add_weights(sub: argparse._SubParsersAction) -> None:
 
 
 def _weights(args: argparse.Namespace) -> int:
-    import nst_bench.depth  # noqa: F401  (registers the depth networks' weights)
-    from nst_bench.weights import status, weights_dir
+    import nst_bench.nets.depth  # noqa: F401  (registers the depth networks' weights)
+    from nst_bench.nets.weights import status, weights_dir
 
     rows = status()
     print(f"weights directory: {weights_dir()} (set NST_BENCH_WEIGHTS to change it)")

@@ -32,7 +32,7 @@ class ImageConfig:
 @dataclass
 class BackboneConfig:
     name: str = "vgg19"
-    weights: str | None = None  # explicit checkpoint path; None = resolver order (see nst_bench.weights)
+    weights: str | None = None  # explicit checkpoint path; None = resolver order (see nst_bench.nets.weights)
     content_layers: list[str] | None = None  # None = the backbone's default (vgg: conv4_2)
     style_layers: list[str] | None = None  # None = the backbone's default (vgg: conv1_1..conv5_1)
     style_layer_weights: list[float] | None = None  # None = equal, summing to 1

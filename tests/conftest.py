@@ -23,14 +23,14 @@ torch.set_num_threads(2)
 
 @pytest.fixture(scope="session")
 def vgg19():
-    from nst_bench.backbones import build_backbone
+    from nst_bench.nets.backbones import build_backbone
 
     return build_backbone("vgg19")
 
 
 @pytest.fixture(scope="session")
 def effnet():
-    from nst_bench.backbones import build_backbone
+    from nst_bench.nets.backbones import build_backbone
 
     return build_backbone("efficientnet_lite0")
 
@@ -38,7 +38,7 @@ def effnet():
 def moving_square_clip(path: Path, frames: int = 8, height: int = 48, width: int = 64, speed: int = 2,
                        fps: float = 12.0) -> Path:
     """A textured square sliding right by ``speed`` px per frame across a still textured background."""
-    from nst_bench.video_io import write_video
+    from nst_bench.data.video_io import write_video
 
     g = torch.Generator().manual_seed(0)
     background = torch.nn.functional.interpolate(torch.rand(1, 3, height // 8, width // 8, generator=g),

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nst_bench.cli import main
-from nst_bench.images import load_image
+from nst_bench.data.images import load_image
 from nst_bench.methods.adain import AdaIN, adaptive_instance_norm
 
 from .conftest import CONTENT, STYLE, STYLE2

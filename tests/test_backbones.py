@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from nst_bench.backbones import build_backbone
+from nst_bench.data.images import load_image
 from nst_bench.errors import UserError
-from nst_bench.images import load_image
+from nst_bench.nets.backbones import build_backbone
 
 from .conftest import CONTENT, SHARED
 
@@ -79,7 +79,7 @@ def test_unknown_backbone_and_missing_weights_are_user_errors(tmp_path, monkeypa
     with pytest.raises(UserError, match="registered: vgg19"):
         build_backbone("vgg99")
     monkeypatch.setenv("NST_BENCH_WEIGHTS", str(tmp_path))
-    from nst_bench import weights as W
+    from nst_bench.nets import weights as W
 
     monkeypatch.setattr(W, "torch_cache_dir", lambda: Path(tmp_path))
     with pytest.raises(UserError, match="no weights for resnet50"):

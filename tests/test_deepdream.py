@@ -5,7 +5,7 @@ import json
 
 from nst_bench.cli import main
 from nst_bench.config import DreamConfig, OptimizerConfig
-from nst_bench.images import load_image
+from nst_bench.data.images import load_image
 from nst_bench.methods.deepdream import DreamObjective, dream, octave_sizes
 
 from .conftest import CONTENT

@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from nst_bench.cli import main
-from nst_bench.datasets import artist_paintings, labelled_images
+from nst_bench.data.datasets import artist_paintings, labelled_images
 from nst_bench.errors import UserError
-from nst_bench.evaluate import bootstrap_ci
+from nst_bench.evaluate.retention import bootstrap_ci
 
 from .conftest import SHARED
 
@@ -74,8 +74,8 @@ def test_retention_run_scores_clean_and_stylized(tmp_path, monkeypatch, capsys):
 
 
 def test_artist_probe_holds_out_whole_paintings(effnet):
-    from nst_bench.artists import split_paintings, train_artist_probe
-    from nst_bench.classifier import imagenet_classifier
+    from nst_bench.evaluate.artists import split_paintings, train_artist_probe
+    from nst_bench.nets.classifier import imagenet_classifier
 
     paintings = artist_paintings(ARTISTS, ["hokusai", "van_gogh", "durer"])
     train, test = split_paintings(paintings, 0.25, seed=0)
@@ -87,8 +87,8 @@ def test_artist_probe_holds_out_whole_paintings(effnet):
 
 
 def test_runtime_table_has_every_cell(tmp_path):
+    from nst_bench.evaluate.runtime import runtime_table
     from nst_bench.methods.cyclegan import ResnetGenerator, save_generator
-    from nst_bench.runtime import runtime_table
 
     generator = save_generator(ResnetGenerator(width=8, blocks=1), tmp_path / "g.safetensors")
     t = runtime_table(["efficientnet_lite0"], [64, 96], steps=2, warmup=1, cyclegan_checkpoint=str(generator))

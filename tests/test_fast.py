@@ -5,8 +5,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from nst_bench.images import load_image
-from nst_bench.losses import PerceptualObjective
+from nst_bench.data.images import load_image
+from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.methods.fast import FastStyleModule, TransformerNet
 
 from .conftest import CONTENT, STYLE, STYLE2
@@ -49,7 +49,7 @@ def test_training_lowers_the_perceptual_loss(vgg19):
 
 
 def test_random_crops_continue_the_same_stream_after_a_resume():
-    from nst_bench.datasets import RandomCrops
+    from nst_bench.data.datasets import RandomCrops
 
     paths = [CONTENT, STYLE, STYLE2]
     whole = RandomCrops(paths, 32, count=10, seed=3)
@@ -78,8 +78,8 @@ def test_network_file_round_trips_and_foreign_files_are_refused(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".pt", ".onnx"])
 def test_exported_fast_network_matches_eager_at_other_sizes(tmp_path, suffix):
-    from nst_bench.export import export
     from nst_bench.methods.fast import save_network
+    from nst_bench.recipes.export import export
 
     save_network(TransformerNet(width=8, blocks=1, n_styles=3), tmp_path / "net.safetensors", styles=["a", "b", "c"])
     r = export("fast", tmp_path / f"net{suffix}", str(tmp_path / "net.safetensors"))
@@ -87,7 +87,7 @@ def test_exported_fast_network_matches_eager_at_other_sizes(tmp_path, suffix):
 
 
 def test_exported_adain_matches_eager(tmp_path):
-    from nst_bench.export import export
+    from nst_bench.recipes.export import export
 
     r = export("adain", tmp_path / "adain.onnx")
     assert r["check_shape"] == (1, 3, 200, 296) and r["max_abs_diff"] < 1e-4

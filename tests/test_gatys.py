@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from nst_bench.config import GatysConfig, OptimizerConfig
-from nst_bench.images import load_image, rgb_to_yiq
-from nst_bench.losses import PerceptualObjective
+from nst_bench.data.images import load_image, rgb_to_yiq
+from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.methods.gatys import stylize
 
 from .conftest import CONTENT, STYLE, STYLE2
@@ -73,7 +73,7 @@ def test_nan_loss_stops_and_keeps_the_last_finite_image(vgg19):
 
 @pytest.mark.parametrize("name", ["vgg16_tv", "efficientnet_lite0"])
 def test_other_backbones_optimise(name):
-    from nst_bench.backbones import build_backbone
+    from nst_bench.nets.backbones import build_backbone
 
     enc = build_backbone(name)
     content, style = load_image(CONTENT, 64), load_image(STYLE, 64)

@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
+from nst_bench.data.images import load_image, read_image, recombine_colour, rgb_to_yiq
 from nst_bench.errors import UserError
-from nst_bench.images import load_image, read_image, recombine_colour, rgb_to_yiq
 
 
 def _save(tmp_path, name, array, mode=None):

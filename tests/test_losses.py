@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nst_bench.losses import PerceptualObjective, blend_grams, gram, style_layer_loss, total_variation
+from nst_bench.losses.objective import PerceptualObjective, blend_grams, gram, style_layer_loss, total_variation
 
 
 def _feats(seed, c=8, h=5, w=6):

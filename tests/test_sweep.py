@@ -13,7 +13,7 @@ import pytest
 
 from nst_bench.cli import main
 from nst_bench.errors import UserError
-from nst_bench.sweep import RunsLog, expand, load_sweep
+from nst_bench.sweeps.spec import RunsLog, expand, load_sweep
 
 from .conftest import DEMO, ROOT
 
@@ -134,7 +134,7 @@ def test_sigkill_at_any_moment_then_resume_counts_each_trial_once(tmp_path):
 
 
 def test_shared_targets_are_computed_once_and_change_nothing(tmp_path):
-    from nst_bench import executors
+    from nst_bench.sweeps import executors
 
     f = _sweep_file(tmp_path, {"loss.style_weight": {"values": [1.0, 2.0, 3.0]}, "tracking.wandb":
                                {"value": "disabled"}, "content": {"values": [str(DEMO / "content" / "rocket.jpg")]}})
@@ -153,7 +153,7 @@ def test_ray_executor_runs_every_trial_once(tmp_path, monkeypatch):
     pytest.importorskip("ray")
     monkeypatch.chdir(tmp_path)
     f = _sweep_file(tmp_path, {"loss.style_weight": {"values": [1.0, 2.0]}, "ray.cpus": {"value": 1}}, name="ray")
-    from nst_bench.sweep import run_sweep
+    from nst_bench.sweeps.spec import run_sweep
 
     sweep = load_sweep(f)
     assert sweep.resource("ray.cpus", 9) == 1 and sweep.resource("ray.gpus", 0) == 0
@@ -179,7 +179,7 @@ def test_config_valued_parameter_sets_several_keys(tmp_path):
 
 def test_trial_ids_ignore_sections_the_method_does_not_use():
     from nst_bench.config import RunConfig
-    from nst_bench.sweep import trial_hash
+    from nst_bench.sweeps.spec import trial_hash
 
     a, b = RunConfig(content="c.jpg", styles=["s.jpg"]), RunConfig(content="c.jpg", styles=["s.jpg"])
     b.adain.alpha, b.out, b.tracking.wandb = 0.3, "elsewhere", "disabled"

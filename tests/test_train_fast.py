@@ -8,7 +8,7 @@ import pytest
 
 from nst_bench.cli import main
 from nst_bench.errors import UserError
-from nst_bench.training import photo_split
+from nst_bench.recipes.training import photo_split
 
 from .conftest import CONTENT, DEMO, STYLE, STYLE2
 
@@ -95,7 +95,7 @@ def test_sweep_programs_and_fast_trial_ids(tmp_path):
     from nst_bench.config import RunConfig
     from nst_bench.errors import UserError
     from nst_bench.methods.fast import TransformerNet, save_network
-    from nst_bench.sweep import load_sweep, trial_hash
+    from nst_bench.sweeps.spec import load_sweep, trial_hash
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"program": "train.py", "parameters": {"styles": {"value": str(STYLE)}}}))

@@ -10,9 +10,9 @@ import yaml
 
 from nst_bench.cli import main
 from nst_bench.config import load_config
-from nst_bench.flow import consistency_mask, farneback, warp, warping_error
-from nst_bench.video import frame_path, run_video
-from nst_bench.video_io import pan_zoom_clip, read_video, write_video
+from nst_bench.data.video_io import pan_zoom_clip, read_video, write_video
+from nst_bench.nets.flow import consistency_mask, farneback, warp, warping_error
+from nst_bench.recipes.video import frame_path, run_video
 
 from .conftest import CONTENT, STYLE, moving_square_clip
 
@@ -108,7 +108,7 @@ def test_raft_loads_through_the_resolver_or_says_what_is_missing(tmp_path, monke
     from torchvision.models.optical_flow import raft_small
 
     from nst_bench.errors import UserError
-    from nst_bench.flow import flow_estimator
+    from nst_bench.nets.flow import flow_estimator
 
     monkeypatch.setenv("NST_BENCH_WEIGHTS", str(tmp_path))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))

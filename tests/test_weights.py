@@ -3,9 +3,9 @@ import shutil
 import pytest
 import torch
 
-from nst_bench import weights as W
 from nst_bench.cli import main
 from nst_bench.errors import UserError
+from nst_bench.nets import weights as W
 
 VGG_SHA = "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0c148d286bb4a"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nst_bench.evaluate import RetentionJob, build_sweep
-from nst_bench.sweep import expand, load_sweep
+from nst_bench.evaluate.retention import RetentionJob, build_sweep
+from nst_bench.sweeps.spec import expand, load_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"

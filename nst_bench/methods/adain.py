@@ -16,10 +16,10 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from nst_bench import weights as W
-from nst_bench.backbones import Encoder, build_backbone
+from nst_bench.data.images import recombine_colour, resize
 from nst_bench.errors import UserError
-from nst_bench.images import recombine_colour, resize
+from nst_bench.nets import weights as W
+from nst_bench.nets.backbones import Encoder, build_backbone
 
 # decoder layout: (kind, args) in the order of the checkpoint's Sequential; convs sit at indices 1, 5, 8, ... 28
 _DECODER = [("conv", 512, 256), ("up",), ("conv", 256, 256), ("conv", 256, 256), ("conv", 256, 256),

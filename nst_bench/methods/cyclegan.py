@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nst_bench.errors import UserError
-from nst_bench.netfile import load_network_file, save_network_file
-from nst_bench.tracking import Tracker
+from nst_bench.nets.netfile import load_network_file, save_network_file
+from nst_bench.run.tracking import Tracker
 
 LOSS_TERMS = ("g", "d", "gan_ab", "gan_ba", "cycle_a", "cycle_b", "idt_a", "idt_b", "d_a", "d_b")
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 
 from nst_bench.config import DreamConfig, OptimizerConfig
-from nst_bench.images import resize
+from nst_bench.data.images import resize
 from nst_bench.methods.gatys import GatysModule, _trainer, quiet_lightning
-from nst_bench.tracking import Tracker
+from nst_bench.run.tracking import Tracker
 
 
 class NormaliseGradient(torch.autograd.Function):

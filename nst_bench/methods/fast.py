@@ -2,7 +2,7 @@
 variant with conditional instance normalisation (Dumoulin et al. 2017): one network, a weight vector picks or
 blends the styles at inference.
 
-The network is trained against the same perceptual objective as Gatys (``nst_bench.losses``), so losses of the
+The network is trained against the same perceptual objective as Gatys (``nst_bench.losses.objective``), so losses of the
 two families are directly comparable.
 """
 
@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from nst_bench.errors import UserError
-from nst_bench.losses import PerceptualObjective
-from nst_bench.netfile import load_network_file, save_network_file
-from nst_bench.tracking import Tracker
+from nst_bench.losses.objective import PerceptualObjective
+from nst_bench.nets.netfile import load_network_file, save_network_file
+from nst_bench.run.tracking import Tracker
 
 OUTPUT_ACTIVATIONS = ("tanh", "sigmoid", "clamp")
 

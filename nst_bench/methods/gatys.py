@@ -22,9 +22,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from nst_bench.config import DEFAULT_LR, GatysConfig, OptimizerConfig
-from nst_bench.images import fit_size, luminance, match_luminance, recombine_colour, resize
-from nst_bench.losses import PerceptualObjective, blend_grams
-from nst_bench.tracking import Tracker
+from nst_bench.data.images import fit_size, luminance, match_luminance, recombine_colour, resize
+from nst_bench.losses.objective import PerceptualObjective, blend_grams
+from nst_bench.run.tracking import Tracker
 
 TERMS = ("total", "content", "style", "tv", "depth", "temporal", "activation")  # those present are shown
 

@@ -128,7 +128,7 @@ def provenance(device: str, seed: int) -> dict[str, Any]:
 
 
 def _git_commit() -> str | None:
-    head = Path(__file__).resolve().parent.parent / ".git" / "HEAD"
+    head = Path(__file__).resolve().parents[2] / ".git" / "HEAD"
     try:
         ref = head.read_text().strip()
         if ref.startswith("ref: "):

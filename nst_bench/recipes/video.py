@@ -26,13 +26,13 @@ from torchvision.utils import make_grid
 from tqdm.auto import tqdm
 
 from nst_bench.config import RunConfig, to_dict
+from nst_bench.data.images import load_image, save_image
+from nst_bench.data.video_io import iter_frames, probe_video, write_video
 from nst_bench.errors import UserError
-from nst_bench.flow import consistency_mask, flow_estimator, warp, warping_error
-from nst_bench.images import load_image, save_image
-from nst_bench.losses import TemporalTarget
+from nst_bench.losses.objective import TemporalTarget
 from nst_bench.methods import adain, gatys
-from nst_bench.plots import warping_curves
-from nst_bench.stylize import (
+from nst_bench.nets.flow import consistency_mask, flow_estimator, warp, warping_error
+from nst_bench.recipes.stylize import (
     SharedWork,
     build_objective,
     method_weights,
@@ -41,8 +41,8 @@ from nst_bench.stylize import (
     run_name,
     start_run,
 )
-from nst_bench.tracking import WandbTracker, provenance, write_json
-from nst_bench.video_io import iter_frames, probe_video, write_video
+from nst_bench.run.plots import warping_curves
+from nst_bench.run.tracking import WandbTracker, provenance, write_json
 
 FrameStylizer = Callable[[torch.Tensor, TemporalTarget | None], tuple[torch.Tensor, dict[str, float]]]
 

@@ -13,16 +13,16 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from nst_bench.backbones import build_backbone
 from nst_bench.config import GatysConfig, OptimizerConfig
-from nst_bench.images import load_image
-from nst_bench.losses import PerceptualObjective, blend_grams
+from nst_bench.data.images import load_image
+from nst_bench.losses.objective import PerceptualObjective, blend_grams
 from nst_bench.methods.adain import AdaIN
 from nst_bench.methods.cyclegan import load_generator
 from nst_bench.methods.fast import load_network
 from nst_bench.methods.gatys import stylize
+from nst_bench.nets.backbones import build_backbone
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "assets/demo/content/rocket.jpg"
 STYLE = ROOT / "assets/demo/style/starry_night.jpg"
 

@@ -18,16 +18,16 @@ import numpy as np
 import torch
 import yaml
 
-from nst_bench import weights as W
-from nst_bench.backbones import Encoder, build_backbone
 from nst_bench.config import BackboneConfig, DepthConfig, RunConfig, config_hash, to_dict
-from nst_bench.depth import DepthEstimator, DepthLoss, build_depth, depth_strip
+from nst_bench.data.images import load_image, save_image
 from nst_bench.errors import UserError
-from nst_bench.images import load_image, save_image
-from nst_bench.losses import PerceptualObjective, TargetCache, blend_grams
+from nst_bench.losses.objective import PerceptualObjective, TargetCache, blend_grams
 from nst_bench.methods import adain, cyclegan, fast, gatys
-from nst_bench.plots import loss_curves
-from nst_bench.tracking import LocalTracker, Trackers, WandbTracker, provenance, write_json
+from nst_bench.nets import weights as W
+from nst_bench.nets.backbones import Encoder, build_backbone
+from nst_bench.nets.depth import DepthEstimator, DepthLoss, build_depth, depth_strip
+from nst_bench.run.plots import loss_curves
+from nst_bench.run.tracking import LocalTracker, Trackers, WandbTracker, provenance, write_json
 
 
 @dataclass
@@ -193,7 +193,7 @@ def run(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = No
         bar_position: int = 0) -> dict[str, Any]:
     """Stylize ``cfg.content`` with ``cfg.styles``; returns the metrics written to ``metrics.json``."""
     if cfg.method == "deepdream":  # no style: its own recipe, so sweeps and `stylize` can run it too
-        from nst_bench.dream import run_dream
+        from nst_bench.recipes.dream import run_dream
 
         return run_dream(cfg, progress=progress, shared=shared)
     if not cfg.content:

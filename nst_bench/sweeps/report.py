@@ -8,10 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from nst_bench.data.images import load_image, save_image
 from nst_bench.errors import UserError
-from nst_bench.images import load_image, save_image
-from nst_bench.plots import plt, save_figure
-from nst_bench.sweep import RunsLog, short_value
+from nst_bench.run.plots import plt, save_figure
+from nst_bench.sweeps.spec import RunsLog, short_value
 
 METRICS = ["final/total", "final/content", "final/style", "final/tv", "final/warping_error",
            "final/content_warping_error", "final/warping_ratio", "seconds", "s_per_iteration", "iterations"]

@@ -7,7 +7,7 @@ its successors are trained scale- and shift-invariant), so the loss compares sta
 
 * ``midas_small``: MiDaS v2.1 small (Ranftl et al. 2020): EfficientNet-Lite3 from timm plus the RefineNet-style
   decoder, laid out so the official ``midas_v21_small_256.pt`` loads key for key. Weights come through
-  ``nst_bench.weights`` (path, weights dir, torch hub cache, download).
+  ``nst_bench.nets.weights`` (path, weights dir, torch hub cache, download).
 * ``dpt_hybrid``, ``dpt_large``, ``depth_anything_small``, ``depth_anything_v2_small``: through ``transformers``
   (optional): a saved model directory given as the path or found in the weights dir, else the Hugging Face cache,
   else a download. ``trust_remote_code`` stays off: no downloaded code runs.
@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nst_bench import weights as W
-from nst_bench.backbones import IMAGENET_MEAN, IMAGENET_STD
 from nst_bench.errors import UserError
+from nst_bench.nets import weights as W
+from nst_bench.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 
 W.register(W.WeightSpec(
     "midas_small",

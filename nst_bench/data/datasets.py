@@ -13,8 +13,8 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from nst_bench.data.images import IMAGE_SUFFIXES, list_images, read_image, resize
 from nst_bench.errors import UserError
-from nst_bench.images import IMAGE_SUFFIXES, list_images, read_image, resize
 
 log = logging.getLogger(__name__)
 WNID = re.compile(r"n\d{8}")

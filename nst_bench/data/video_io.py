@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nst_bench.data.images import fit_size, load_image, resize
 from nst_bench.errors import UserError
-from nst_bench.images import fit_size, load_image, resize
 
 
 def _av():

@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nst_bench import weights as W
-from nst_bench.backbones import timm_model
+from nst_bench.data.images import resize
 from nst_bench.errors import UserError
-from nst_bench.images import resize
+from nst_bench.nets import weights as W
+from nst_bench.nets.backbones import timm_model
 
 TIMM_ARCH = {"resnet50": "resnet50", "efficientnet_lite0": "tf_efficientnet_lite0"}
 

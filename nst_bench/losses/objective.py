@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from nst_bench.depth import DepthLoss
+from nst_bench.nets.depth import DepthLoss
 
 GRAM_NORMS = ("paper", "mse_chw", "mse_hw")
 DEPTH = "depth"  # key of the content's depth map among the content targets

@@ -18,18 +18,26 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision.utils import make_grid
 
-from nst_bench.backbones import build_backbone
 from nst_bench.config import RunConfig
-from nst_bench.datasets import RandomCrops
-from nst_bench.depth import depth_strip
+from nst_bench.data.datasets import RandomCrops
+from nst_bench.data.images import load_image, save_image
 from nst_bench.errors import UserError
-from nst_bench.images import load_image, save_image
-from nst_bench.losses import PerceptualObjective
+from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.methods.fast import FastStyleModule, TransformerNet, save_network
-from nst_bench.plots import loss_curves
-from nst_bench.stylize import build_objective, resolve_layers, start_run
-from nst_bench.tracking import Trackers, provenance
-from nst_bench.training import Snapshots, finish_run, make_trainer, open_run, photo_split, resume_state, sample_photos
+from nst_bench.nets.backbones import build_backbone
+from nst_bench.nets.depth import depth_strip
+from nst_bench.recipes.stylize import build_objective, resolve_layers, start_run
+from nst_bench.recipes.training import (
+    Snapshots,
+    finish_run,
+    make_trainer,
+    open_run,
+    photo_split,
+    resume_state,
+    sample_photos,
+)
+from nst_bench.run.plots import loss_curves
+from nst_bench.run.tracking import Trackers, provenance
 
 log = logging.getLogger(__name__)
 VAL_TERMS = ("total", "content", "style")

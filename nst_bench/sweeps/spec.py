@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from nst_bench.config import RunConfig, config_hash, from_dict, read_yaml, set_dotted, to_dict, validate
+from nst_bench.data.images import IMAGE_SUFFIXES
 from nst_bench.errors import UserError
-from nst_bench.images import IMAGE_SUFFIXES
-from nst_bench.weights import sha256
+from nst_bench.nets.weights import sha256
 
 SWEEP_KEYS = {"name", "description", "method", "metric", "parameters", "program", "command", "run_cap",
               "early_terminate", "project", "entity"}
@@ -301,9 +301,9 @@ def run_sweep(sweep: Sweep, *, executor: str = "local", max_trials: int | None =
               ray_address: str | None = None, ray_cpus: float | None = None,
               ray_gpus: float | None = None) -> dict[str, Any]:
     """Run what is not done yet, then write the report and a W&B summary run with the comparison table."""
-    from nst_bench.executors import SweepProgress, local_executor, ray_executor
-    from nst_bench.report import report
-    from nst_bench.tracking import log_sweep_summary
+    from nst_bench.run.tracking import log_sweep_summary
+    from nst_bench.sweeps.executors import SweepProgress, local_executor, ray_executor
+    from nst_bench.sweeps.report import report
 
     trials = expand(sweep, results_root)
     if wandb_mode:

@@ -14,8 +14,8 @@ from typing import Any
 from tqdm import tqdm
 
 from nst_bench.errors import UserError
-from nst_bench.stylize import SharedWork, run
-from nst_bench.sweep import RunsLog, Trial
+from nst_bench.recipes.stylize import SharedWork, run
+from nst_bench.sweeps.spec import RunsLog, Trial
 
 log = logging.getLogger(__name__)
 _SHARED: SharedWork | None = None  # one per process: a Ray worker keeps it across the tasks it runs
@@ -34,13 +34,13 @@ def run_trial(trial: Trial, progress: bool = False) -> dict[str, Any]:
     row: dict[str, Any] = {"trial_id": trial.id, "params": trial.params, "out": trial.config.out}
     try:
         if trial.program == "train-fast":
-            from nst_bench.train_fast import train
+            from nst_bench.recipes.train_fast import train
 
             m = train(trial.config, progress=progress)  # resumes from its own checkpoint after a crash
             metrics = m | {"final": m["held_out"], "iterations": m["steps"],
                            "s_per_iteration": m["seconds"] / m["steps"] if m["seconds"] else None}
         elif trial.program == "video":
-            from nst_bench.video import run_video
+            from nst_bench.recipes.video import run_video
 
             metrics = run_video(trial.config, progress=progress, shared=shared_work())  # resumes by frame
         else:

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nst_bench import weights as W
 from nst_bench.errors import UserError
+from nst_bench.nets import weights as W
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

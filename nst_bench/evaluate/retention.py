@@ -21,16 +21,16 @@ import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 from tqdm import tqdm
 
-from nst_bench.artists import train_artist_probe
-from nst_bench.backbones import Encoder, build_backbone
-from nst_bench.classifier import Classifier, imagenet_classifier
-from nst_bench.datasets import WNID, artist_paintings, labelled_images
+from nst_bench.data.datasets import WNID, artist_paintings, labelled_images
+from nst_bench.data.images import load_image
 from nst_bench.errors import UserError
-from nst_bench.images import load_image
-from nst_bench.losses import gram, style_layer_loss
-from nst_bench.plots import plt, save_figure
-from nst_bench.sweep import IMAGE_PARAMS, RunsLog, Sweep, expand, load_sweep, run_sweep, short_value
-from nst_bench.weights import find, load_state_dict
+from nst_bench.evaluate.artists import train_artist_probe
+from nst_bench.losses.objective import gram, style_layer_loss
+from nst_bench.nets.backbones import Encoder, build_backbone
+from nst_bench.nets.classifier import Classifier, imagenet_classifier
+from nst_bench.nets.weights import find, load_state_dict
+from nst_bench.run.plots import plt, save_figure
+from nst_bench.sweeps.spec import IMAGE_PARAMS, RunsLog, Sweep, expand, load_sweep, run_sweep, short_value
 
 log = logging.getLogger(__name__)
 RATES = ("top1", "top5", "clean_top1", "agreement", "deception")
@@ -276,7 +276,7 @@ def run_retention(job: RetentionJob, *, executor: str = "local", wandb_mode: str
     if (wandb_mode or "offline") != "disabled":
         import wandb
 
-        from nst_bench.tracking import wandb_init
+        from nst_bench.run.tracking import wandb_init
 
         run = wandb_init(out, mode=wandb_mode or "offline", project="nst-bench", name=f"{job.name}-retention",
                          group=job.name, job_type="evaluate", config={"classifier": classifier.describe(),

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from nst_bench.classifier import Classifier
-from nst_bench.images import load_image
+from nst_bench.data.images import load_image
+from nst_bench.nets.classifier import Classifier
 
 
 def random_crops(image: torch.Tensor, n: int, rng: random.Random, min_scale: float = 0.25) -> list[torch.Tensor]:

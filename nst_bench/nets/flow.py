@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nst_bench import weights as W
 from nst_bench.errors import UserError
+from nst_bench.nets import weights as W
 
 W.register(W.WeightSpec(
     "raft_small", "torchvision RAFT small optical flow (C_T_V2)", ("raft_small_C_T_V2-01064c6d.pth",),

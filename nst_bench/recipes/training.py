@@ -21,11 +21,11 @@ import torch
 import yaml
 
 from nst_bench.config import RunConfig, to_dict
-from nst_bench.datasets import readable, split_holdout
+from nst_bench.data.datasets import readable, split_holdout
+from nst_bench.data.images import list_images, load_image, resize
 from nst_bench.errors import UserError
-from nst_bench.images import list_images, load_image, resize
 from nst_bench.methods.gatys import StepBar
-from nst_bench.tracking import Trackers, WandbTracker, write_json
+from nst_bench.run.tracking import Trackers, WandbTracker, write_json
 
 log = logging.getLogger(__name__)
 

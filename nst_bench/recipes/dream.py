@@ -13,16 +13,16 @@ from typing import Any
 import yaml
 
 from nst_bench.config import RunConfig, to_dict
+from nst_bench.data.images import load_image, save_image
 from nst_bench.errors import UserError
-from nst_bench.images import load_image, save_image
 from nst_bench.methods.deepdream import DreamObjective, dream
-from nst_bench.plots import loss_curves
-from nst_bench.tracking import LocalTracker, Trackers, WandbTracker, provenance, write_json
+from nst_bench.run.plots import loss_curves
+from nst_bench.run.tracking import LocalTracker, Trackers, WandbTracker, provenance, write_json
 
 
 def run_dream(cfg: RunConfig, *, progress: bool = True, shared: Any = None) -> dict[str, Any]:
     """Dream on ``cfg.content``; returns the metrics written to ``metrics.json``."""
-    from nst_bench.stylize import SharedWork, run_name, start_run
+    from nst_bench.recipes.stylize import SharedWork, run_name, start_run
 
     if not cfg.content:
         raise UserError("no image: give --image PATH")

@@ -18,9 +18,9 @@ from torch.utils.data import DataLoader
 from torchvision.utils import make_grid
 
 from nst_bench.config import RunConfig
-from nst_bench.datasets import RandomCrops, UnpairedCrops, readable
+from nst_bench.data.datasets import RandomCrops, UnpairedCrops, readable
+from nst_bench.data.images import list_images, save_image
 from nst_bench.errors import UserError
-from nst_bench.images import list_images, save_image
 from nst_bench.methods.cyclegan import (
     CycleGANModule,
     PatchDiscriminator,
@@ -28,10 +28,18 @@ from nst_bench.methods.cyclegan import (
     init_weights,
     save_generator,
 )
-from nst_bench.plots import loss_curves
-from nst_bench.stylize import start_run
-from nst_bench.tracking import Trackers, provenance
-from nst_bench.training import Snapshots, finish_run, make_trainer, open_run, photo_split, resume_state, sample_photos
+from nst_bench.recipes.stylize import start_run
+from nst_bench.recipes.training import (
+    Snapshots,
+    finish_run,
+    make_trainer,
+    open_run,
+    photo_split,
+    resume_state,
+    sample_photos,
+)
+from nst_bench.run.plots import loss_curves
+from nst_bench.run.tracking import Trackers, provenance
 
 log = logging.getLogger(__name__)
 PLOTTED = ("g", "d", "cycle_a", "cycle_b", "gan_ab", "gan_ba")
