@@ -22,7 +22,7 @@ from nst_bench.data.images import load_image
 from nst_bench.evaluate.runtime import CONTENT, STYLE, bf16_supported, machine, time_feedforward, time_gatys
 from nst_bench.methods.adain import AdaIN
 from nst_bench.methods.fast import TransformerNet, load_network
-from nst_bench.methods.gatys import quiet_lightning
+from nst_bench.run.trainer import quiet_lightning
 
 
 def main() -> None:

@@ -46,15 +46,20 @@ def _overrides(args: argparse.Namespace, flags: dict[str, str], **implied: Any) 
 
 
 def _checkpoint_key(method: str | None) -> str:
-    """--checkpoint is the trained network of method fast (the default) or cyclegan."""
-    return f"{'cyclegan' if method == 'cyclegan' else 'fast'}.checkpoint"
+    """--checkpoint is the trained network of the method (fast when no --method is given)."""
+    from nst_bench.methods.registry import get_method
+
+    key = get_method(method or "fast").checkpoint_key
+    if key is None:
+        raise UserError(f"--checkpoint is the trained network of a method like fast or cyclegan; {method} has none")
+    return key
 
 
 def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stylize", help="stylize one content image (Gatys optimisation, AdaIN or a fast network)",
                        description="Stylize --content with one or more --style images. Any config key can also "
                                    "come from --config FILE.yaml or --set key=value.")
-    p.add_argument("--method", choices=["gatys", "adain", "fast", "cyclegan"], help="gatys (default): optimise "
+    p.add_argument("--method", help="gatys (default): optimise "
                    "pixels; adain: one pass of the pretrained AdaIN network; fast, cyclegan: one pass of a trained "
                    "network (--checkpoint)")
     p.add_argument("--checkpoint", help="fast: net.safetensors from `train fast`; cyclegan: generator.safetensors "
@@ -94,7 +99,7 @@ def _stylize(args: argparse.Namespace) -> int:
     if args.preserve_color:
         implied[f"{args.method or 'gatys'}.preserve_color"] = True
     cfg = load_config(args.config, _overrides(args, STYLIZE_FLAGS, **implied))
-    metrics = run(cfg, progress=not args.no_progress and sys.stderr.isatty())
+    metrics = run(cfg, progress=not args.no_progress and sys.stderr.isatty()).as_dict()
     f = metrics["final"]
     speed = (f"{metrics['iterations']} iterations in {metrics['seconds']:.1f} s "
              f"({metrics['s_per_iteration']:.3f} s/it)" if metrics["iterations"] else f"{metrics['seconds']:.2f} s")
@@ -124,7 +129,9 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nst_bench.sweeps.spec import RunsLog, expand, load_sweep, pending_trials, run_sweep
+    from nst_bench.sweeps.runner import pending_trials, run_sweep
+    from nst_bench.sweeps.spec import expand, load_sweep
+    from nst_bench.sweeps.store import RunsLog
 
     sweep = load_sweep(args.file)
     root = Path(args.results)
@@ -209,7 +216,7 @@ def _runtime(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from nst_bench.evaluate.runtime import machine, runtime_table
-    from nst_bench.methods.gatys import quiet_lightning
+    from nst_bench.run.trainer import quiet_lightning
 
     quiet_lightning()
     table = runtime_table(args.backbones, args.sizes, args.steps, fast_checkpoint=args.fast_checkpoint,
@@ -279,7 +286,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--backbone")
     f.add_argument("--style-size", type=int)
     _add_train_flags(f, steps=2000, batch=4, crop=256)
-    f.set_defaults(func=_train, flags=FAST_FLAGS, method="fast")
+    f.set_defaults(func=_train_fast, flags=FAST_FLAGS, method="fast")
     c = kinds.add_parser("cyclegan", help="unpaired photo <-> artist translation (CycleGAN)",
                          description="Train on random crops and flips of --domain-a photos and --domain-b paintings. "
                                      "Resumes from OUT/checkpoints/last.ckpt when it exists.")
@@ -290,32 +297,42 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--blocks", type=int, help="generator residual blocks (default 9)")
     c.add_argument("--resize-up", action="store_const", const=True, help="upsample + conv, not transposed conv")
     _add_train_flags(c, steps=2000, batch=4, crop=256)
-    c.set_defaults(func=_train, flags=CYCLEGAN_FLAGS, method="cyclegan")
+    c.set_defaults(func=_train_cyclegan, flags=CYCLEGAN_FLAGS, method="cyclegan")
 
 
-def _train(args: argparse.Namespace) -> int:
+def _train_config(args: argparse.Namespace, results: str, name: Any) -> Any:
+    """The training config from flags and files; a run gets its own folder, results/<kind>/<name(cfg)>."""
     from pathlib import Path
 
     from nst_bench.config import load_config
 
     defaults = {"method": args.method, "image": {"size": 256}}
     cfg = load_config(args.config, _overrides(args, TRAIN_FLAGS | args.flags), defaults=defaults)
-    progress = not args.no_progress and sys.stderr.isatty()
-    if args.method == "fast":
-        from nst_bench.recipes.train_fast import train
+    if cfg.out == "results/stylize":  # the stylize default
+        cfg.out = str(Path(results) / name(cfg))
+    return cfg
 
-        if cfg.out == "results/stylize":  # the stylize default; a training run gets its own folder
-            cfg.out = str(Path("results/fast") / "+".join(Path(s).stem for s in cfg.styles))
-        m = train(cfg, progress=progress, resume=not args.fresh)
-        v = m["held_out"]
-        print(f"wrote {cfg.out}/net.safetensors after {m['steps']} steps ({m['seconds'] or 0:.0f} s of training); "
-              f"held-out content {v['content']:.4g} style {v['style']:.4g}; samples: {cfg.out}/samples.jpg")
-        return 0
+
+def _train_fast(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nst_bench.recipes.train_fast import train
+
+    cfg = _train_config(args, "results/fast", lambda c: "+".join(Path(s).stem for s in c.styles))
+    m = train(cfg, progress=not args.no_progress and sys.stderr.isatty(), resume=not args.fresh).as_dict()
+    v = m["held_out"]
+    print(f"wrote {cfg.out}/net.safetensors after {m['steps']} steps ({m['seconds'] or 0:.0f} s of training); "
+          f"held-out content {v['content']:.4g} style {v['style']:.4g}; samples: {cfg.out}/samples.jpg")
+    return 0
+
+
+def _train_cyclegan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from nst_bench.recipes.train_cyclegan import train
 
-    if cfg.out == "results/stylize":
-        cfg.out = str(Path("results/cyclegan") / Path(cfg.cyclegan.domain_b or "artist").name)
-    m = train(cfg, progress=progress, resume=not args.fresh)
+    cfg = _train_config(args, "results/cyclegan", lambda c: Path(c.cyclegan.domain_b or "artist").name)
+    m = train(cfg, progress=not args.no_progress and sys.stderr.isatty(), resume=not args.fresh).as_dict()
     v = m["held_out"]
     print(f"wrote {cfg.out}/generator.safetensors after {m['steps']} steps ({m['seconds'] or 0:.0f} s); held-out "
           f"cycle L1 {v['cycle_l1']:.4f}, change L1 {v['change_l1']:.4f}; samples: {cfg.out}/samples.jpg")
@@ -356,7 +373,7 @@ def _add_video(sub: argparse._SubParsersAction) -> None:
                                    "the last finished frame.")
     p.add_argument("--input", required=True, help="the clip (.mp4, .mov, .avi, .webm)")
     p.add_argument("--out", required=True, help="output video, e.g. results/video/fast.mp4")
-    p.add_argument("--method", choices=["gatys", "adain", "fast", "cyclegan"])
+    p.add_argument("--method", help="gatys | adain | fast | cyclegan (default gatys)")
     p.add_argument("--checkpoint", help="fast: net.safetensors; cyclegan: generator.safetensors")
     p.add_argument("--style", nargs="+", help="style image(s) (fast, cyclegan: optional, the network's own)")
     p.add_argument("--style-weights", nargs="+", type=float)
@@ -397,7 +414,7 @@ def _video(args: argparse.Namespace) -> int:
     implied = {"out": str(out.with_suffix(""))} | ({_checkpoint_key(args.method): args.checkpoint}
                                                    if args.checkpoint else {})
     cfg = load_config(args.config, _overrides(args, VIDEO_FLAGS, **implied))
-    m = run_video(cfg, progress=not args.no_progress and sys.stderr.isatty(), video_path=out)
+    m = run_video(cfg, progress=not args.no_progress and sys.stderr.isatty(), video_path=out).as_dict()
     f = m["final"]
     print(f"wrote {out} ({m['frames']} frames, {m['s_per_frame']:.2f} s/frame) and {cfg.out}/: warping error "
           f"{f['warping_error']:.5f} vs the content clip's {f['content_warping_error']:.5f} "
@@ -441,11 +458,11 @@ def _add_dream(sub: argparse._SubParsersAction) -> None:
 
 def _dream(args: argparse.Namespace) -> int:
     from nst_bench.config import load_config
-    from nst_bench.recipes.dream import run_dream
+    from nst_bench.recipes.stylize import run
 
     defaults = {"method": "deepdream", "out": "results/dream", "optimizer": {"name": "sgd", "steps": 20}}
     cfg = load_config(args.config, _overrides(args, DREAM_FLAGS), defaults)
-    m = run_dream(cfg, progress=not args.no_progress and sys.stderr.isatty())
+    m = run(cfg, progress=not args.no_progress and sys.stderr.isatty()).as_dict()
     print(f"wrote {cfg.out}/stylized.jpg: {'+'.join(m['layers'])} of {cfg.backbone.name}, {m['iterations']} steps "
           f"over octaves {[f'{w}x{h}' for h, w in m['octave_sizes']]} in {m['seconds']:.1f} s; mean squared "
           f"activation {m['initial']['activation']:.4g} -> {m['final']['activation']:.4g} "

@@ -6,6 +6,7 @@ resolved config saved with each result says exactly what produced it. Unknown ke
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import hashlib
@@ -314,8 +315,7 @@ def validate(cfg: RunConfig) -> RunConfig:
                "backbone.padding": (cfg.backbone.padding, ("zeros", "reflect")),
                "tracking.wandb": (cfg.tracking.wandb, ("offline", "online", "disabled")),
                "fast.output": (cfg.fast.output, ("tanh", "sigmoid", "clamp")),
-               "train.precision": (cfg.train.precision, ("32", "bf16-mixed")),
-               "method": (cfg.method, ("gatys", "adain", "fast", "cyclegan", "deepdream"))}
+               "train.precision": (cfg.train.precision, ("32", "bf16-mixed"))}
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise UserError(f"{key} is {value!r}; choose one of {', '.join(allowed)}")
@@ -357,9 +357,28 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise UserError("dream.octaves must be >= 1, dream.octave_scale > 1 and dream.jitter >= 0")
     if cfg.depth.weight < 0:
         raise UserError(f"depth.weight must be 0 (off) or positive, got {cfg.depth.weight}")
-    if cfg.depth.weight and cfg.method not in ("gatys", "fast"):
-        raise UserError(f"depth.weight applies to gatys and to fast-network training, not method {cfg.method}: "
-                        "set depth.weight=0")
+    return cfg
+
+
+# every key that holds a file or folder: made absolute before a trial runs somewhere else (a Ray worker)
+PATH_KEYS = ("content", "styles", "out", "backbone.weights", "fast.checkpoint", "cyclegan.checkpoint",
+             "cyclegan.domain_a", "cyclegan.domain_b", "train.content_dir", "depth.weights", "video.input",
+             "video.flow_weights")
+
+
+def absolute_paths(cfg: RunConfig) -> RunConfig:
+    """A copy of ``cfg`` with every path key that is set resolved against the current directory."""
+    cfg = copy.deepcopy(cfg)
+    for key in PATH_KEYS:
+        *parents, leaf = key.split(".")
+        node = cfg
+        for p in parents:
+            node = getattr(node, p)
+        value = getattr(node, leaf)
+        if isinstance(value, list):
+            setattr(node, leaf, [str(Path(v).resolve()) for v in value])
+        elif value:
+            setattr(node, leaf, str(Path(value).resolve()))
     return cfg
 
 

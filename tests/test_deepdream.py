@@ -5,8 +5,8 @@ import json
 
 from nst_bench.cli import main
 from nst_bench.config import DreamConfig, OptimizerConfig
-from nst_bench.data.images import load_image
-from nst_bench.methods.deepdream import DreamObjective, dream, octave_sizes
+from nst_bench.data.images import load_image, pyramid
+from nst_bench.methods.deepdream import DreamObjective, dream, octave_fractions
 
 from .conftest import CONTENT
 
@@ -25,9 +25,10 @@ def test_ascent_raises_the_layer_activation(vgg19):
 def test_octaves_run_small_to_large_and_end_at_the_input_size(vgg19):
     image = load_image(CONTENT, 90)
     h, w = image.shape[-2:]
-    sizes = octave_sizes(h, w, 3, 1.5, min_side=16)
-    assert sizes[-1] == (h, w) and sizes[0] == (round(h / 2.25), round(w / 2.25))
-    assert octave_sizes(h, w, 10, 2.0, min_side=16)[0][0] >= 16  # octaves below the layers' minimum are skipped
+    sizes = pyramid(h, w, octave_fractions(3, 1.5), min_side=16)
+    assert sizes[-1] == (h, w) and sizes[0] == (round(h / 2.25), round(w / 2.25)) and len(sizes) == 3
+    small = pyramid(h, w, octave_fractions(10, 2.0), min_side=16)  # octaves below the layers' minimum are skipped
+    assert min(small[0]) >= 16 and len(small) < 10 and small[-1] == (h, w)
     r = dream(image, DreamObjective(vgg19, ["conv2_1"], jitter=2), DreamConfig(octaves=3, octave_scale=1.5),
               OptimizerConfig(name="sgd", lr=0.02, steps=2), min_side=16, progress=False)
     assert r.image.shape == image.shape and r.sizes == sizes and r.iterations == 6

@@ -14,9 +14,10 @@ from nst_bench.config import GatysConfig, OptimizerConfig
 from nst_bench.data.images import load_image
 from nst_bench.errors import UserError
 from nst_bench.losses.objective import PerceptualObjective
+from nst_bench.losses.terms import DepthLoss
 from nst_bench.methods import gatys
 from nst_bench.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
-from nst_bench.nets.depth import DepthEstimator, DepthLoss, MidasSmall, build_depth, standardise
+from nst_bench.nets.depth import DepthEstimator, MidasSmall, build_depth, standardise
 
 from .conftest import CONTENT, ROOT, SHARED, STYLE
 from .test_train_fast import TINY, _photos

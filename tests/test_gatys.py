@@ -54,7 +54,7 @@ def test_two_styles_blend_between_single_styles(vgg19):
 def test_coarse_to_fine_ends_at_full_size(vgg19):
     content, r = _run(vgg19, size=96, steps=5, scales=(0.5, 1.0))
     assert r.sizes == [(32, 48), (64, 96)] and r.image.shape[-2:] == content.shape[-2:]
-    assert r.iterations == 10 and len(r.per_scale_seconds) == 2
+    assert r.iterations == 10 and len(r.extra["per_scale_seconds"]) == 2
 
 
 def test_preserve_color_keeps_content_chrominance(vgg19):

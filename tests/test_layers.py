@@ -76,7 +76,7 @@ def test_no_import_cycles():
         state[m] = 1
         for d in sorted(g.get(m, ())):
             if state.get(d) == 1:
-                cycles.append(" -> ".join(path[path.index(d):] + [d]) if d in path else f"{m} -> {d}")
+                cycles.append(" -> ".join([*path[path.index(d):], d]) if d in path else f"{m} -> {d}")
             elif d in g and not state.get(d):
                 visit(d, [*path, d])
         state[m] = 2

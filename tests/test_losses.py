@@ -2,7 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nst_bench.losses.objective import PerceptualObjective, blend_grams, gram, style_layer_loss, total_variation
+from nst_bench.losses.objective import PerceptualObjective
+from nst_bench.losses.terms import blend_grams, gram, style_layer_loss, total_variation
 
 
 def _feats(seed, c=8, h=5, w=6):

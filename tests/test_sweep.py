@@ -13,7 +13,8 @@ import pytest
 
 from nst_bench.cli import main
 from nst_bench.errors import UserError
-from nst_bench.sweeps.spec import RunsLog, expand, load_sweep
+from nst_bench.sweeps.spec import expand, load_sweep
+from nst_bench.sweeps.store import RunsLog
 
 from .conftest import DEMO, ROOT
 
@@ -134,17 +135,19 @@ def test_sigkill_at_any_moment_then_resume_counts_each_trial_once(tmp_path):
 
 
 def test_shared_targets_are_computed_once_and_change_nothing(tmp_path):
+    from nst_bench.run.cache import process_cache, reset_process_cache
     from nst_bench.sweeps import executors
 
     f = _sweep_file(tmp_path, {"loss.style_weight": {"values": [1.0, 2.0, 3.0]}, "tracking.wandb":
                                {"value": "disabled"}, "content": {"values": [str(DEMO / "content" / "rocket.jpg")]}})
     trials = expand(load_sweep(f), tmp_path)
-    executors._SHARED = None
+    reset_process_cache()
     rows = [executors.run_trial(t) for t in trials]
-    cache = executors.shared_work().targets
-    assert (cache.misses, cache.hits) == (2, 4)  # content features + style Grams once, reused twice each
-    assert len(executors.shared_work().encoders) == 1
-    executors._SHARED = None
+    cache = process_cache()
+    # content features + style Grams once, reused twice each
+    assert (cache.misses["content"], cache.hits["content"], cache.misses["gram"], cache.hits["gram"]) == (1, 2, 1, 2)
+    assert cache.count("encoder") == 1
+    reset_process_cache()
     cold = executors.run_trial(trials[2])
     assert cold["final"]["total"] == pytest.approx(rows[2]["final"]["total"], rel=1e-6)
 
@@ -153,7 +156,7 @@ def test_ray_executor_runs_every_trial_once(tmp_path, monkeypatch):
     pytest.importorskip("ray")
     monkeypatch.chdir(tmp_path)
     f = _sweep_file(tmp_path, {"loss.style_weight": {"values": [1.0, 2.0]}, "ray.cpus": {"value": 1}}, name="ray")
-    from nst_bench.sweeps.spec import run_sweep
+    from nst_bench.sweeps.runner import run_sweep
 
     sweep = load_sweep(f)
     assert sweep.resource("ray.cpus", 9) == 1 and sweep.resource("ray.gpus", 0) == 0

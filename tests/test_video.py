@@ -44,8 +44,8 @@ def _cfg(tmp_path, clip, name, **overrides):
 
 def test_blending_cuts_adain_flicker_and_a_killed_run_resumes(tmp_path):
     clip = moving_square_clip(tmp_path / "m.mp4")
-    plain = run_video(_cfg(tmp_path, clip, "plain", method="adain"), progress=False)
-    blended = run_video(_cfg(tmp_path, clip, "blend", method="adain", **{"video.blend": 0.7}), progress=False)
+    plain = run_video(_cfg(tmp_path, clip, "plain", method="adain"), progress=False).as_dict()
+    blended = run_video(_cfg(tmp_path, clip, "blend", method="adain", **{"video.blend": 0.7}), progress=False).as_dict()
     assert blended["final"]["warping_error"] < 0.7 * plain["final"]["warping_error"]
     assert plain["final"]["content_warping_error"] == blended["final"]["content_warping_error"]
     frames, fps = read_video(tmp_path / "blend" / "stylized.mp4")
@@ -54,7 +54,7 @@ def test_blending_cuts_adain_flicker_and_a_killed_run_resumes(tmp_path):
     kept = frame_path(tmp_path / "blend", 5).read_bytes()
     for i in (6, 7):
         frame_path(tmp_path / "blend", i).unlink()
-    again = run_video(_cfg(tmp_path, clip, "blend", method="adain", **{"video.blend": 0.7}), progress=False)
+    again = run_video(_cfg(tmp_path, clip, "blend", method="adain", **{"video.blend": 0.7}), progress=False).as_dict()
     assert again["resumed_from_frame"] == 6 and frame_path(tmp_path / "blend", 5).read_bytes() == kept
     assert [r["frame"] for r in again["per_frame"]] == list(range(8))
     assert abs(again["final"]["warping_error"] - blended["final"]["warping_error"]) < 1e-4
@@ -63,9 +63,9 @@ def test_blending_cuts_adain_flicker_and_a_killed_run_resumes(tmp_path):
 def test_gatys_temporal_loss_starts_from_the_warped_frame_and_steadies_the_video(tmp_path):
     clip = moving_square_clip(tmp_path / "m.mp4", frames=4)
     common = {"method": "gatys", "image.size": 48, "optimizer.steps": 4, "gatys.init": "noise"}
-    free = run_video(_cfg(tmp_path, clip, "free", **common), progress=False)
+    free = run_video(_cfg(tmp_path, clip, "free", **common), progress=False).as_dict()
     steady = run_video(_cfg(tmp_path, clip, "steady", **common, **{"video.temporal_weight": 2000.0}),
-                       progress=False)
+                       progress=False).as_dict()
     terms = steady["per_frame"]
     assert "temporal" not in terms[0] and all(r["temporal"] > 0 for r in terms[1:])
     assert steady["final"]["warping_error"] < 0.5 * free["final"]["warping_error"]

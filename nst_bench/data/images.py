@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,19 @@ def fit_size(height: int, width: int, long_side: int) -> tuple[int, int]:
     """(H, W) scaled so that the longer side is ``long_side``, aspect ratio kept."""
     scale = long_side / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def scaled_size(height: int, width: int, fraction: float, min_long: int = 16) -> tuple[int, int]:
+    """(H, W) at ``fraction`` of the long side (never below ``min_long`` px), aspect ratio kept."""
+    return fit_size(height, width, max(min_long, round(max(height, width) * fraction)))
+
+
+def pyramid(height: int, width: int, fractions: Sequence[float], min_side: int = 1) -> list[tuple[int, int]]:
+    """Image sizes coarse to fine, one per fraction of the long side: Gatys' ``scales`` and DeepDream's octaves.
+    Levels whose short side would fall below ``min_side`` are skipped; the finest level always stays."""
+    sizes = [scaled_size(height, width, f) for f in fractions]
+    kept = [s for s in sizes[:-1] if min(s) >= min_side]
+    return [*kept, sizes[-1]]
 
 
 def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

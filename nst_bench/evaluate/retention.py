@@ -25,12 +25,15 @@ from nst_bench.data.datasets import WNID, artist_paintings, labelled_images
 from nst_bench.data.images import load_image
 from nst_bench.errors import UserError
 from nst_bench.evaluate.artists import train_artist_probe
-from nst_bench.losses.objective import gram, style_layer_loss
+from nst_bench.losses.terms import gram, style_layer_loss
 from nst_bench.nets.backbones import Encoder, build_backbone
 from nst_bench.nets.classifier import Classifier, imagenet_classifier
 from nst_bench.nets.weights import find, load_state_dict
 from nst_bench.run.plots import plt, save_figure
-from nst_bench.sweeps.spec import IMAGE_PARAMS, RunsLog, Sweep, expand, load_sweep, run_sweep, short_value
+from nst_bench.run.tracking import log_tables
+from nst_bench.sweeps.runner import run_sweep
+from nst_bench.sweeps.spec import IMAGE_PARAMS, Sweep, expand, load_sweep, short_value
+from nst_bench.sweeps.store import RunsLog
 
 log = logging.getLogger(__name__)
 RATES = ("top1", "top5", "clean_top1", "agreement", "deception")
@@ -274,14 +277,8 @@ def run_retention(job: RetentionJob, *, executor: str = "local", wandb_mode: str
     plot_time_vs_retention(table, plots / "time_vs_retention.png")
     plot_against_steps(df, plots / "against_steps.png")
     if (wandb_mode or "offline") != "disabled":
-        import wandb
-
-        from nst_bench.run.tracking import wandb_init
-
-        run = wandb_init(out, mode=wandb_mode or "offline", project="nst-bench", name=f"{job.name}-retention",
-                         group=job.name, job_type="evaluate", config={"classifier": classifier.describe(),
-                                                                      "artists": job.artists, "limit": job.limit})
-        run.log({"retention": wandb.Table(dataframe=shown.astype(str))})
-        run.finish()
+        log_tables(out, f"{job.name}-retention", {"retention": shown}, mode=wandb_mode or "offline", group=job.name,
+                   job_type="evaluate", config={"classifier": classifier.describe(), "artists": job.artists,
+                                                "limit": job.limit})
     return {"table": table, "per_image": df, "classifier": classifier.name, "probe": probe}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import platform
 import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +12,12 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from nst_bench.config import GatysConfig, OptimizerConfig
+from nst_bench.config import RunConfig, from_dict, set_dotted, validate
 from nst_bench.data.images import load_image
-from nst_bench.losses.objective import PerceptualObjective, blend_grams
-from nst_bench.methods.adain import AdaIN
-from nst_bench.methods.cyclegan import load_generator
-from nst_bench.methods.fast import load_network
-from nst_bench.methods.gatys import stylize
-from nst_bench.nets.backbones import build_backbone
+from nst_bench.losses.objective import PerceptualObjective
+from nst_bench.methods.common import perceptual_objective, set_style_targets
+from nst_bench.methods.registry import get_method
+from nst_bench.run.cache import ProcessCache
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "assets/demo/content/rocket.jpg"
@@ -32,21 +29,33 @@ def machine() -> dict[str, Any]:
             "dtype": "float32", "torch": torch.__version__}
 
 
+def method_config(method: str, size: int, **keys: Any) -> RunConfig:
+    """The config a runtime cell times: the bundled demo pair at ``size`` px, nothing logged."""
+    data: dict[str, Any] = {"method": method, "content": str(CONTENT), "styles": [str(STYLE)],
+                            "image": {"size": size}, "tracking": {"wandb": "disabled"}}
+    for key, value in keys.items():
+        set_dotted(data, key, value)
+    return validate(from_dict(RunConfig, data))
+
+
 def gatys_objective(backbone: str, content: torch.Tensor, style: torch.Tensor) -> PerceptualObjective:
-    encoder = build_backbone(backbone)
-    objective = PerceptualObjective(encoder, encoder.default_content_layers, encoder.default_style_layers,
-                                    content_weight=1.0, style_weight=5.0, tv_weight=0.0)
-    objective.set_targets(objective.content_features(content), blend_grams([objective.style_grams(style)], [1.0]))
+    """The default Gatys objective on ``backbone`` with its targets set (for FLOP counts and timings)."""
+    objective = perceptual_objective(method_config("gatys", max(content.shape[-2:]), **{"backbone.name": backbone}),
+                                     ProcessCache())
+    set_style_targets(objective, content, [style], [1.0])
     return objective
 
 
 def time_gatys(backbone: str, size: int, steps: int = 5, warmup: int = 2,
                steps_per_image: int = 300) -> dict[str, Any]:
     """Seconds per L-BFGS iteration after ``warmup`` iterations; per image = that x ``steps_per_image``."""
+    cfg = method_config("gatys", size, **{"backbone.name": backbone})
+    stylize = get_method("gatys").build(cfg, ProcessCache())
     content, style = load_image(CONTENT, size), load_image(STYLE, size)
-    objective = gatys_objective(backbone, content, style)
-    stylize(content, [style], [1.0], objective, GatysConfig(), OptimizerConfig(steps=warmup), progress=False)
-    r = stylize(content, [style], [1.0], objective, GatysConfig(), OptimizerConfig(steps=steps), progress=False)
+    cfg.optimizer.steps = warmup
+    stylize(content, [style], [1.0])
+    cfg.optimizer.steps = steps
+    r = stylize(content, [style], [1.0])
     s_per_it = r.seconds / r.iterations
     h, w = content.shape[-2:]
     return {"method": f"gatys ({backbone})", "size": size, "image": f"{w}x{h}", "s_per_iteration": s_per_it,
@@ -54,18 +63,20 @@ def time_gatys(backbone: str, size: int, steps: int = 5, warmup: int = 2,
             "s_per_image": s_per_it * steps_per_image, "measured_iterations": r.iterations}
 
 
-def time_adain(size: int, repeats: int = 3, model: AdaIN | None = None) -> dict[str, Any]:
-    """Seconds per image of one AdaIN pass (encoder + decoder), after one warm-up pass."""
-    content, style = load_image(CONTENT, size), load_image(STYLE, size)
-    model = model or AdaIN()
-    model(content, [style])
-    t = time.perf_counter()
-    for _ in range(repeats):
-        model(content, [style])
+def time_one_pass(cfg: RunConfig, cache: ProcessCache, repeats: int = 3) -> dict[str, Any]:
+    """Seconds per image of one pass of a feed-forward method (median over ``repeats`` after 2 warm-up passes),
+    built through the registry like every other run."""
+    method = get_method(cfg.method)
+    method.prepare(cfg, cache)
+    stylize = method.build(cfg, cache)
+    content = load_image(CONTENT, cfg.image.size)
+    styles = [load_image(s, cfg.image.size) for s in cfg.styles] if method.reads_style_pixels else []
+    blend = cfg.style_blend or [1.0] * len(cfg.styles)
+    seconds = median_seconds(lambda: stylize(content, styles, blend, score=False), repeats)
     h, w = content.shape[-2:]
-    return {"method": "adain", "size": size, "image": f"{w}x{h}", "s_per_iteration": float("nan"),
-            "evaluations_per_iteration": float("nan"), "iterations": 0,
-            "s_per_image": (time.perf_counter() - t) / repeats, "measured_iterations": repeats}
+    return {"method": cfg.method, "size": cfg.image.size, "image": f"{w}x{h}", "s_per_iteration": float("nan"),
+            "evaluations_per_iteration": float("nan"), "iterations": 0, "s_per_image": seconds,
+            "measured_iterations": repeats}
 
 
 def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
@@ -104,33 +115,21 @@ def time_feedforward(label: str, fn, image: torch.Tensor, repeats: int = 5, bf16
             "channels_last": channels_last, "s_per_image": seconds, "repeats": repeats}
 
 
-def time_network(label: str, size: int, forward: Callable[[torch.Tensor], torch.Tensor], net: torch.nn.Module
-                 ) -> dict[str, Any]:
-    """Seconds per image of one pass of a trained network (float32), in the same row layout as the other methods."""
-    row = time_feedforward(label, forward, load_image(CONTENT, size), repeats=3, modules=(net,))
-    return row | {"s_per_iteration": float("nan"), "evaluations_per_iteration": float("nan"), "iterations": 0,
-                  "measured_iterations": row["repeats"]}
-
-
 def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2,
                   adain: bool = True, fast_checkpoint: str | None = None,
                   cyclegan_checkpoint: str | None = None) -> pd.DataFrame:
     """One row per method and size; a bar counts the cells (1024 px Gatys cells take minutes each)."""
-    networks: dict[str, tuple[Callable, torch.nn.Module]] = {}
-    if fast_checkpoint:
-        net = load_network(fast_checkpoint)[0]
-        networks["fast"] = (net.stylize, net)
-    if cyclegan_checkpoint:
-        generator = load_generator(cyclegan_checkpoint)[0]
-        networks["cyclegan"] = (generator, generator)
-    cells = [("gatys", b, s) for b in backbones for s in sizes] + ([("adain", "", s) for s in sizes] if adain else [])
-    cells += [(name, "", s) for name in networks for s in sizes]
-    model = AdaIN() if adain else None
+    one_pass = ([("adain", {})] if adain else []) + (
+        [("fast", {"fast.checkpoint": fast_checkpoint, "styles": []})] if fast_checkpoint else []) + (
+        [("cyclegan", {"cyclegan.checkpoint": cyclegan_checkpoint})] if cyclegan_checkpoint else [])
+    cells = [("gatys", {"backbone.name": b}, s) for b in backbones for s in sizes]
+    cells += [(name, keys, s) for name, keys in one_pass for s in sizes]
+    cache = ProcessCache()  # networks load once, not once per size
     rows = []
-    for method, backbone, size in tqdm(cells, desc="runtime", unit="cell", disable=None):
-        if method == "gatys":
-            row = time_gatys(backbone, size, steps, warmup)
-        else:
-            row = time_adain(size, model=model) if method == "adain" else time_network(method, size, *networks[method])
+    for method, keys, size in tqdm(cells, desc="runtime", unit="cell", disable=None):
+        if get_method(method).optimises:
+            row = time_gatys(keys["backbone.name"], size, steps, warmup)
+        else:  # a trained network brings its own styles (styles: [])
+            row = time_one_pass(method_config(method, size, **keys), cache)
         rows.append(row | machine())
     return pd.DataFrame(rows)

@@ -8,18 +8,20 @@ style for content in feature space.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from nst_bench.config import RunConfig
 from nst_bench.data.images import recombine_colour, resize
 from nst_bench.errors import UserError
+from nst_bench.methods.common import FeedForward
+from nst_bench.methods.registry import Method, register_method
 from nst_bench.nets import weights as W
 from nst_bench.nets.backbones import Encoder, build_backbone
+from nst_bench.run.cache import ProcessCache
 
 # decoder layout: (kind, args) in the order of the checkpoint's Sequential; convs sit at indices 1, 5, 8, ... 28
 _DECODER = [("conv", 512, 256), ("up",), ("conv", 256, 256), ("conv", 256, 256), ("conv", 256, 256),
@@ -94,16 +96,19 @@ class AdaIN(pl.LightningModule):
         return self(content, styles)
 
 
-@dataclass
-class AdaINResult:
-    image: torch.Tensor
-    seconds: float
+@register_method
+class AdaINMethod(Method):
+    """Pretrained AdaIN: one pass, any style, no training; built once per process."""
 
+    name = "adain"
+    sections = ("adain",)
 
-def stylize(model: AdaIN, content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],
-            alpha: float = 1.0, preserve_color: bool = False) -> AdaINResult:
-    t0 = time.perf_counter()
-    image = model(content, styles, blend, alpha)
-    if preserve_color:
-        image = recombine_colour(image, content)
-    return AdaINResult(image, time.perf_counter() - t0)
+    def build(self, cfg: RunConfig, cache: ProcessCache) -> FeedForward:
+        model = cache.get("network", ("adain",), AdaIN).to(cfg.device)
+        a = cfg.adain
+
+        def forward(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float]) -> torch.Tensor:
+            image = model(content, styles, blend, a.alpha)
+            return recombine_colour(image, content) if a.preserve_color else image
+
+        return FeedForward(cfg, cache, forward, model.decoder_weights.as_dict())

@@ -18,9 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nst_bench.config import RunConfig
 from nst_bench.errors import UserError
+from nst_bench.methods.common import FeedForward, network_file, network_weights
+from nst_bench.methods.registry import Method, register_method
 from nst_bench.nets.netfile import load_network_file, save_network_file
-from nst_bench.run.tracking import Tracker
+from nst_bench.run.cache import ProcessCache
+from nst_bench.run.trainer import record_step
 
 LOSS_TERMS = ("g", "d", "gan_ab", "gan_ba", "cycle_a", "cycle_b", "idt_a", "idt_b", "d_a", "d_b")
 
@@ -137,15 +141,13 @@ class CycleGANModule(pl.LightningModule):
 
     def __init__(self, g_ab: ResnetGenerator, g_ba: ResnetGenerator, d_a: PatchDiscriminator,
                  d_b: PatchDiscriminator, *, lr: float = 2e-4, beta1: float = 0.5, lambda_cycle: float = 10.0,
-                 lambda_identity: float = 0.5, pool_size: int = 50, steps: int = 1000, decay_from: int = 500,
-                 tracker: Tracker | None = None, log_every: int = 10) -> None:
+                 lambda_identity: float = 0.5, pool_size: int = 50, steps: int = 1000, decay_from: int = 500) -> None:
         super().__init__()
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
         self.lr, self.beta1 = lr, beta1
         self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity
         self.pool_a, self.pool_b = ImagePool(pool_size, 1), ImagePool(pool_size, 2)
         self.steps, self.decay_from = steps, decay_from
-        self.tracker, self.log_every = tracker, max(1, log_every)
         self.automatic_optimization = False
         self.history: list[dict[str, float]] = []
 
@@ -195,12 +197,8 @@ class CycleGANModule(pl.LightningModule):
         if not all(math.isfinite(v) for v in values.values()):
             raise UserError(f"a CycleGAN loss became non-finite at step {self.global_step}: lower train.lr and "
                             "resume from the last checkpoint")
-        step = self.global_step // 2  # iterations completed: Lightning counts each of the two optimizer steps
-        self.history.append({"step": step, **values})
-        self.log_dict({k: values[k] for k in ("g", "d", "cycle_a", "gan_ab")}, prog_bar=True, on_step=True,
-                      on_epoch=False)
-        if self.tracker is not None and step % self.log_every == 0:
-            self.tracker.log({f"loss/{k}": v for k, v in values.items()}, step=step)
+        # iterations completed: Lightning counts each of the two optimizer steps
+        record_step(self, values, self.global_step // 2, ("g", "d", "cycle_a", "gan_ab"))
 
 
 # --- trained generators on disk --------------------------------------------------------------------------------
@@ -219,3 +217,24 @@ def load_generator(path: str | Path) -> tuple[ResnetGenerator, dict[str, Any]]:
     g = ResnetGenerator(meta["width"], meta["blocks"], meta["resize_up"])
     g.load_state_dict(tensors)
     return g.eval().requires_grad_(False), meta
+
+
+@register_method
+class CycleGAN(Method):
+    """A trained photo -> artist generator (``nst-bench train cyclegan``); its styles are its paintings."""
+
+    name = "cyclegan"
+    sections = ("cyclegan",)
+    checkpoint_key = "cyclegan.checkpoint"
+    reads_style_pixels = False
+    made_by = "generator.safetensors from `nst-bench train cyclegan`"
+
+    def complete(self, cfg: RunConfig, cache: ProcessCache) -> None:
+        meta = network_file(cache, self.name, cfg.cyclegan.checkpoint, load_generator, self.made_by)[1]
+        cfg.styles = cfg.styles or list(meta["paintings"])
+
+    def build(self, cfg: RunConfig, cache: ProcessCache) -> FeedForward:
+        g, meta = network_file(cache, self.name, cfg.cyclegan.checkpoint, load_generator, self.made_by)
+        g = g.to(cfg.device)
+        return FeedForward(cfg, cache, lambda content, styles, blend: g(content),
+                           network_weights(cfg.cyclegan.checkpoint, meta))

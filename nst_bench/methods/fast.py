@@ -18,10 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nst_bench.config import RunConfig
 from nst_bench.errors import UserError
 from nst_bench.losses.objective import PerceptualObjective
+from nst_bench.methods.common import FeedForward, network_file, network_weights
+from nst_bench.methods.registry import Method, register_method
 from nst_bench.nets.netfile import load_network_file, save_network_file
-from nst_bench.run.tracking import Tracker
+from nst_bench.run.cache import ProcessCache
+from nst_bench.run.trainer import record_step
 
 OUTPUT_ACTIVATIONS = ("tanh", "sigmoid", "clamp")
 
@@ -131,13 +135,12 @@ class FastStyleModule(pl.LightningModule):
     encoder inside the objective."""
 
     def __init__(self, net: TransformerNet, objective: PerceptualObjective, style_grams: Sequence[dict],
-                 lr: float = 1e-3, tracker: Tracker | None = None, log_every: int = 10) -> None:
+                 lr: float = 1e-3) -> None:
         super().__init__()
         self.net = net
-        self.objective = objective
+        self.__dict__["objective"] = objective  # not a submodule: checkpoints hold the network, not the encoder
         self.style_grams = list(style_grams)
         self.lr = lr
-        self.tracker, self.log_every = tracker, max(1, log_every)
         self.history: list[dict[str, float]] = []
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -149,17 +152,13 @@ class FastStyleModule(pl.LightningModule):
         out = self.net(batch, F.one_hot(styles, self.net.n_styles).float())
         style_targets = {k: torch.cat([self.style_grams[int(s)][k] for s in styles])
                          for k in self.objective.style_layers}
-        terms = self.objective(out, self.objective.compute_content_features(batch), style_targets)
+        self.objective.set_targets(self.objective.compute_content_features(batch), style_targets)
+        terms = self.objective(out)
         values = {k: float(v.detach()) for k, v in terms.items()}
         if not math.isfinite(values["total"]):
             raise UserError(f"training loss became {values['total']} at step {self.global_step}: lower train.lr or "
                             "the loss weights, then resume from the last checkpoint")
-        step = self.global_step + 1  # steps completed after this one
-        self.history.append({"step": step, **values})
-        self.log_dict({k: values[k] for k in ("total", "content", "style", "tv")}, prog_bar=True, on_step=True,
-                      on_epoch=False)
-        if self.tracker is not None and step % self.log_every == 0:
-            self.tracker.log({f"loss/{k}": v for k, v in values.items()}, step=step)
+        record_step(self, values, self.global_step + 1, ("total", "content", "style", "tv"))  # steps completed
         return terms["total"]
 
 
@@ -180,3 +179,32 @@ def load_network(path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
     net = TransformerNet(meta["width"], meta["blocks"], meta["n_styles"], meta["output"])
     net.load_state_dict(tensors)
     return net.eval().requires_grad_(False), meta
+
+
+@register_method
+class Fast(Method):
+    """A trained TransformerNet (``nst-bench train fast``); its styles are the ones it was trained on."""
+
+    name = "fast"
+    sections = ("fast",)
+    checkpoint_key = "fast.checkpoint"
+    reads_style_pixels = False
+    depth_loss = True  # in training
+    made_by = "net.safetensors from `nst-bench train fast`"
+
+    def complete(self, cfg: RunConfig, cache: ProcessCache) -> None:
+        meta = network_file(cache, self.name, cfg.fast.checkpoint, load_network, self.made_by)[1]
+        if not cfg.styles:
+            cfg.styles = list(meta["styles"])
+        if len(cfg.styles) != meta["n_styles"]:
+            raise UserError(f"{cfg.fast.checkpoint} was trained on {meta['n_styles']} style(s) but {len(cfg.styles)} "
+                            "--style images were given: leave --style out to use its own")
+        if cfg.style_blend is not None and len(cfg.style_blend) != meta["n_styles"]:
+            raise UserError(f"{cfg.fast.checkpoint} has {meta['n_styles']} styles; give {meta['n_styles']} "
+                            "--style-weights")
+
+    def build(self, cfg: RunConfig, cache: ProcessCache) -> FeedForward:
+        net, meta = network_file(cache, self.name, cfg.fast.checkpoint, load_network, self.made_by)
+        net = net.to(cfg.device)
+        return FeedForward(cfg, cache, lambda content, styles, blend: net.stylize(content, blend),
+                           network_weights(cfg.fast.checkpoint, meta))

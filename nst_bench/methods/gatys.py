@@ -8,23 +8,25 @@ noise on some images, and the clamp to [0, 1] never recovers them.
 
 from __future__ import annotations
 
-import logging
 import math
 import time
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import TQDMProgressBar
+from pytorch_lightning.loggers import Logger
 from torch import nn
 from torch.utils.data import DataLoader
 
-from nst_bench.config import DEFAULT_LR, GatysConfig, OptimizerConfig
-from nst_bench.data.images import fit_size, luminance, match_luminance, recombine_colour, resize
-from nst_bench.losses.objective import PerceptualObjective, blend_grams
-from nst_bench.run.tracking import Tracker
+from nst_bench.config import DEFAULT_LR, GatysConfig, OptimizerConfig, RunConfig
+from nst_bench.data.images import luminance, match_luminance, pyramid, recombine_colour, resize, scaled_size
+from nst_bench.losses.objective import Objective, PerceptualObjective
+from nst_bench.losses.terms import TemporalLoss
+from nst_bench.methods.common import describe_objective, perceptual_objective, set_style_targets
+from nst_bench.methods.registry import Method, Result, register_method
+from nst_bench.run.cache import ProcessCache
+from nst_bench.run.trainer import make_trainer, record_step
 
 TERMS = ("total", "content", "style", "tv", "depth", "temporal", "activation")  # those present are shown
 
@@ -41,16 +43,16 @@ def initial_image(kind: str, content: torch.Tensor, style: torch.Tensor, seed: i
     raise ValueError(f"unknown init {kind!r}")
 
 
-class GatysModule(pl.LightningModule):
-    """The image is the only parameter; the encoder inside the objective stays frozen."""
+class PixelModule(pl.LightningModule):
+    """The image is the only parameter; the objective's encoder stays frozen. Gatys and DeepDream both run in it."""
 
-    def __init__(self, objective: PerceptualObjective, init: torch.Tensor, optim: OptimizerConfig,
-                 tracker: Tracker | None = None, step_offset: int = 0, log_every: int = 1) -> None:
+    def __init__(self, objective: Objective, init: torch.Tensor, optim: OptimizerConfig,
+                 step_offset: int = 0) -> None:
         super().__init__()
         self.objective = objective
         self.image = nn.Parameter(init.clone())
         self.optim = optim
-        self.tracker, self.step_offset, self.log_every = tracker, step_offset, max(1, log_every)
+        self.step_offset = step_offset
         self.automatic_optimization = False
         self.history: list[dict[str, float]] = []
         self.last_good = init.clone()
@@ -108,85 +110,45 @@ class GatysModule(pl.LightningModule):
             self.trainer.should_stop = True
             return
         self.last_good.copy_(self.image.detach())
-        self.history.append({"step": step, **values})
-        self.log_dict({k: values[k] for k in TERMS if k in values}, prog_bar=True, on_step=True, on_epoch=False)
-        if self.tracker is not None and batch_idx % self.log_every == 0:
-            self.tracker.log({f"loss/{k}": v for k, v in values.items()}, step=step)
+        record_step(self, values, step, TERMS)
 
 
-@dataclass
-class StylizeResult:
-    image: torch.Tensor
-    history: list[dict[str, float]]
-    final: dict[str, float]
-    iterations: int
-    evaluations: int
-    seconds: float
-    sizes: list[tuple[int, int]]
-    diverged_at: int | None = None
-    per_scale_seconds: list[float] = field(default_factory=list)
-
-
-class StepBar(TQDMProgressBar):
-    """Lightning's bar, labelled with the image size instead of 'Epoch 0'."""
-
-    def __init__(self, label: str, position: int = 0) -> None:
-        super().__init__(process_position=position)
-        self.label = label
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, *args: object) -> None:
-        super().on_train_epoch_start(trainer, *args)
-        self.train_progress_bar.set_description(self.label)
-
-
-def _trainer(device: str, progress: bool, label: str, bar_position: int = 0) -> pl.Trainer:
-    accelerator = "gpu" if device.startswith("cuda") else "cpu"
-    bars = [StepBar(label, bar_position)] if progress else []
-    return pl.Trainer(accelerator=accelerator, devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
-                      enable_model_summary=False, num_sanity_val_steps=0, enable_progress_bar=progress,
-                      callbacks=bars, log_every_n_steps=1)
-
-
-def quiet_lightning() -> None:
-    """Lightning's banner lines and the num_workers hint are noise for a pixel optimisation."""
-    for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*`training_step` returned `None`.*")
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+def optimise_pixels(objective: Objective, start: torch.Tensor, optim: OptimizerConfig, *, step_offset: int,
+                    device: str, label: str, logger: Logger | None, progress: bool, log_every: int = 1,
+                    bar_position: int = 0) -> PixelModule:
+    """``optim.steps`` iterations of the pixels of ``start``; the module holds the image, history and timing."""
+    module = PixelModule(objective, start, optim, step_offset)
+    trainer = make_trainer(device, label=label, progress=progress, logger=logger, log_every=log_every,
+                           bar_position=bar_position)
+    trainer.fit(module, DataLoader(range(optim.steps), batch_size=None))
+    return module
 
 
 def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],
             objective: PerceptualObjective, gatys: GatysConfig, optim: OptimizerConfig, *, seed: int = 0,
-            device: str = "cpu", tracker: Tracker | None = None, progress: bool = True,
-            log_every: int = 1, bar_position: int = 0, init: torch.Tensor | None = None) -> StylizeResult:
+            device: str = "cpu", logger: Logger | None = None, progress: bool = True, log_every: int = 1,
+            bar_position: int = 0, init: torch.Tensor | None = None) -> Result:
     """Optimise pixels coarse-to-fine over ``gatys.scales``; each scale starts from the previous result, the first
     from ``init`` when given (a video's warped previous frame), else from ``gatys.init``."""
-    quiet_lightning()
-    long_side = max(content.shape[-2:])
     history: list[dict[str, float]] = []
     per_scale: list[float] = []
-    evaluations = 0
-    sizes: list[tuple[int, int]] = []
+    evaluations, diverged_at = 0, None
+    sizes = pyramid(*content.shape[-2:], gatys.scales)
     image: torch.Tensor | None = None
-    diverged_at = None
-    for scale in gatys.scales:
-        size = fit_size(*content.shape[-2:], max(16, round(long_side * scale)))
-        sizes.append(size)
+    for scale, size in zip(gatys.scales, sizes):
         c = resize(content, size)
-        s = [resize(x, fit_size(*x.shape[-2:], max(16, round(max(x.shape[-2:]) * scale)))) for x in styles]
+        s = [resize(x, scaled_size(*x.shape[-2:], scale)) for x in styles]
         if gatys.preserve_color:
             s = [match_luminance(x, c) for x in s]
             c = luminance(c)
-        objective.set_targets(objective.content_features(c),
-                              blend_grams([objective.style_grams(x) for x in s], blend))
+        set_style_targets(objective, c, s, blend)
         if image is not None:
             start = resize(image, size)
         else:
             start = resize(init, size) if init is not None else initial_image(gatys.init, c, s[0], seed)
-        module = GatysModule(objective, start, optim, tracker, step_offset=len(history), log_every=log_every)
-        label = f"gatys {size[1]}x{size[0]}"
-        _trainer(device, progress, label, bar_position).fit(module, DataLoader(range(optim.steps), batch_size=None))
+        module = optimise_pixels(objective, start, optim, step_offset=len(history), device=device,
+                                 label=f"gatys {size[1]}x{size[0]}", logger=logger, progress=progress,
+                                 log_every=log_every, bar_position=bar_position)
         history += module.history
         evaluations += module.evaluations
         per_scale.append(module.seconds)
@@ -198,5 +160,41 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
         final = {k: float(v) for k, v in objective(image).items()}
     if gatys.preserve_color:
         image = recombine_colour(image, content)
-    return StylizeResult(image=image, history=history, final=final, iterations=len(history), evaluations=evaluations,
-                       seconds=sum(per_scale), sizes=sizes, diverged_at=diverged_at, per_scale_seconds=per_scale)
+    return Result(image=image, final=final, seconds=sum(per_scale), history=history, iterations=len(history),
+                  evaluations=evaluations, sizes=sizes[:len(per_scale)], diverged_at=diverged_at,
+                  extra={"per_scale_seconds": per_scale})
+
+
+class GatysStylizer:
+    def __init__(self, cfg: RunConfig, cache: ProcessCache) -> None:
+        self.cfg = cfg
+        self.objective = perceptual_objective(cfg, cache)
+        self.min_side = round(self.objective.encoder.min_side(self.objective.layers) / min(cfg.gatys.scales))
+
+    def __call__(self, content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float], *,
+                 temporal: TemporalLoss | None = None, logger: Logger | None = None, progress: bool = False,
+                 bar_position: int = 0, score: bool = True) -> Result:
+        """In a video, ``temporal`` (the warped previous frame) is both the start and a loss term."""
+        cfg = self.cfg
+        if temporal is not None:
+            self.objective.add(temporal)
+        try:
+            return stylize(content, styles, blend, self.objective, cfg.gatys, cfg.optimizer, seed=cfg.seed,
+                           device=cfg.device, logger=logger, progress=progress, log_every=cfg.tracking.log_every,
+                           bar_position=bar_position, init=temporal.warped if temporal is not None else None)
+        finally:
+            self.objective.remove("temporal")
+
+    def describe(self) -> dict[str, Any]:
+        return describe_objective(self.objective, self.cfg.depth.weight) | {"method_weights": None}
+
+
+@register_method
+class Gatys(Method):
+    name = "gatys"
+    sections = ("gatys", "optimizer")
+    optimises = True
+    depth_loss = True
+
+    def build(self, cfg: RunConfig, cache: ProcessCache) -> GatysStylizer:
+        return GatysStylizer(cfg, cache)

@@ -252,33 +252,12 @@ def build_depth(name: str, weights: str | None = None, size: int | None = None) 
     return estimator
 
 
-# --- loss ------------------------------------------------------------------------------------------------------
+# --- depth maps as images ------------------------------------------------------------------------------------
 def standardise(depth: torch.Tensor) -> torch.Tensor:
     """Zero mean, unit deviation per image: relative depth has no scale or shift of its own."""
     flat = depth.flatten(1)
     mean, std = flat.mean(1), flat.std(1)
     return (depth - mean.view(-1, 1, 1, 1)) / (std.view(-1, 1, 1, 1) + 1e-6)
-
-
-class DepthLoss:
-    """weight x mean squared difference of the standardised depth maps of the output and of the content."""
-
-    def __init__(self, estimator: DepthEstimator, weight: float) -> None:
-        self.estimator, self.weight = estimator, weight
-
-    @property
-    def cache_key(self) -> tuple:
-        weights = self.estimator.weights.sha256 if self.estimator.weights else None
-        return (self.estimator.name, weights, self.estimator.size, self.weight)
-
-    @torch.no_grad()
-    def target(self, content: torch.Tensor) -> torch.Tensor:
-        return standardise(self.estimator(content))
-
-    def __call__(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(image.device.type, enabled=False):
-            depth = standardise(self.estimator(image.float()))
-        return self.weight * F.mse_loss(depth, target.expand_as(depth))
 
 
 @torch.no_grad()

@@ -1,16 +1,15 @@
-"""What every training recipe shares: photo splits, the Lightning trainer, resumable checkpoints, the history file.
+"""What the training recipes share: photo splits, sample photos, and ``Training``, the resumable loop around a
+Lightning module (resume point, history, held-out samples, checkpoints and exported networks, final metrics).
 
-A run folder is resumable at any moment: ``checkpoints/last.ckpt`` (networks + optimiser state, written to a temp
-file and renamed) is the resume point, and ``history.csv`` is rewritten beside it, so after a crash the history
-is cut back to the checkpoint's step and continues from there.
+A run folder is resumable at any moment: ``checkpoints/last.ckpt`` (networks + optimiser state, saved by
+Lightning's atomic checkpoint writer) is the resume point, and ``history.csv`` is rewritten beside it, so after a
+crash the history is cut back to the checkpoint's step and continues from there.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,18 +17,20 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-import yaml
+from torch.utils.data import DataLoader, Dataset
 
-from nst_bench.config import RunConfig, to_dict
+from nst_bench.config import TrainConfig
 from nst_bench.data.datasets import readable, split_holdout
-from nst_bench.data.images import list_images, load_image, resize
+from nst_bench.data.images import list_images, load_image, resize, save_image
 from nst_bench.errors import UserError
-from nst_bench.methods.gatys import StepBar
-from nst_bench.run.tracking import Trackers, WandbTracker, write_json
+from nst_bench.run.context import Run
+from nst_bench.run.metrics import RunMetrics
+from nst_bench.run.plots import loss_curves
+from nst_bench.run.tracking import read_history, write_history
+from nst_bench.run.trainer import make_trainer
 
 log = logging.getLogger(__name__)
-
-UNPREFIXED = ("step", "elapsed")
+Sampler = Callable[[Any, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]  # (module, photos) -> (grid, val)
 
 
 def photo_split(folder: str | None, holdout: int, seed: int, flag: str,
@@ -59,101 +60,88 @@ def sample_photos(paths: list[Path], size: int) -> torch.Tensor:
     return torch.cat(out)
 
 
-def write_history(path: Path, history: list[dict[str, float]]) -> None:
-    """history.csv with the same columns as a Gatys run's (loss/<term>), plus cumulative wall seconds."""
-    history = [{(k if k in UNPREFIXED else f"loss/{k}"): v for k, v in row.items()} for row in history]
-    keys = list(dict.fromkeys(k for row in history for k in row))
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(history)
-    os.replace(tmp, path)
-
-
-def read_history(path: Path, until: int) -> list[dict[str, float]]:
-    """Rows written before a crash, up to the step the checkpoint holds."""
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        rows = [{k.removeprefix("loss/"): int(float(v)) if k == "step" else float(v) for k, v in row.items()
-                 if v not in (None, "")} for row in csv.DictReader(f)]
-    return [r for r in rows if r["step"] <= until]
-
-
-def resume_step(ckpt: Path, optimizer_steps_per_step: int = 1) -> int:
-    """Training steps stored in a Lightning checkpoint (loaded with weights_only=True: tensors and plain data).
-    Lightning counts optimiser steps; a GAN makes two per training step."""
-    return int(torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"]) // optimizer_steps_per_step
-
-
-def resume_state(out: Path, steps: int, resume: bool, optimizer_steps_per_step: int = 1
-                 ) -> tuple[int, list[dict[str, float]], dict[str, Any] | None]:
-    """(step to start from, history so far, metrics of a run that is already complete or None)."""
-    ckpt = out / "checkpoints" / "last.ckpt"
-    start = resume_step(ckpt, optimizer_steps_per_step) if resume and ckpt.is_file() else 0
-    if start >= steps and (out / "metrics.json").is_file():
-        log.info("%s already holds %d steps (train.steps = %d): nothing to train", out, start, steps)
-        return start, [], json.loads((out / "metrics.json").read_text())
-    if start:
-        log.info("resuming from %s at step %d of %d", ckpt, start, steps)
-    return start, read_history(out / "history.csv", start) if start else [], None
-
-
-def open_run(cfg: RunConfig, out: Path, name: str, job_type: str, start: int) -> tuple[dict[str, Any],
-                                                                                      WandbTracker | None]:
-    """Write config.yaml and start the W&B run (a new one on every resume; local files are the record)."""
-    config = to_dict(cfg)
-    (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    if cfg.tracking.wandb == "disabled":
-        return config, None
-    return config, WandbTracker(out, mode=cfg.tracking.wandb, project=cfg.tracking.project, name=name,
-                                config=config | {"resumed_from_step": start}, group=cfg.tracking.group,
-                                job_type=job_type)
-
-
 class Snapshots(pl.Callback):
-    """Every ``checkpoint_every`` steps: the Lightning checkpoint, the exported network(s) and history.csv; every
-    ``sample_every`` steps: ``sample(module, step)`` (sample grids, held-out losses). Both at the last step."""
+    """Every ``sample_every`` steps and at the last: a held-out sample grid. Every ``checkpoint_every`` steps and at
+    the last: Lightning's checkpoint, the exported network(s) and history.csv. (Lightning's ModelCheckpoint saves
+    every N steps but not at a last step that N does not divide, which the resume logic needs.)"""
 
-    def __init__(self, out: Path, steps: int, sample_every: int, checkpoint_every: int,
-                 sample: Callable[[Any, int], None], export: Callable[[Any, int], None], elapsed: float = 0.0,
-                 optimizer_steps_per_step: int = 1) -> None:
-        self.out, self.steps, self.sample_every, self.checkpoint_every = out, steps, sample_every, checkpoint_every
-        self.sample, self.export = sample, export
-        self.per_step = optimizer_steps_per_step
-        self.elapsed0, self.t0 = elapsed, time.perf_counter()
-
-    def elapsed(self) -> float:
-        return self.elapsed0 + time.perf_counter() - self.t0
+    def __init__(self, training: Training, t: TrainConfig, sample: Callable[[Any, int], None],
+                 export: Callable[[Any, int], None]) -> None:
+        self.training, self.t, self.sample, self.export = training, t, sample, export
+        self.t0 = time.perf_counter()
+        self.elapsed0 = training.history[-1].get("elapsed", 0.0) if training.history else 0.0
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: Any, *args: Any) -> None:
-        step = trainer.global_step // self.per_step
-        module.history[-1]["elapsed"] = self.elapsed()
-        if step % self.sample_every == 0 or step == self.steps:
+        step = trainer.global_step // self.training.per_step
+        module.history[-1]["elapsed"] = self.elapsed0 + time.perf_counter() - self.t0
+        last = step == self.t.steps
+        if step % self.t.sample_every == 0 or last:
             self.sample(module, step)
-        if step % self.checkpoint_every == 0 or step == self.steps:
-            ckpt = self.out / "checkpoints" / "last.ckpt"
-            ckpt.parent.mkdir(exist_ok=True)
-            trainer.save_checkpoint(ckpt.with_suffix(".tmp"))
-            os.replace(ckpt.with_suffix(".tmp"), ckpt)  # a kill mid-write never leaves a broken resume point
+        if step % self.t.checkpoint_every == 0 or last:
+            self.training.ckpt.parent.mkdir(exist_ok=True)
+            trainer.save_checkpoint(self.training.ckpt)
             self.export(module, step)
-            write_history(self.out / "history.csv", module.history)
+            write_history(self.training.run.out / "history.csv", module.history)
 
 
-def finish_run(out: Path, metrics: dict[str, Any], tracker: Trackers, samples: Path, caption: str) -> dict:
-    """metrics.json, then the final sample grid, the loss plot and the held-out summary to W&B."""
-    write_json(out / "metrics.json", metrics)
-    tracker.log_image("final_samples", samples, caption=caption)
-    if (out / "loss.png").is_file():
-        tracker.log_image("loss_curves", out / "loss.png")
-    tracker.finish({f"held_out/{k}": v for k, v in metrics["held_out"].items()} | {"steps": metrics["steps"]})
-    return metrics
+class Training:
+    """One resumable training run: where it starts, the history so far, and the loop that samples and saves."""
 
+    def __init__(self, run: Run, t: TrainConfig, resume: bool = True, optimizer_steps_per_step: int = 1) -> None:
+        self.run, self.t, self.per_step = run, t, optimizer_steps_per_step
+        self.ckpt = run.out / "checkpoints" / "last.ckpt"
+        self.start = 0
+        if resume and self.ckpt.is_file():  # weights_only: tensors and plain data, nothing executed
+            state = torch.load(self.ckpt, map_location="cpu", weights_only=True)
+            self.start = int(state["global_step"]) // self.per_step  # Lightning counts optimiser steps
+        self.history = read_history(run.out / "history.csv", self.start) if self.start else []
+        self.val_history: list[dict[str, float]] = []
+        metrics = run.out / "metrics.json"
+        self.finished = RunMetrics.from_dict(json.loads(metrics.read_text())) if (
+            self.start >= t.steps and metrics.is_file()) else None
+        if self.finished is not None:
+            log.info("%s already holds %d steps (train.steps = %d): nothing to train", run.out, self.start, t.steps)
+        elif self.start:
+            log.info("resuming from %s at step %d of %d", self.ckpt, self.start, t.steps)
 
-def make_trainer(device: str, precision: str, max_steps: int, callbacks: list[pl.Callback], progress: bool,
-                 label: str) -> pl.Trainer:
-    return pl.Trainer(accelerator="gpu" if device.startswith("cuda") else "cpu", devices=1, precision=precision,
-                      max_steps=max_steps, max_epochs=-1, logger=False, enable_checkpointing=False,
-                      enable_model_summary=False, num_sanity_val_steps=0, enable_progress_bar=progress,
-                      callbacks=[*callbacks, *([StepBar(label)] if progress else [])], log_every_n_steps=1)
+    def sampler(self, photos: torch.Tensor, evaluate: Sampler, caption: str) -> Callable[[Any, int], None]:
+        """A callback that writes ``samples/step_N.jpg`` and logs the held-out values of ``evaluate``."""
+
+        def sample(module: Any, step: int) -> None:
+            grid, val = evaluate(module, photos.to(module.device))
+            path = save_image(grid, self.run.out / "samples" / f"step_{step:06d}.jpg", quality=88)
+            self.val_history.append({"step": step, **val})
+            self.run.tracker.log({f"val/{k}": v for k, v in val.items()} | {"trainer/global_step": step})
+            self.run.tracker.log_image("samples", path, caption=f"step {step}: {caption}")
+        return sample
+
+    def fit(self, module: pl.LightningModule, data: Callable[[int], Dataset], sample: Callable[[Any, int], None],
+            export: Callable[[Any, int], None], output: Path, label: str, progress: bool) -> None:
+        """Train from ``self.start`` to ``train.steps`` on ``data(first_sample)``; nothing to do when done."""
+        module.history = self.history
+        cfg, t = self.run.cfg, self.t
+        if self.start < t.steps:
+            loader = DataLoader(data(self.start * t.batch), batch_size=t.batch, shuffle=False, num_workers=0)
+            trainer = make_trainer(cfg.device, label=label, progress=progress, max_steps=self.per_step * t.steps,
+                                   max_epochs=-1, precision=t.precision, logger=self.run.lightning_logger(),
+                                   log_every=cfg.tracking.log_every, callbacks=[Snapshots(self, t, sample, export)])
+            trainer.fit(module, loader, ckpt_path=self.ckpt if self.start else None, weights_only=True)
+        elif not output.is_file():
+            raise UserError(f"{self.ckpt} is complete but {output.name} is missing: delete it to retrain")
+
+    def finish(self, module: Any, grid: torch.Tensor, val: dict[str, float], plotted: tuple[str, ...], smooth: int,
+               caption: str, **extra: Any) -> RunMetrics:
+        """``samples.jpg``, ``loss.png`` and metrics.json: held-out values as ``final``, training steps as
+        iterations."""
+        run, t = self.run, self.t
+        final_grid = save_image(grid, run.out / "samples.jpg", quality=90)
+        history = module.history
+        plot = loss_curves(history, run.out / "loss.png", terms=plotted, title=run.out.name, smooth=smooth) if (
+            history) else None
+        metrics = run.metrics(
+            "ok", val, history[-1].get("elapsed") if history else None, t.steps, steps=t.steps,
+            held_out=val, resumed_from_step=self.start, images_seen=t.steps * t.batch,
+            final_train={k: history[-1][k] for k in plotted if k in history[-1]} if history else None,
+            val_history=self.val_history, **extra)
+        return run.finish(metrics, {"final_samples": (final_grid, caption), "loss_curves": (plot, "")},
+                          summary={f"held_out/{k}": v for k, v in val.items()} | {"steps": t.steps})

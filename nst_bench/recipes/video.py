@@ -15,36 +15,25 @@ Writes to ``cfg.out``: ``frames/NNNNN.png`` (each finished frame; a rerun resume
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torchvision.utils import make_grid
 from tqdm.auto import tqdm
 
-from nst_bench.config import RunConfig, to_dict
+from nst_bench.config import RunConfig
 from nst_bench.data.images import load_image, save_image
 from nst_bench.data.video_io import iter_frames, probe_video, write_video
 from nst_bench.errors import UserError
-from nst_bench.losses.objective import TemporalTarget
-from nst_bench.methods import adain, gatys
+from nst_bench.losses.terms import TemporalLoss
+from nst_bench.methods.registry import get_method
 from nst_bench.nets.flow import consistency_mask, flow_estimator, warp, warping_error
-from nst_bench.recipes.stylize import (
-    SharedWork,
-    build_objective,
-    method_weights,
-    require_styles,
-    resolve_layers,
-    run_name,
-    start_run,
-)
+from nst_bench.recipes.stylize import run_name
+from nst_bench.run.cache import ProcessCache
+from nst_bench.run.context import start_run
+from nst_bench.run.metrics import RunMetrics
 from nst_bench.run.plots import warping_curves
-from nst_bench.run.tracking import WandbTracker, provenance, write_json
-
-FrameStylizer = Callable[[torch.Tensor, TemporalTarget | None], tuple[torch.Tensor, dict[str, float]]]
 
 
 def frame_path(out: Path, i: int) -> Path:
@@ -57,46 +46,6 @@ def finished_frames(out: Path, n: int) -> int:
     while done < n and frame_path(out, done).is_file():
         done += 1
     return done
-
-
-def frame_stylizer(cfg: RunConfig, shared: SharedWork, styles: list[torch.Tensor], blend: list[float]
-                   ) -> tuple[FrameStylizer, dict[str, Any] | None]:
-    """A function (frame, temporal target or None) -> (stylized frame, loss terms), and the backbone it uses."""
-    if cfg.method == "gatys":
-        encoder = shared.encoder(cfg.backbone).to(cfg.device)
-        resolve_layers(cfg, encoder)
-        objective = build_objective(cfg, encoder, shared.targets, shared)
-
-        def gatys_frame(frame: torch.Tensor, temporal: TemporalTarget | None) -> tuple[torch.Tensor, dict]:
-            objective.temporal = temporal
-            r = gatys.stylize(frame, styles, blend, objective, cfg.gatys, cfg.optimizer, seed=cfg.seed,
-                              device=cfg.device, progress=False, init=temporal.warped if temporal else None)
-            if r.diverged_at is not None:
-                raise UserError(f"the loss became NaN at step {r.diverged_at}: lower optimizer.lr or the weights")
-            return r.image, r.final
-        return gatys_frame, encoder.describe()
-
-    if cfg.method == "adain":
-        model = shared.adain().to(cfg.device)
-
-        def forward(x: torch.Tensor) -> torch.Tensor:
-            return adain.stylize(model, x, styles, blend, cfg.adain.alpha, cfg.adain.preserve_color).image
-    elif cfg.method == "fast":
-        net = shared.network(cfg)[0].to(cfg.device)
-
-        def forward(x: torch.Tensor) -> torch.Tensor:
-            return net.stylize(x, blend)
-    else:
-        forward = shared.network(cfg)[0].to(cfg.device)
-
-    def network_frame(frame: torch.Tensor, temporal: TemporalTarget | None) -> tuple[torch.Tensor, dict]:
-        with torch.no_grad():
-            out = forward(frame)
-        if temporal is not None and cfg.video.blend:
-            mixed = cfg.video.blend * temporal.warped + (1 - cfg.video.blend) * out
-            out = temporal.mask * mixed + (1 - temporal.mask) * out
-        return out, {}
-    return network_frame, None
 
 
 def mean(values: list[float]) -> float:
@@ -118,28 +67,31 @@ def read_log(out: Path) -> list[dict[str, Any]]:
     return rows[:finished_frames(out, len(rows))]
 
 
-def run_video(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | None = None,
-              video_path: str | Path | None = None) -> dict[str, Any]:
-    """Stylize ``cfg.video.input`` frame by frame into ``cfg.out``; returns the metrics written to metrics.json.
+def run_video(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | None = None,
+              video_path: str | Path | None = None) -> RunMetrics:
+    """Stylize ``cfg.video.input`` frame by frame into ``cfg.out``; returns what is written to metrics.json.
 
     Frames stream from the decoder, so memory holds two frames whatever the clip's length. Each finished frame is
     a PNG plus a line of ``frames/log.jsonl`` (its losses and warping errors): a rerun keeps both and goes on."""
     v = cfg.video
+    method = get_method(cfg.method)
     if not v.input:
         raise UserError("no video: give --input CLIP.mp4 (or video.input)")
-    shared = shared or SharedWork()
-    require_styles(cfg, shared)
-    out = start_run(cfg)
+    if not method.video:
+        raise UserError(f"method {cfg.method} does not stylize video: use gatys, adain, fast or cyclegan")
+    run = start_run(cfg, cache)
+    method.prepare(cfg, run.cache)
     fps, count = probe_video(v.input)
     total = min(count, v.max_frames) if count and v.max_frames else count or v.max_frames
     styles = [load_image(s, cfg.image.style_size or cfg.image.size).to(cfg.device) for s in cfg.styles]
     blend = cfg.style_blend or [1.0] * len(styles)
-    stylize_frame, backbone = frame_stylizer(cfg, shared, styles, blend)
+    stylize = method.build(cfg, run.cache)
     estimate_flow = flow_estimator(v.flow, v.flow_weights)
-    config = to_dict(cfg)
-    (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    consistent = (cfg.method == "gatys" and v.temporal_weight > 0) or (cfg.method != "gatys" and v.blend > 0)
+    # Gatys is consistent through its temporal loss, the one-pass methods through the blend
+    consistent = v.temporal_weight > 0 if method.optimises else v.blend > 0
+    run.open(f"video-{run_name(cfg)}", job_type="video")
 
+    out = run.out
     rows = read_log(out)
     start = len(rows)
     log_path = out / "frames" / "log.jsonl"
@@ -162,16 +114,16 @@ def run_video(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | Non
             if prev is not None:
                 back = estimate_flow(frame, prev)
                 mask = consistency_mask(back, estimate_flow(prev, frame))
-            temporal = TemporalTarget(warp(prev_out, back), mask, v.temporal_weight) if (
+            temporal = TemporalLoss(warp(prev_out, back), mask, v.temporal_weight) if (
                 consistent and prev_out is not None) else None
-            t0 = time.perf_counter()
-            image, terms = stylize_frame(frame, temporal)
-            elapsed = time.perf_counter() - t0
-            seconds += elapsed
+            result = stylize(frame, styles, blend, temporal=temporal, score=False)
+            if result.diverged_at is not None:
+                raise UserError(f"the loss became NaN at step {result.diverged_at}: lower optimizer.lr or the weights")
+            seconds += result.seconds
             path = frame_path(out, t)
-            save_image(image, path.with_name(path.stem + ".tmp.png")).replace(path)  # on disk = finished
+            save_image(result.image, path.with_name(path.stem + ".tmp.png")).replace(path)  # on disk = finished
             saved = load_image(path).to(cfg.device)  # what the video holds (8-bit) is what is scored
-            row: dict[str, Any] = {"frame": t, "seconds": elapsed, **terms}
+            row: dict[str, Any] = {"frame": t, "seconds": result.seconds, **result.final}
             if back is not None:
                 row |= {"warping_error": warping_error(saved, prev_out, back, mask),
                         "content_warping_error": warping_error(frame, prev, back, mask),
@@ -194,33 +146,14 @@ def run_video(cfg: RunConfig, *, progress: bool = True, shared: SharedWork | Non
     strip = save_image(_strip(out, v.input, cfg.image.size, n), out / "strip.jpg", quality=88)
     save_image(load_image(frame_path(out, 0)), out / "stylized.jpg")  # the sweep report's thumbnail
     plot = warping_curves(cont_err, styl_err, out / "warping.png")
-    metrics: dict[str, Any] = {
-        "status": "ok", "final": final, "frames": n, "fps": fps, "size": size,
-        "resumed_from_frame": start, "consistent": consistent,
-        "seconds": seconds, "s_per_frame": seconds / max(1, n - start),  # of this run's frames
-        "iterations": n, "s_per_iteration": seconds / max(1, n - start),
-        "per_frame": rows, "video": str(video), "config": config, "backbone": backbone,
-        "method_weights": method_weights(cfg, shared), "flow": v.flow,
-        "mask_coverage": mean([r["mask_coverage"] for r in pairs]),
-        "provenance": provenance(cfg.device, cfg.seed),
-    }
-    write_json(out / "metrics.json", metrics)
-    if cfg.tracking.wandb != "disabled":
-        log_run(cfg, out, config, metrics, video, strip, plot)
-    return metrics
-
-
-def log_run(cfg: RunConfig, out: Path, config: dict, metrics: dict, video: Path, strip: Path,
-            plot: Path | None) -> None:
-    import wandb
-
-    tracker = WandbTracker(out, mode=cfg.tracking.wandb, project=cfg.tracking.project,
-                           name=f"video-{run_name(cfg)}", config=config, group=cfg.tracking.group, job_type="video")
-    for row in metrics["per_frame"][1:]:
-        tracker.log({k: row[k] for k in ("warping_error", "content_warping_error", "mask_coverage")},
-                    step=row["frame"])
-    tracker.run.log({"video": wandb.Video(str(video), format="mp4")})
-    tracker.log_image("strip", strip, caption="content frames over stylized frames")
-    if plot:
-        tracker.log_image("warping", plot)
-    tracker.finish({f"final/{k}": v for k, v in metrics["final"].items()} | {"frames": metrics["frames"]})
+    for row in pairs:
+        run.tracker.log({k: row[k] for k in ("warping_error", "content_warping_error", "mask_coverage")}
+                        | {"frame": row["frame"]})
+    if hasattr(run.tracker, "log_video"):
+        run.tracker.log_video("video", video)
+    metrics = run.metrics(
+        "ok", final, seconds, n, **stylize.describe(), frames=n, fps=fps, size=size, resumed_from_frame=start,
+        consistent=consistent, s_per_frame=seconds / max(1, n - start),  # of this run's frames
+        per_frame=rows, video=str(video), flow=v.flow, mask_coverage=mean([r["mask_coverage"] for r in pairs]))
+    return run.finish(metrics, {"strip": (strip, "content frames over stylized frames"), "warping": (plot, "")},
+                      summary={"frames": n})

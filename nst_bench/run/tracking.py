@@ -1,4 +1,5 @@
-"""A small logger protocol: local files always, Weights & Biases when enabled.
+"""Where a run's numbers go besides its folder: a small logger protocol with a W&B run and a no-op behind it,
+plus the one writer of ``history.csv`` and the provenance block every result carries.
 
 Local files are the source of truth (tables are built from them); W&B is a view. Each W&B run sets its mode
 explicitly (offline by default) and never touches ``os.environ``, so one process can hold runs of different modes.
@@ -7,47 +8,35 @@ explicitly (offline by default) and never touches ``os.environ``, so one process
 from __future__ import annotations
 
 import csv
-import json
-import logging
 import os
 import platform
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
-log = logging.getLogger(__name__)
-
 
 class Tracker(Protocol):
-    def log(self, metrics: Mapping[str, float], step: int) -> None: ...
+    def log(self, metrics: Mapping[str, float], step: int | None = None) -> None: ...
     def log_image(self, key: str, path: Path, caption: str = "") -> None: ...
     def finish(self, summary: Mapping[str, Any]) -> None: ...
 
 
-class LocalTracker:
-    """Keeps the metric history in memory and writes it to ``history.csv`` when the run ends."""
+class NullTracker:
+    """``tracking.wandb: disabled``: the run folder is the only record."""
 
-    def __init__(self, out_dir: Path) -> None:
-        self.out_dir = out_dir
-        self.history: list[dict[str, float]] = []
+    run_dir: Path | None = None
 
-    def log(self, metrics: Mapping[str, float], step: int) -> None:
-        self.history.append({"step": step, **{k: float(v) for k, v in metrics.items()}})
+    def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        pass
 
     def log_image(self, key: str, path: Path, caption: str = "") -> None:
-        pass  # the image is already a file in out_dir
+        pass
 
     def finish(self, summary: Mapping[str, Any]) -> None:
-        if not self.history:
-            return
-        keys = list(dict.fromkeys(k for row in self.history for k in row))
-        with open(self.out_dir / "history.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(self.history)
+        pass
 
 
 def wandb_init(out_dir: Path, *, mode: str, **kwargs: Any) -> Any:
@@ -74,11 +63,14 @@ class WandbTracker:
     def run_dir(self) -> Path:
         return Path(self.run.dir).parent  # .../wandb/offline-run-<time>-<id>
 
-    def log(self, metrics: Mapping[str, float], step: int) -> None:
+    def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         self.run.log(dict(metrics), step=step)
 
     def log_image(self, key: str, path: Path, caption: str = "") -> None:
         self.run.log({key: self._wandb.Image(str(path), caption=caption)})
+
+    def log_video(self, key: str, path: Path) -> None:
+        self.run.log({key: self._wandb.Video(str(path), format="mp4")})
 
     def finish(self, summary: Mapping[str, Any]) -> None:
         for k, v in summary.items():
@@ -86,29 +78,49 @@ class WandbTracker:
         self.run.finish()
 
 
-class Trackers:
-    """Fan-out to several trackers, so methods log through one object."""
+def log_tables(out_dir: Path, name: str, tables: Mapping[str, Any], *, mode: str, project: str = "nst-bench",
+               group: str | None = None, job_type: str = "summary", config: Mapping[str, Any] | None = None) -> Path:
+    """One W&B run holding pandas tables as ``wandb.Table``s (a sweep's comparison, a retention table)."""
+    import wandb
 
-    def __init__(self, *trackers: Tracker) -> None:
-        self.trackers = [t for t in trackers if t is not None]
-
-    def log(self, metrics: Mapping[str, float], step: int) -> None:
-        for t in self.trackers:
-            t.log(metrics, step)
-
-    def log_image(self, key: str, path: Path, caption: str = "") -> None:
-        for t in self.trackers:
-            t.log_image(key, path, caption)
-
-    def finish(self, summary: Mapping[str, Any]) -> None:
-        for t in self.trackers:
-            t.finish(summary)
-
-    def find(self, kind: type) -> Any:
-        return next((t for t in self.trackers if isinstance(t, kind)), None)
+    run = wandb_init(out_dir, mode=mode, project=project, name=name, group=group, job_type=job_type,
+                     config=dict(config or {}))
+    run.log({key: wandb.Table(dataframe=t.astype(str)) for key, t in tables.items()})
+    run_dir = Path(run.dir).parent
+    run.finish()
+    return run_dir
 
 
-def provenance(device: str, seed: int) -> dict[str, Any]:
+UNPREFIXED = ("step", "elapsed")
+
+
+def write_history(path: Path, history: Sequence[Mapping[str, float]]) -> Path | None:
+    """``history.csv``: one row per step, every term as ``loss/<term>`` (plus cumulative wall seconds), written
+    through a temp file so a kill never leaves half of it."""
+    if not history:
+        return None
+    rows = [{(k if k in UNPREFIXED else f"loss/{k}"): v for k, v in row.items()} for row in history]
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    return path
+
+
+def read_history(path: Path, until: int | None = None) -> list[dict[str, float]]:
+    """The rows of a ``history.csv`` (up to step ``until``: what a checkpoint holds after a crash)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        rows = [{k.removeprefix("loss/"): int(float(v)) if k == "step" else float(v) for k, v in row.items()
+                 if v not in (None, "")} for row in csv.DictReader(f)]
+    return [r for r in rows if until is None or r["step"] <= until]
+
+
+def provenance(device: str, seed: int, dtype: str = "float32") -> dict[str, Any]:
     """What produced a result, beyond its config: versions, device, threads, commit."""
     import pytorch_lightning
     import timm
@@ -116,15 +128,14 @@ def provenance(device: str, seed: int) -> dict[str, Any]:
 
     import nst_bench
 
-    info: dict[str, Any] = {
+    return {
         "nst_bench": nst_bench.__version__, "python": sys.version.split()[0], "torch": torch.__version__,
         "torchvision": torchvision.__version__, "timm": timm.__version__,
         "pytorch_lightning": pytorch_lightning.__version__, "device": device,
         "device_name": torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor()
-        or platform.machine(), "threads": torch.get_num_threads(), "dtype": "float32", "seed": seed,
+        or platform.machine(), "threads": torch.get_num_threads(), "dtype": dtype, "seed": seed,
         "platform": platform.platform(), "git_commit": _git_commit(),
     }
-    return info
 
 
 def _git_commit() -> str | None:
@@ -136,26 +147,3 @@ def _git_commit() -> str | None:
         return ref[:12]
     except OSError:
         return None
-
-
-def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write JSON atomically (temp file + rename), so a crash never leaves half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
-
-
-def log_sweep_summary(out_dir: Path, sweep: str, table: Any, mode: str, project: str = "nst-bench") -> Path:
-    """One W&B run per sweep holding the comparison table and the runtime table (``wandb.Table``)."""
-    import wandb
-
-    run = wandb_init(out_dir, mode=mode, project=project, name=f"{sweep}-summary", group=sweep, job_type="summary")
-    table = table.copy()
-    table.columns = [str(c) for c in table.columns]
-    runtime_cols = [c for c in table.columns if c.split(" ")[0] in ("seconds", "s_per_iteration", "iterations")]
-    settings = [c for c in table.columns if " " not in c and c not in ("pairs", "failed", "error")]
-    run.log({"comparison": wandb.Table(dataframe=table.astype(str)),
-             "runtime": wandb.Table(dataframe=table[settings + runtime_cols].astype(str))})
-    run_dir = Path(run.dir).parent
-    run.finish()
-    return run_dir

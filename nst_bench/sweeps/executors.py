@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import copy
-import logging
+import dataclasses
 import sys
 import time
 import traceback
@@ -13,42 +12,21 @@ from typing import Any
 
 from tqdm import tqdm
 
+from nst_bench.config import absolute_paths
 from nst_bench.errors import UserError
-from nst_bench.recipes.stylize import SharedWork, run
-from nst_bench.sweeps.spec import RunsLog, Trial
-
-log = logging.getLogger(__name__)
-_SHARED: SharedWork | None = None  # one per process: a Ray worker keeps it across the tasks it runs
-
-
-def shared_work() -> SharedWork:
-    global _SHARED
-    if _SHARED is None:
-        _SHARED = SharedWork()
-    return _SHARED
+from nst_bench.recipes import get_program
+from nst_bench.run.cache import process_cache
+from nst_bench.sweeps.spec import Trial
+from nst_bench.sweeps.store import RunsLog
 
 
 def run_trial(trial: Trial, progress: bool = False) -> dict[str, Any]:
-    """Run one trial and return its runs.jsonl row; a failure becomes a row with the error, never an exception."""
+    """Run one trial and return its runs.jsonl row; a failure becomes a row with the error, never an exception.
+    The process cache lives as long as the process: a Ray worker keeps it across the tasks it runs."""
     t0 = time.perf_counter()
     row: dict[str, Any] = {"trial_id": trial.id, "params": trial.params, "out": trial.config.out}
     try:
-        if trial.program == "train-fast":
-            from nst_bench.recipes.train_fast import train
-
-            m = train(trial.config, progress=progress)  # resumes from its own checkpoint after a crash
-            metrics = m | {"final": m["held_out"], "iterations": m["steps"],
-                           "s_per_iteration": m["seconds"] / m["steps"] if m["seconds"] else None}
-        elif trial.program == "video":
-            from nst_bench.recipes.video import run_video
-
-            metrics = run_video(trial.config, progress=progress, shared=shared_work())  # resumes by frame
-        else:
-            metrics = run(trial.config, progress=progress, shared=shared_work(), bar_position=1)
-        backbone = metrics.get("backbone") or {}  # a video of a trained network runs no backbone
-        row |= {"status": metrics["status"], "final": metrics["final"], "seconds": metrics["seconds"],
-                "s_per_iteration": metrics["s_per_iteration"], "iterations": metrics["iterations"],
-                "backbone": backbone.get("name"), "weights_source": (backbone.get("weights") or {}).get("source")}
+        row |= get_program(trial.program).run(trial.config, progress, process_cache()).row()
     except Exception as e:  # a failed trial is a result too: record it and let the sweep go on
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         row |= {"status": "failed", "error": f"{type(e).__name__}: {message}"}
@@ -91,11 +69,9 @@ class SweepProgress:
 
 
 def with_absolute_paths(trial: Trial) -> Trial:
-    cfg = copy.deepcopy(trial.config)
-    cfg.content = str(Path(cfg.content).resolve()) if cfg.content else None
-    cfg.styles = [str(Path(s).resolve()) for s in cfg.styles]
-    cfg.out = str(Path(cfg.out).resolve())
-    return Trial(trial.id, cfg, trial.params)
+    """The same trial (id, program, params) with every path in its config absolute: Ray workers may start in
+    another directory, on another machine with the same shared file system."""
+    return dataclasses.replace(trial, config=absolute_paths(trial.config))
 
 
 Executor = Callable[[list[Trial], RunsLog, SweepProgress], None]
@@ -125,7 +101,7 @@ def ray_executor(address: str | None = None, num_cpus: float = 1, num_gpus: floa
         labels = {}
         pending = []
         for t in trials:
-            ref = remote.remote(with_absolute_paths(t))  # Ray workers may start in another directory
+            ref = remote.remote(with_absolute_paths(t))
             labels[ref] = t.label
             pending.append(ref)
         try:

@@ -11,7 +11,8 @@ import pandas as pd
 from nst_bench.data.images import load_image, save_image
 from nst_bench.errors import UserError
 from nst_bench.run.plots import plt, save_figure
-from nst_bench.sweeps.spec import RunsLog, short_value
+from nst_bench.sweeps.spec import short_value
+from nst_bench.sweeps.store import RunsLog
 
 METRICS = ["final/total", "final/content", "final/style", "final/tv", "final/warping_error",
            "final/content_warping_error", "final/warping_ratio", "seconds", "s_per_iteration", "iterations"]
@@ -58,6 +59,13 @@ def comparison_table(df: pd.DataFrame, settings: list[str]) -> pd.DataFrame:
     if not errors.empty:
         table = table.merge(errors.rename("error").reset_index(), on=keys, how="left")
     return table
+
+
+def runtime_columns(table: pd.DataFrame) -> list[str]:
+    """The setting columns and the timing ones: a sweep's runtime table."""
+    runtime = [c for c in table.columns if c.split(" ")[0] in ("seconds", "s_per_iteration", "iterations")]
+    settings = [c for c in table.columns if " " not in c and c not in ("pairs", "failed", "error")]
+    return settings + runtime
 
 
 def format_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import glob
 import itertools
-import json
 import math
 import os
 import random
@@ -22,7 +21,9 @@ from typing import Any
 from nst_bench.config import RunConfig, config_hash, from_dict, read_yaml, set_dotted, to_dict, validate
 from nst_bench.data.images import IMAGE_SUFFIXES
 from nst_bench.errors import UserError
+from nst_bench.methods.registry import get_method, method_names
 from nst_bench.nets.weights import sha256
+from nst_bench.recipes import Program, get_program
 
 SWEEP_KEYS = {"name", "description", "method", "metric", "parameters", "program", "command", "run_cap",
               "early_terminate", "project", "entity"}
@@ -30,15 +31,12 @@ IMAGE_PARAMS = ("content", "styles", "pairs")
 RESOURCE_PARAMS = ("ray.cpus", "ray.gpus")  # per-trial Ray resources, e.g. ray.gpus: {value: 1}
 
 
-PROGRAMS = ("stylize", "train-fast", "video")  # what a trial runs: one stylization, training, or one video
-
-
 @dataclass
 class Trial:
     id: str
     config: RunConfig
     params: dict[str, Any]  # the swept values (dotted key -> value), plus content/style names
-    program: str = "stylize"
+    program: str = "stylize"  # what it runs: a name in nst_bench.recipes.PROGRAMS
 
     @property
     def label(self) -> str:
@@ -95,21 +93,20 @@ def load_sweep(path: str | Path, require_images: bool = True) -> Sweep:
             raise UserError(f"{path}: parameter {key} must be {{value: x}}, {{values: [...]}} or {{min, max}}")
         if method == "grid" and ("min" in spec or "distribution" in spec) and "values" not in spec:
             raise UserError(f"{path}: parameter {key} has a range, which needs method: random")
-    program = data.get("program", "stylize")
-    if program not in PROGRAMS:
-        raise UserError(f"{path}: program must be one of {', '.join(PROGRAMS)}, got {program!r}")
-    if program == "train-fast" and "styles" not in params:
-        raise UserError(f"{path}: a train-fast sweep needs a styles parameter (and train.content_dir)")
-    if program == "video" and ("video.input" not in params or "styles" not in params):
-        raise UserError(f"{path}: a video sweep needs video.input and styles parameters")
-    if program == "stylize" and require_images and "pairs" not in params and not (
-            "content" in params and "styles" in params):
-        raise UserError(f"{path}: parameters must include content and styles (files, folders or globs), "
-                        "or pairs (a list of [content, style])")
+    try:
+        program = get_program(data.get("program", "stylize"))
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+    given = set(params) | ({"content", "styles"} if "pairs" in params else set())
+    missing = [k for k in program.required if k not in given]
+    if missing and (require_images or program.name != "stylize"):
+        raise UserError(f"{path}: a {program.name} sweep needs {program.describe_requirements()} parameters "
+                        f"(missing: {', '.join(missing)}); images may be files, folders or globs, or give pairs "
+                        "(a list of [content, style])")
     return Sweep(name=str(data.get("name") or Path(path).stem), path=Path(path), method=method,
                  metric=data.get("metric") or {"name": "final/total", "goal": "minimize"},
                  parameters=params, run_cap=data.get("run_cap"), seed=int(params.get("seed", {}).get("value", 0)),
-                 program=program)
+                 program=program.name)
 
 
 def expand_images(value: Any, base: Path) -> list[str]:
@@ -173,28 +170,28 @@ def _settings(sweep: Sweep) -> Iterator[dict[str, Any]]:
         yield {k: _sample(spec, rng) for k, spec in params.items()}
 
 
-# sections a method never reads: they must not change its trials' ids (nor make duplicates of them)
-METHOD_SECTIONS = {"gatys": ("gatys", "optimizer"), "adain": ("adain",), "fast": ("fast",),
-                   "cyclegan": ("cyclegan",), "deepdream": ("dream", "optimizer")}
+def other_sections(method: str) -> set[str]:
+    """Config sections that only other methods read: they must not change this method's trial ids."""
+    return {s for m in method_names() if m != method for s in get_method(m).sections}
 
 
 def trial_hash(cfg: RunConfig) -> str:
     """Id of a trial: hash of the resolved config minus where it is written, how it is logged, training settings,
     and the sections of other methods (so adding a section for a new method leaves existing ids unchanged)."""
-    others = {s for m, sections in METHOD_SECTIONS.items() if m != cfg.method for s in sections}
-    skip = {"out", "tracking", "train", *others} - set(METHOD_SECTIONS.get(cfg.method, ()))
+    method = get_method(cfg.method)
+    skip = {"out", "tracking", "train", *other_sections(cfg.method)} - set(method.sections)
     data = {k: v for k, v in to_dict(cfg).items() if k not in skip}
-    network = {"fast": cfg.fast.checkpoint, "cyclegan": cfg.cyclegan.checkpoint}.get(cfg.method)
+    network = method.network_path(cfg)
     if network and Path(network).is_file():
         data["network_sha256"] = sha256(Path(network))  # a retrained network is a new trial
     return config_hash(data)
 
 
-def training_hash(cfg: RunConfig) -> str:
-    """Id of a training trial: everything that shapes the network (its train and fast sections included)."""
-    skip = ("out", "tracking", "gatys", "optimizer", "adain", "cyclegan", "dream")
+def training_hash(cfg: RunConfig, program: Program) -> str:
+    """Id of a training trial: everything that shapes the network (its train and method sections included)."""
+    skip = {"out", "tracking", *other_sections(cfg.method)}
     data = {k: v for k, v in to_dict(cfg).items() if k not in skip}
-    return config_hash(data | {"program": "train-fast"})
+    return config_hash(data | {"program": program.name})
 
 
 def _image_sets(sweep: Sweep) -> list[tuple[str, list[str]]]:
@@ -217,6 +214,7 @@ def _image_sets(sweep: Sweep) -> list[tuple[str, list[str]]]:
 def expand(sweep: Sweep, results_root: Path = Path("results")) -> list[Trial]:
     """Every trial of the sweep: content images x style sets x parameter settings, with ids."""
     image_sets = _image_sets(sweep)
+    program = get_program(sweep.program)
     trials: list[Trial] = []
     seen: set[str] = set()
     for setting in _settings(sweep):
@@ -232,11 +230,12 @@ def expand(sweep: Sweep, results_root: Path = Path("results")) -> list[Trial]:
                 else:
                     set_dotted(data, key, value)
             data |= {"content": content, "styles": styles}
-            if sweep.program == "train-fast":
-                data["method"] = "fast"
+            if program.method:
+                data["method"] = program.method
             cfg = validate(from_dict(RunConfig, data))
+            get_method(cfg.method).check(cfg)
             cfg.tracking.group = sweep.name
-            trial_id = training_hash(cfg) if sweep.program == "train-fast" else trial_hash(cfg)
+            trial_id = training_hash(cfg, program) if program.trains else trial_hash(cfg)
             if trial_id in seen:
                 continue
             seen.add(trial_id)
@@ -245,85 +244,3 @@ def expand(sweep: Sweep, results_root: Path = Path("results")) -> list[Trial]:
             params |= {"style": "+".join(Path(s).stem for s in styles)} | {k: setting[k] for k in sweep.swept_keys}
             trials.append(Trial(trial_id, cfg, params, sweep.program))
     return trials
-
-
-# --- the results store ----------------------------------------------------------------------------------------
-class RunsLog:
-    """``runs.jsonl``: one JSON line per finished trial, appended with a single write and fsync.
-
-    A process killed mid-write can leave at most one torn last line; readers skip it and the next append starts
-    on a fresh line, so a trial is never counted twice and nothing before it is lost.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def read(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        rows = []
-        for line in self.path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a torn line from a killed writer
-        return rows
-
-    def done(self) -> dict[str, dict[str, Any]]:
-        return {r["trial_id"]: r for r in self.read() if "trial_id" in r}
-
-    def append(self, row: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = (json.dumps(row, default=str) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            size = os.fstat(fd).st_size
-            if size:
-                with open(self.path, "rb") as f:
-                    f.seek(size - 1)
-                    if f.read(1) != b"\n":
-                        data = b"\n" + data
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-# --- driver ---------------------------------------------------------------------------------------------------
-def pending_trials(trials: list[Trial], runs: RunsLog, retry_failed: bool = False) -> list[Trial]:
-    """Trials without a row in runs.jsonl (failed ones too, with ``retry_failed``)."""
-    done = runs.done()
-    return [t for t in trials if t.id not in done or (retry_failed and done[t.id].get("status") == "failed")]
-
-
-def run_sweep(sweep: Sweep, *, executor: str = "local", max_trials: int | None = None,
-              results_root: Path = Path("results"), wandb_mode: str | None = None, retry_failed: bool = False,
-              ray_address: str | None = None, ray_cpus: float | None = None,
-              ray_gpus: float | None = None) -> dict[str, Any]:
-    """Run what is not done yet, then write the report and a W&B summary run with the comparison table."""
-    from nst_bench.run.tracking import log_sweep_summary
-    from nst_bench.sweeps.executors import SweepProgress, local_executor, ray_executor
-    from nst_bench.sweeps.report import report
-
-    trials = expand(sweep, results_root)
-    if wandb_mode:
-        for t in trials:
-            t.config.tracking.wandb = wandb_mode
-    out = results_root / sweep.name
-    runs = RunsLog(out / "runs.jsonl")
-    todo = pending_trials(trials, runs, retry_failed)[: max_trials if max_trials is not None else None]
-    progress = SweepProgress(total=len(trials), already=len(trials) - len(pending_trials(trials, runs, retry_failed)))
-    cpus = ray_cpus if ray_cpus is not None else sweep.resource("ray.cpus", 1)
-    gpus = ray_gpus if ray_gpus is not None else sweep.resource("ray.gpus", 0)
-    run = local_executor if executor == "local" else ray_executor(ray_address, cpus, gpus)
-    try:
-        run(todo, runs, progress)
-    finally:
-        progress.close()
-    result = report(out)
-    mode = wandb_mode or (trials[0].config.tracking.wandb if trials else "offline")
-    if mode != "disabled":
-        result["wandb_run_dir"] = log_sweep_summary(out, sweep.name, result["table"], mode,
-                                                    project=trials[0].config.tracking.project)
-    result["ran"] = len(todo)
-    return result
