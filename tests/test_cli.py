@@ -58,6 +58,13 @@ def test_grayscale_and_rgba_inputs_work(tmp_path, capsys):
     Image.open(STYLE).convert("RGBA").save(rgba)
     assert main(["stylize", "--content", str(grey), "--style", str(rgba), "--wandb", "disabled",
                  "--out", str(tmp_path / "o"), *FAST]) == 0
+    out = Image.open(tmp_path / "o" / "stylized.jpg")
+    assert out.mode == "RGB" and out.size == (64, 42)
+    pixels = np.asarray(out, dtype=float)
+    # the grey photo took colour from the (RGBA) painting: its channels no longer agree
+    assert np.abs(pixels[..., 0] - pixels[..., 2]).mean() > 2
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert m["status"] == "ok" and m["final"]["style"] < m["initial"]["style"]
 
 
 @pytest.mark.parametrize("extra, message", [

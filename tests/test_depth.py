@@ -13,11 +13,13 @@ from nst_bench.cli import main
 from nst_bench.config import GatysConfig, OptimizerConfig
 from nst_bench.data.images import load_image
 from nst_bench.errors import UserError
+from nst_bench.evaluate.retention import plot_against_steps
 from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.losses.terms import DepthLoss
 from nst_bench.methods import gatys
 from nst_bench.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 from nst_bench.nets.depth import DepthEstimator, MidasSmall, build_depth, standardise
+from nst_bench.sweeps.store import RunsLog
 
 from .conftest import CONTENT, ROOT, SHARED, STYLE
 from .test_train_fast import TINY, _photos
@@ -134,26 +136,31 @@ def test_transformers_depth_models_load_from_a_saved_directory(tmp_path):
         build_depth("dpt_hybrid", str(tmp_path / "missing"))
 
 
-def test_the_depth_sweep_reports_retention_and_convergence_against_steps(weights_dir, tmp_path, monkeypatch,
-                                                                          capsys):
-    """configs/sweeps/depth.yaml shrunk: depth weight x steps through the retention evaluator."""
-    vgg16 = "vgg16_features_imagenet1k_v1.pth"  # the evaluator's reference encoder, from the shared weights
-    (weights_dir / vgg16).symlink_to(SHARED / "weights" / vgg16)
+def test_the_depth_sweep_records_convergence_against_steps(weights_dir, tmp_path, monkeypatch, capsys):
+    """configs/sweeps/depth.yaml shrunk to 2 depth weights x 2 step budgets on one pair, run as a sweep (the
+    retention evaluator it is meant for is tested end to end once, in test_evaluate)."""
     monkeypatch.chdir(tmp_path)
     sweep = yaml.safe_load((ROOT / "configs" / "sweeps" / "depth.yaml").read_text())
     sweep["parameters"] |= {"image.size": {"value": 48}, "depth.size": {"value": 64},
-                            "depth.weight": {"values": [0.0, 100.0]}, "optimizer.steps": {"values": [2, 4]}}
+                            "depth.weight": {"values": [0.0, 100.0]}, "optimizer.steps": {"values": [2, 4]},
+                            "content": {"value": str(CONTENT)}, "styles": {"value": str(STYLE)}}
     settings = tmp_path / "depth.yaml"
     settings.write_text(yaml.safe_dump(sweep))
-    assert main(["evaluate", "retention", str(settings), "--content", str(SHARED / "data" / "imagenet_sample"),
-                 "--artists-root", str(SHARED / "data" / "artists"), "--artist", "hokusai", "--limit", "2",
-                 "--results", "res", "--probe-crops", "2", "--wandb", "disabled"]) == 0, capsys.readouterr().err
-    out = tmp_path / "res" / "depth"
-    per_image = pd.read_csv(out / "per_image.csv")
-    assert len(per_image) == 2 * 2 * 2 and set(per_image["depth.weight"]) == {0.0, 100.0}
-    assert per_image.steps_to_5pct.between(1, 4).all()
-    assert "steps_to_5pct" in (out / "retention.md").read_text()
-    assert (out / "plots" / "against_steps.png").stat().st_size > 5000
+    assert main(["sweep", str(settings), "--results", "res", "--wandb", "disabled"]) == 0, capsys.readouterr().err
+    rows = RunsLog(tmp_path / "res" / "depth" / "runs.jsonl").read()
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows), rows
+    records = []
+    for r in rows:
+        m = json.loads((tmp_path / "res" / "depth" / r["trial_id"] / "metrics.json").read_text())
+        weight, steps = r["params"]["depth.weight"], r["params"]["optimizer.steps"]
+        assert 1 <= m["steps_to_5pct"] <= steps == m["iterations"]
+        assert ("depth" in m["final"]) == (weight > 0) and (m["depth"] is None) == (weight == 0)
+        records.append({"depth.weight": weight, "optimizer.steps": steps, "steps_to_5pct": m["steps_to_5pct"],
+                        "agreement": 1.0 - m["final"]["style"] / (1 + m["final"]["style"])})
+    df = pd.DataFrame(records)
+    assert plot_against_steps(df, tmp_path / "against.png") == tmp_path / "against.png"
+    assert (tmp_path / "against.png").stat().st_size > 5000
+    assert plot_against_steps(df[df["optimizer.steps"] == 2], tmp_path / "none.png") is None  # one budget: no plot
 
 
 def test_fast_training_with_a_depth_loss_logs_the_term_and_its_maps(weights_dir, tmp_path, capsys):

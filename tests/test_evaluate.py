@@ -38,13 +38,6 @@ def test_artist_paintings_and_missing_artist():
         artist_paintings(ARTISTS, ["banksy"])
 
 
-def test_bootstrap_interval_brackets_the_mean():
-    rng = np.random.default_rng(0)
-    values = np.array([1.0] * 30 + [0.0] * 20)
-    lo, hi = bootstrap_ci(values, 2000, rng)
-    assert lo < 0.6 < hi and hi - lo < 0.35
-
-
 def test_retention_run_scores_clean_and_stylized(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     settings = tmp_path / "settings.yaml"
@@ -66,7 +59,7 @@ def test_retention_run_scores_clean_and_stylized(tmp_path, monkeypatch, capsys):
     gentle, strong = mean.loc["loss.style_weight=0.1"], mean.loc["loss.style_weight=1000.0"]
     assert set(per_image.setting) == {"loss.style_weight=0.1", "loss.style_weight=1000.0"}
     assert gentle.ssim > strong.ssim and gentle.gram_distance > strong.gram_distance
-    assert gentle.agreement >= strong.agreement
+    assert gentle.lpips < strong.lpips and gentle.psnr > strong.psnr
     md = (out / "retention.md").read_text()
     assert "classifier: efficientnet_lite0" in md or "classifier: resnet50" in md
     assert (out / "plots" / "retention_per_artist.png").stat().st_size > 5000
@@ -82,7 +75,8 @@ def test_artist_probe_holds_out_whole_paintings(effnet):
     assert len(test["hokusai"]) == 2 and len(test["van_gogh"]) == 2 and test["durer"] == []
     assert not set(train["hokusai"]) & set(test["hokusai"])
     probe = train_artist_probe(imagenet_classifier("efficientnet_lite0"), paintings, crops=6, size=192, epochs=150)
-    assert probe.heldout_paintings == 4 and 0 <= probe.heldout_accuracy <= 1
+    assert probe.heldout_paintings == 4 and probe.heldout_accuracy * 4 == round(probe.heldout_accuracy * 4)
+    assert probe.heldout_accuracy >= 0.5, "a whole painting is its crops' majority: at least 2 of 4 right"
     assert probe.heldout_crop_accuracy > 1 / 3, "the probe must beat chance on unseen paintings"
 
 

@@ -105,7 +105,8 @@ def test_sweep_runs_resumes_records_failures_and_reports(tmp_path, capsys, monke
     assert len(trial_runs) == 1 and list(trial_runs[0].glob("*.wandb"))
     summary = [p for p in (out / "wandb").glob("offline-run-*")]
     assert summary and list(summary[-1].glob("*.wandb"))
-    assert "dry" not in capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "sweep mini: ran 5 trials now; 4 ok, 4 failed in total" in printed and "ran 0 trials now" in printed
 
 
 def test_dry_run_lists_trials_and_count(tmp_path, capsys):
@@ -192,3 +193,69 @@ def test_trial_ids_ignore_sections_the_method_does_not_use():
     c, d = RunConfig(method="adain", content="c.jpg"), RunConfig(method="adain", content="c.jpg")
     d.optimizer.steps, d.gatys.init = 7, "noise"
     assert trial_hash(c) == trial_hash(d)
+
+
+def test_absolute_paths_resolves_every_path_key_and_keeps_the_rest(tmp_path, monkeypatch):
+    from nst_bench.config import PATH_KEYS, RunConfig, absolute_paths
+
+    monkeypatch.chdir(tmp_path)
+    cfg = RunConfig(content="c.jpg", styles=["a.jpg", "b.jpg"], out="res/x")
+    cfg.video.input, cfg.train.content_dir, cfg.fast.checkpoint = "clip.mp4", "photos", "net.safetensors"
+    cfg.cyclegan.domain_b, cfg.backbone.weights = "paintings", "w.pth"
+    out = absolute_paths(cfg)
+    assert out.styles == [str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")] and out.out == str(tmp_path / "res/x")
+    assert (out.video.input, out.train.content_dir, out.fast.checkpoint, out.cyclegan.domain_b) == (
+        str(tmp_path / "clip.mp4"), str(tmp_path / "photos"), str(tmp_path / "net.safetensors"),
+        str(tmp_path / "paintings"))
+    assert out.backbone.weights == str(tmp_path / "w.pth") and out.depth.weights is None and cfg.content == "c.jpg"
+    assert {"video.input", "train.content_dir", "cyclegan.checkpoint", "depth.weights"} <= set(PATH_KEYS)
+
+
+def test_ray_runs_train_fast_and_video_sweeps_as_what_they_are(tmp_path, monkeypatch):
+    """Relative paths in the sweep files: each Ray task must get them absolute and run its own program."""
+    pytest.importorskip("ray")
+    import shutil
+
+    import yaml
+
+    from nst_bench.sweeps.runner import run_sweep
+
+    from .conftest import moving_square_clip
+    from .test_train_fast import _photos
+
+    monkeypatch.chdir(tmp_path)
+    _photos(tmp_path)
+    shutil.copy(DEMO / "style" / "starry_night.jpg", tmp_path / "style.jpg")
+    moving_square_clip(tmp_path / "clip.mp4", frames=4)
+    tiny = {"image.size": {"value": 32}, "tracking.wandb": {"value": "disabled"}, "styles": {"value": "style.jpg"}}
+    train = {"train.content_dir": {"value": "photos"}, "train.steps": {"value": 2}, "train.crop": {"value": 32},
+             "train.batch": {"value": 2}, "train.holdout": {"value": 1}, "fast.width": {"value": 8},
+             "fast.blocks": {"value": 1}, "backbone.content_layers": {"value": ["conv2_1"]},
+             "backbone.style_layers": {"value": ["conv1_1"]}}
+    video = {"video.input": {"value": "clip.mp4"}, "method": {"value": "adain"}, "video.blend": {"values": [0.0, 0.5]}}
+    for name, program, params in (("rt", "train-fast", train), ("rv", "video", video)):
+        Path(f"{name}.yaml").write_text(yaml.safe_dump({"name": name, "program": program, "method": "grid",
+                                                        "parameters": tiny | params}))
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        for name in ("rt", "rv"):
+            run_sweep(load_sweep(f"{name}.yaml"), executor="ray", results_root=Path("res"))
+    finally:
+        ray.shutdown()
+    trained = RunsLog(tmp_path / "res" / "rt" / "runs.jsonl").read()
+    assert len(trained) == 1 and trained[0]["status"] == "ok", trained
+    out = Path(trained[0]["out"])
+    assert (out / "net.safetensors").is_file() and trained[0]["iterations"] == 2  # trained, not stylized
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["train"]["content_dir"] == str(tmp_path / "photos") and config["out"] == str(out)
+    videos = RunsLog(tmp_path / "res" / "rv" / "runs.jsonl").read()
+    assert len(videos) == 2 and all(r["status"] == "ok" for r in videos), videos
+    for r in videos:
+        metrics = json.loads((Path(r["out"]) / "metrics.json").read_text())
+        assert metrics["frames"] == 4 and len(list((Path(r["out"]) / "frames").glob("*.png"))) == 4
+        assert metrics["config"]["video"]["input"] == str(tmp_path / "clip.mp4")
+        assert metrics["config"]["styles"] == [str(tmp_path / "style.jpg")]
+    blended = {r["params"]["video.blend"]: r["final"]["warping_error"] for r in videos}
+    assert blended[0.5] < blended[0.0]

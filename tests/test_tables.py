@@ -1,0 +1,61 @@
+"""Table arithmetic on hand-made rows: what the comparison and retention tables must compute, number by number."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nst_bench.evaluate.retention import bootstrap_ci, readable_table, retention_table
+from nst_bench.sweeps.report import comparison_table, format_table
+
+
+def _runs() -> pd.DataFrame:
+    rows = [  # two settings x two image pairs; one trial of setting b failed
+        {"setting": "a", "w": 1, "status": "ok", "error": "", "final/total": 10.0, "seconds": 2.0},
+        {"setting": "a", "w": 1, "status": "ok", "error": "", "final/total": 14.0, "seconds": 4.0},
+        {"setting": "b", "w": 2, "status": "ok", "error": "", "final/total": 3.0, "seconds": 1.0},
+        {"setting": "b", "w": 2, "status": "failed", "error": "UserError: boom", "final/total": None,
+         "seconds": None},
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_comparison_table_means_stds_and_counts_over_pairs():
+    table = comparison_table(_runs(), ["w"]).set_index("w")
+    assert table.loc[1, "final/total mean"] == 12.0 and table.loc[1, "final/total std"] == pytest.approx(np.sqrt(8))
+    assert table.loc[1, "seconds mean"] == 3.0 and table.loc[2, "final/total mean"] == 3.0
+    assert (table.loc[1, "pairs"], table.loc[1, "failed"]) == (2, 0)
+    assert (table.loc[2, "pairs"], table.loc[2, "failed"]) == (1, 1) and table.loc[2, "error"] == "UserError: boom"
+    shown = format_table(table.reset_index())
+    assert list(shown["final/total"]) == ["12 ± 2.8", "3"]  # a single pair has no std to show
+
+
+def _scored() -> pd.DataFrame:
+    """4 photos x 2 artists x 1 setting; hokusai keeps 3 of 4 labels, van_gogh 1 of 4; every clean photo right."""
+    rows = []
+    for artist, kept in (("hokusai", [1, 1, 1, 0]), ("van_gogh", [0, 0, 1, 0])):
+        for i, top1 in enumerate(kept):
+            rows.append({"setting": "s", "artist": artist, "content": f"p{i}", "top1": float(top1),
+                         "top5": 1.0, "clean_top1": 1.0, "agreement": float(top1), "deception": 0.0,
+                         "gram_distance": 2.0 if artist == "hokusai" else 4.0, "ssim": 0.5, "psnr": 20.0,
+                         "lpips": 0.3, "seconds": 1.5, "steps_to_5pct": np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_retention_table_per_artist_and_mean_over_artists():
+    t = retention_table(_scored(), n_boot=500, seed=0).set_index("artist")
+    assert t.loc["hokusai", "top1"] == 0.75 and t.loc["van_gogh", "top1"] == 0.25
+    mean = t.loc["mean over artists"]
+    assert mean.top1 == 0.5 and mean.images == 8 and mean.retention == 0.5 and mean.gram_distance == 3.0
+    assert t.loc["hokusai", "top1_lo"] <= 0.75 <= t.loc["hokusai", "top1_hi"]
+    assert t.loc["hokusai", "top5_lo"] == t.loc["hokusai", "top5_hi"] == 1.0  # no spread, no interval
+    shown = readable_table(t.reset_index()).set_index("artist")
+    assert shown.loc["hokusai", "top1"].startswith("75.0% [") and "steps_to_5pct" not in shown.columns
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_images():
+    rng = np.random.default_rng(0)
+    small = bootstrap_ci(np.array([1.0] * 6 + [0.0] * 4), 2000, rng)
+    large = bootstrap_ci(np.array([1.0] * 60 + [0.0] * 40), 2000, rng)
+    assert small[0] < 0.6 < small[1] and large[0] < 0.6 < large[1]
+    assert large[1] - large[0] < 0.5 * (small[1] - small[0])
+    assert all(np.isnan(bootstrap_ci(np.array([]), 10, rng)))
