@@ -21,7 +21,7 @@ from nst_bench.nets.backbones import IMAGENET_MEAN, IMAGENET_STD
 from nst_bench.nets.depth import DepthEstimator, MidasSmall, build_depth, standardise
 from nst_bench.sweeps.store import RunsLog
 
-from .conftest import CONTENT, ROOT, SHARED, STYLE
+from .conftest import CONTENT, ROOT, STYLE
 from .test_train_fast import TINY, _photos
 
 

@@ -1,6 +1,5 @@
 """Content retention end to end on a few real ImageNet photos, and the pieces it is built from."""
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -8,7 +7,6 @@ import yaml
 from nst_bench.cli import main
 from nst_bench.data.datasets import artist_paintings, labelled_images
 from nst_bench.errors import UserError
-from nst_bench.evaluate.retention import bootstrap_ci
 
 from .conftest import SHARED
 

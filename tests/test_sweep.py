@@ -153,22 +153,6 @@ def test_shared_targets_are_computed_once_and_change_nothing(tmp_path):
     assert cold["final"]["total"] == pytest.approx(rows[2]["final"]["total"], rel=1e-6)
 
 
-def test_ray_executor_runs_every_trial_once(tmp_path, monkeypatch):
-    pytest.importorskip("ray")
-    monkeypatch.chdir(tmp_path)
-    f = _sweep_file(tmp_path, {"loss.style_weight": {"values": [1.0, 2.0]}, "ray.cpus": {"value": 1}}, name="ray")
-    from nst_bench.sweeps.runner import run_sweep
-
-    sweep = load_sweep(f)
-    assert sweep.resource("ray.cpus", 9) == 1 and sweep.resource("ray.gpus", 0) == 0
-    result = run_sweep(sweep, executor="ray", results_root=tmp_path / "res", wandb_mode="disabled")
-    rows = RunsLog(tmp_path / "res" / "ray" / "runs.jsonl").read()
-    assert result["ran"] == 4 and len({r["trial_id"] for r in rows}) == 4
-    assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
-    assert all((Path(r["out"]) / "stylized.jpg").is_file() for r in rows)
-    assert json.loads((Path(rows[0]["out"]) / "metrics.json").read_text())["iterations"] == 3
-
-
 def test_config_valued_parameter_sets_several_keys(tmp_path):
     f = _sweep_file(tmp_path, {"config": {"values": [{"backbone.name": "vgg19", "loss.style_weight": 1.0},
                                                      {"method": "adain", "adain.alpha": 0.5}]}})
@@ -211,8 +195,9 @@ def test_absolute_paths_resolves_every_path_key_and_keeps_the_rest(tmp_path, mon
     assert {"video.input", "train.content_dir", "cyclegan.checkpoint", "depth.weights"} <= set(PATH_KEYS)
 
 
-def test_ray_runs_train_fast_and_video_sweeps_as_what_they_are(tmp_path, monkeypatch):
-    """Relative paths in the sweep files: each Ray task must get them absolute and run its own program."""
+def test_ray_runs_stylize_train_fast_and_video_sweeps_as_what_they_are(tmp_path, monkeypatch):
+    """One embedded Ray for three sweeps with relative paths: each task gets them absolute and runs its own
+    program; only the driver writes runs.jsonl."""
     pytest.importorskip("ray")
     import shutil
 
@@ -233,17 +218,24 @@ def test_ray_runs_train_fast_and_video_sweeps_as_what_they_are(tmp_path, monkeyp
              "fast.blocks": {"value": 1}, "backbone.content_layers": {"value": ["conv2_1"]},
              "backbone.style_layers": {"value": ["conv1_1"]}}
     video = {"video.input": {"value": "clip.mp4"}, "method": {"value": "adain"}, "video.blend": {"values": [0.0, 0.5]}}
-    for name, program, params in (("rt", "train-fast", train), ("rv", "video", video)):
+    stylize = {"content": {"value": "photos/0.jpg"}, "loss.style_weight": {"values": [1.0, 2.0]},
+               "optimizer.steps": {"value": 3}, "ray.cpus": {"value": 1}}
+    for name, program, params in (("rs", "stylize", stylize), ("rt", "train-fast", train), ("rv", "video", video)):
         Path(f"{name}.yaml").write_text(yaml.safe_dump({"name": name, "program": program, "method": "grid",
                                                         "parameters": tiny | params}))
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        for name in ("rt", "rv"):
-            run_sweep(load_sweep(f"{name}.yaml"), executor="ray", results_root=Path("res"))
+        assert load_sweep("rs.yaml").resource("ray.cpus", 9) == 1 and load_sweep("rs.yaml").resource("ray.gpus", 0) == 0
+        ran = [run_sweep(load_sweep(f"{name}.yaml"), executor="ray", results_root=Path("res"))["ran"]
+               for name in ("rs", "rt", "rv")]
     finally:
         ray.shutdown()
+    assert ran == [2, 1, 2]
+    stylized = RunsLog(tmp_path / "res" / "rs" / "runs.jsonl").read()
+    assert len({r["trial_id"] for r in stylized}) == 2 and all(r["status"] == "ok" for r in stylized), stylized
+    assert all((Path(r["out"]) / "stylized.jpg").is_file() and r["iterations"] == 3 for r in stylized)
     trained = RunsLog(tmp_path / "res" / "rt" / "runs.jsonl").read()
     assert len(trained) == 1 and trained[0]["status"] == "ok", trained
     out = Path(trained[0]["out"])
