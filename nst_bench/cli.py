@@ -286,7 +286,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--backbone")
     f.add_argument("--style-size", type=int)
     _add_train_flags(f, steps=2000, batch=4, crop=256)
-    f.set_defaults(func=_train_fast, flags=FAST_FLAGS, method="fast")
+    f.set_defaults(func=_train, flags=FAST_FLAGS, method="fast", recipe="nst_bench.recipes.train_fast",
+                   network="net.safetensors", run_name=_fast_run_name)
     c = kinds.add_parser("cyclegan", help="unpaired photo <-> artist translation (CycleGAN)",
                          description="Train on random crops and flips of --domain-a photos and --domain-b paintings. "
                                      "Resumes from OUT/checkpoints/last.ckpt when it exists.")
@@ -297,11 +298,26 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--blocks", type=int, help="generator residual blocks (default 9)")
     c.add_argument("--resize-up", action="store_const", const=True, help="upsample + conv, not transposed conv")
     _add_train_flags(c, steps=2000, batch=4, crop=256)
-    c.set_defaults(func=_train_cyclegan, flags=CYCLEGAN_FLAGS, method="cyclegan")
+    c.set_defaults(func=_train, flags=CYCLEGAN_FLAGS, method="cyclegan", recipe="nst_bench.recipes.train_cyclegan",
+                   network="generator.safetensors", run_name=_cyclegan_run_name)
 
 
-def _train_config(args: argparse.Namespace, results: str, name: Any) -> Any:
-    """The training config from flags and files; a run gets its own folder, results/<kind>/<name(cfg)>."""
+def _fast_run_name(cfg: Any) -> str:
+    from pathlib import Path
+
+    return "+".join(Path(s).stem for s in cfg.styles)
+
+
+def _cyclegan_run_name(cfg: Any) -> str:
+    from pathlib import Path
+
+    return Path(cfg.cyclegan.domain_b or "artist").name
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Both training commands: config from flags and files, a folder of its own (results/<kind>/<name>), the
+    recipe, one line of held-out numbers."""
+    import importlib
     from pathlib import Path
 
     from nst_bench.config import load_config
@@ -309,33 +325,12 @@ def _train_config(args: argparse.Namespace, results: str, name: Any) -> Any:
     defaults = {"method": args.method, "image": {"size": 256}}
     cfg = load_config(args.config, _overrides(args, TRAIN_FLAGS | args.flags), defaults=defaults)
     if cfg.out == "results/stylize":  # the stylize default
-        cfg.out = str(Path(results) / name(cfg))
-    return cfg
-
-
-def _train_fast(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from nst_bench.recipes.train_fast import train
-
-    cfg = _train_config(args, "results/fast", lambda c: "+".join(Path(s).stem for s in c.styles))
+        cfg.out = str(Path("results") / args.method / args.run_name(cfg))
+    train = importlib.import_module(args.recipe).train
     m = train(cfg, progress=not args.no_progress and sys.stderr.isatty(), resume=not args.fresh).as_dict()
-    v = m["held_out"]
-    print(f"wrote {cfg.out}/net.safetensors after {m['steps']} steps ({m['seconds'] or 0:.0f} s of training); "
-          f"held-out content {v['content']:.4g} style {v['style']:.4g}; samples: {cfg.out}/samples.jpg")
-    return 0
-
-
-def _train_cyclegan(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from nst_bench.recipes.train_cyclegan import train
-
-    cfg = _train_config(args, "results/cyclegan", lambda c: Path(c.cyclegan.domain_b or "artist").name)
-    m = train(cfg, progress=not args.no_progress and sys.stderr.isatty(), resume=not args.fresh).as_dict()
-    v = m["held_out"]
-    print(f"wrote {cfg.out}/generator.safetensors after {m['steps']} steps ({m['seconds'] or 0:.0f} s); held-out "
-          f"cycle L1 {v['cycle_l1']:.4f}, change L1 {v['change_l1']:.4f}; samples: {cfg.out}/samples.jpg")
+    held_out = ", ".join(f"{k} {v:.4g}" for k, v in m["held_out"].items())
+    print(f"wrote {cfg.out}/{args.network} after {m['steps']} steps ({m['seconds'] or 0:.0f} s of training); "
+          f"held-out {held_out}; samples: {cfg.out}/samples.jpg")
     return 0
 
 
@@ -343,7 +338,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a fast network or AdaIN to TorchScript (.pt) or ONNX (.onnx)",
                        description="The export is loaded back and run at another input size; the largest "
                                    "difference from the eager model is printed.")
-    p.add_argument("--method", choices=["fast", "adain"], required=True)
+    p.add_argument("--method", required=True, help="fast (with --checkpoint) or adain")
     p.add_argument("--checkpoint", help="fast: net.safetensors from `nst-bench train fast`")
     p.add_argument("--out", required=True, help="output file: .pt for TorchScript, .onnx for ONNX")
     p.set_defaults(func=_export)

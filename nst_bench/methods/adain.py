@@ -12,13 +12,14 @@ from collections.abc import Sequence
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nst_bench.config import RunConfig
 from nst_bench.data.images import recombine_colour, resize
 from nst_bench.errors import UserError
 from nst_bench.methods.common import FeedForward
-from nst_bench.methods.registry import Method, register_method
+from nst_bench.methods.registry import Deployable, Method, register_method
 from nst_bench.nets import weights as W
 from nst_bench.nets.backbones import Encoder, build_backbone
 from nst_bench.run.cache import ProcessCache
@@ -112,3 +113,27 @@ class AdaINMethod(Method):
             return recombine_colour(image, content) if a.preserve_color else image
 
         return FeedForward(cfg, cache, forward, model.decoder_weights.as_dict())
+
+    def deployable(self, checkpoint: str | None) -> Deployable:
+        image = torch.rand(1, 3, 256, 256)
+        return Deployable(DeployableAdaIN(AdaIN()).eval(),
+                          {"content": image, "style": torch.rand(1, 3, 192, 256), "alpha": torch.tensor(1.0)},
+                          {"content": {2: "height", 3: "width"}, "style": {2: "style_height", 3: "style_width"}},
+                          scriptable=False)
+
+
+class DeployableAdaIN(nn.Module):
+    """AdaIN with tensor-only inputs: (content, style, alpha) -> stylized, for export."""
+
+    def __init__(self, model: AdaIN) -> None:
+        super().__init__()
+        self.encoder, self.decoder = model.encoder, model.decoder  # plain modules: a LightningModule won't trace
+
+    def encode(self, image: torch.Tensor) -> torch.Tensor:
+        return self.encoder(image, ["relu4_1"])["relu4_1"]
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        c = self.encode(content)
+        t = adaptive_instance_norm(c, self.encode(style))
+        out = self.decoder(alpha * t + (1 - alpha) * c).clamp(0, 1)
+        return F.interpolate(out, size=(content.shape[-2], content.shape[-1]), mode="bilinear", align_corners=False)

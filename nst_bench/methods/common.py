@@ -122,4 +122,4 @@ class FeedForward:
 
     def describe(self) -> dict[str, Any]:
         scored = describe_objective(self._objective, self.cfg.depth.weight) if self._objective else {}
-        return {"backbone": scored.get("backbone"), "method_weights": self.weights}
+        return {"backbone": scored.get("backbone"), "depth": None, "method_weights": self.weights}

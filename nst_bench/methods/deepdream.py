@@ -19,7 +19,7 @@ from pytorch_lightning.loggers import Logger
 from nst_bench.config import DreamConfig, OptimizerConfig, RunConfig
 from nst_bench.data.images import pyramid, resize
 from nst_bench.losses.objective import Objective
-from nst_bench.losses.terms import ActivationLoss, TemporalLoss
+from nst_bench.losses.terms import ActivationLoss
 from nst_bench.methods.common import encoder_for
 from nst_bench.methods.gatys import optimise_pixels
 from nst_bench.methods.registry import Method, Result, register_method
@@ -95,8 +95,8 @@ class DreamStylizer:
         self.min_side = self.encoder.min_side(cfg.dream.layers)
 
     def __call__(self, content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float], *,
-                 temporal: TemporalLoss | None = None, logger: Logger | None = None, progress: bool = False,
-                 bar_position: int = 0, score: bool = True) -> Result:
+                 logger: Logger | None = None, progress: bool = False, **_: Any) -> Result:
+        """Dream on ``content``; it has no style, and nothing to score or to keep steady in a video."""
         cfg = self.cfg
         objective = DreamObjective(self.encoder, cfg.dream.layers, cfg.dream.jitter, cfg.seed)
         t0 = time.perf_counter()

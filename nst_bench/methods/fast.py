@@ -22,7 +22,7 @@ from nst_bench.config import RunConfig
 from nst_bench.errors import UserError
 from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.methods.common import FeedForward, network_file, network_weights
-from nst_bench.methods.registry import Method, register_method
+from nst_bench.methods.registry import Deployable, Method, register_method
 from nst_bench.nets.netfile import load_network_file, save_network_file
 from nst_bench.run.cache import ProcessCache
 from nst_bench.run.trainer import record_step
@@ -208,3 +208,11 @@ class Fast(Method):
         net = net.to(cfg.device)
         return FeedForward(cfg, cache, lambda content, styles, blend: net.stylize(content, blend),
                            network_weights(cfg.fast.checkpoint, meta))
+
+    def deployable(self, checkpoint: str | None) -> Deployable:
+        if not checkpoint:
+            raise UserError("exporting a fast network needs --checkpoint PATH/net.safetensors")
+        net = load_network(checkpoint)[0]
+        weights = torch.full((1, net.n_styles), 1.0 / net.n_styles)
+        return Deployable(net, {"image": torch.rand(1, 3, 256, 256), "style_weights": weights},
+                          {"image": {0: "batch", 2: "height", 3: "width"}, "style_weights": {0: "batch"}})

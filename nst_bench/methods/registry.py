@@ -39,6 +39,16 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)  # what only this method reports
 
 
+@dataclass
+class Deployable:
+    """A method's network with tensor-only inputs, ready for TorchScript or ONNX."""
+
+    module: torch.nn.Module
+    inputs: dict[str, torch.Tensor]  # example inputs, by name
+    dynamic: dict[str, dict[int, str]]  # ONNX dynamic axes
+    scriptable: bool = True  # False: trace it (Python control flow that scripting cannot follow)
+
+
 class Stylizer(Protocol):
     """A built method: networks loaded, ready to stylize content images one after another."""
 
@@ -83,6 +93,11 @@ class Method:
 
     def build(self, cfg: RunConfig, cache: ProcessCache) -> Stylizer:
         raise NotImplementedError
+
+    def deployable(self, checkpoint: str | None) -> Deployable:
+        """The method's network for `nst-bench export`."""
+        raise UserError(f"cannot export method {self.name!r}: only a method with a network can be exported "
+                        "(fast, adain); Gatys and DeepDream optimise pixels")
 
     def network_path(self, cfg: RunConfig) -> str | None:
         """The trained network whose file is part of the method's identity (its sha256 enters the trial id)."""

@@ -8,58 +8,14 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from nst_bench.errors import UserError
-from nst_bench.methods.adain import AdaIN, adaptive_instance_norm
-from nst_bench.methods.fast import load_network
+from nst_bench.methods.registry import Deployable, get_method
 
 FORMATS = {".pt": "torchscript", ".onnx": "onnx"}
-
-
-class DeployableAdaIN(nn.Module):
-    """AdaIN with tensor-only inputs: (content, style, alpha) -> stylized, for export."""
-
-    def __init__(self, model: AdaIN) -> None:
-        super().__init__()
-        self.encoder, self.decoder = model.encoder, model.decoder  # plain modules: a LightningModule won't trace
-
-    def encode(self, image: torch.Tensor) -> torch.Tensor:
-        return self.encoder(image, ["relu4_1"])["relu4_1"]
-
-    def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        c = self.encode(content)
-        t = adaptive_instance_norm(c, self.encode(style))
-        out = self.decoder(alpha * t + (1 - alpha) * c).clamp(0, 1)
-        return F.interpolate(out, size=(content.shape[-2], content.shape[-1]), mode="bilinear", align_corners=False)
-
-
-@dataclass
-class Deployable:
-    module: nn.Module
-    inputs: dict[str, torch.Tensor]  # example inputs, by name
-    dynamic: dict[str, dict[int, str]]  # ONNX dynamic axes
-
-
-def deployable(method: str, checkpoint: str | None) -> Deployable:
-    image = torch.rand(1, 3, 256, 256)
-    if method == "fast":
-        if not checkpoint:
-            raise UserError("exporting a fast network needs --checkpoint PATH/net.safetensors")
-        net = load_network(checkpoint)[0]
-        weights = torch.full((1, net.n_styles), 1.0 / net.n_styles)
-        return Deployable(net, {"image": image, "style_weights": weights},
-                          {"image": {0: "batch", 2: "height", 3: "width"}, "style_weights": {0: "batch"}})
-    if method == "adain":
-        return Deployable(DeployableAdaIN(AdaIN()).eval(),
-                          {"content": image, "style": torch.rand(1, 3, 192, 256), "alpha": torch.tensor(1.0)},
-                          {"content": {2: "height", 3: "width"}, "style": {2: "style_height", 3: "style_width"}})
-    raise UserError(f"cannot export method {method!r}: choose fast or adain (Gatys optimises, it has no network)")
 
 
 def check_inputs(d: Deployable) -> dict[str, torch.Tensor]:
@@ -79,14 +35,14 @@ def export(method: str, out: str | Path, checkpoint: str | None = None) -> dict[
     fmt = FORMATS.get(out.suffix)
     if fmt is None:
         raise UserError(f"unknown export format {out.suffix!r}: name the output .pt (TorchScript) or .onnx (ONNX)")
-    d = deployable(method, checkpoint)
+    d = get_method(method).deployable(checkpoint)
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # TorchScript's deprecation notice and tracer warnings about shapes
         if fmt == "torchscript":
-            # scripting keeps the size logic of a fast network; AdaIN's encoder picks layers in Python, so trace
-            scripted = (torch.jit.script(d.module) if method == "fast"
+            # scripting keeps a network's size logic; AdaIN's encoder picks layers in Python, so it is traced
+            scripted = (torch.jit.script(d.module) if d.scriptable
                         else torch.jit.trace(d.module, tuple(d.inputs.values())))
             scripted.save(str(out))
         else:

@@ -53,7 +53,8 @@ def run(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | None = N
 
     image = save_image(result.image, run.out / "stylized.jpg")
     write_history(run.out / "history.csv", result.history)
-    plot = loss_curves(result.history, run.out / "loss.png", title=name) if result.history else None
+    plotted = [k for k in TERMS if result.history and k in result.history[0]]  # DeepDream: its activation
+    plot = loss_curves(result.history, run.out / "loss.png", plotted, title=name) if result.history else None
     first = result.history[0] if result.history else {}
     depth = stylizer.describe().get("depth")
     strip = None
