@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -16,8 +17,7 @@ from torch import nn
 from nst_bench.losses.terms import ContentLoss, DepthLoss, GramStyleLoss, LossTerm, TVLoss, gram
 from nst_bench.run.cache import ProcessCache
 
-DEPTH = "depth"  # key of the content's depth map among the content targets
-
+T = TypeVar("T")
 
 def pixels_digest(image: torch.Tensor) -> str:
     """Hash of an image's pixels: about 1 ms at 512 px, far cheaper than the forward pass it saves."""
@@ -62,7 +62,8 @@ class Objective(nn.Module):
         out["total"] = total if total is not None else image.new_zeros(())
         return out
 
-    def cached(self, kind: str, key: tuple, image: torch.Tensor, compute: Callable[[torch.Tensor], dict]) -> dict:
+    def cached(self, kind: str, key: tuple, image: torch.Tensor, compute: Callable[[torch.Tensor], T]) -> T:
+        """``compute(image)``, once per process for the same kind, key and pixels."""
         if self.cache is None:
             return compute(image)
         full = (key, tuple(image.shape), pixels_digest(image))
@@ -85,30 +86,33 @@ class PerceptualObjective(Objective):
 
     @property
     def depth(self) -> DepthLoss | None:
-        return self.term(DEPTH)
+        return self.term("depth")
 
     @torch.no_grad()
     def compute_content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
-        targets = {k: v.detach() for k, v in self.encoder(content, self.content_layers).items()}
-        if self.depth is not None:
-            targets[DEPTH] = self.depth.target_for(content)
-        return targets
+        return {k: v.detach() for k, v in self.encoder(content, self.content_layers).items()}
 
     @torch.no_grad()
     def compute_style_grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
         return {k: gram(v).detach() for k, v in self.encoder(style, self.style_layers).items()}
 
-    def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
-        key = (self.encoder.cache_key, self.depth.cache_key if self.depth else None, tuple(self.content_layers))
-        return self.cached("content", key, content, self.compute_content_features)
-
     def style_grams(self, style: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.cached("gram", (self.encoder.cache_key, tuple(self.style_layers)), style, self.compute_style_grams)
 
-    def set_targets(self, content: dict[str, torch.Tensor], style: dict[str, torch.Tensor]) -> None:
-        """Content features (with the depth map under ``"depth"`` when that term is on) and style Gram targets;
-        a feed-forward trainer sets per-batch ones (one Gram target per sample) before every step."""
-        self.terms["content"].target = content
-        self.terms["style"].target = style
-        if self.depth is not None:
-            self.depth.target = content[DEPTH]
+    def set_content(self, content: torch.Tensor, cache: bool = True) -> None:
+        """Targets of the content terms (features; the depth map when that term is on) from ``content``: cached
+        for a photo many trials share, computed afresh for a training batch (``cache=False``)."""
+        if cache:
+            key = (self.encoder.cache_key, tuple(self.content_layers))
+            self.terms["content"].target = self.cached("content", key, content, self.compute_content_features)
+        else:
+            self.terms["content"].target = self.compute_content_features(content)
+        depth = self.depth
+        if depth is not None and cache:
+            depth.target = self.cached("depth", depth.cache_key, content, depth.target_for)
+        elif depth is not None:
+            depth.target = depth.target_for(content)
+
+    def set_style(self, grams: dict[str, torch.Tensor]) -> None:
+        """Gram targets: one blend for a stylization, one per sample (B, C, C) for a training batch."""
+        self.terms["style"].target = grams

@@ -63,8 +63,8 @@ def describe_objective(objective: PerceptualObjective, depth_weight: float) -> d
 
 def set_style_targets(objective: PerceptualObjective, content: torch.Tensor, styles: Sequence[torch.Tensor],
                       blend: Sequence[float]) -> None:
-    objective.set_targets(objective.content_features(content),
-                          blend_grams([objective.style_grams(s) for s in styles], blend))
+    objective.set_content(content)
+    objective.set_style(blend_grams([objective.style_grams(s) for s in styles], blend))
 
 
 def network_file(cache: ProcessCache, kind: str, path: str | None, load: Callable[[str], tuple], made_by: str

@@ -152,7 +152,8 @@ class FastStyleModule(pl.LightningModule):
         out = self.net(batch, F.one_hot(styles, self.net.n_styles).float())
         style_targets = {k: torch.cat([self.style_grams[int(s)][k] for s in styles])
                          for k in self.objective.style_layers}
-        self.objective.set_targets(self.objective.compute_content_features(batch), style_targets)
+        self.objective.set_content(batch, cache=False)
+        self.objective.set_style(style_targets)
         terms = self.objective(out)
         values = {k: float(v.detach()) for k, v in terms.items()}
         if not math.isfinite(values["total"]):

@@ -43,13 +43,13 @@ def evaluate_samples(net: TransformerNet, objective: PerceptualObjective, photos
     """A grid (photo | style 1 | ... | blend) and the held-out loss terms averaged over photos and single styles."""
     was_training = net.training
     net.eval()
-    content = objective.compute_content_features(photos)
+    objective.set_content(photos, cache=False)
     columns, sums = [photos], dict.fromkeys(VAL_TERMS + (("depth",) if objective.depth else ()), 0.0)
     for i, weights in enumerate(style_columns(net.n_styles)):
         out = net.stylize(photos, weights)
         columns.append(out)
         if i < net.n_styles:
-            objective.set_targets(content, {k: v.expand(len(photos), -1, -1) for k, v in grams[i].items()})
+            objective.set_style({k: v.expand(len(photos), -1, -1) for k, v in grams[i].items()})
             terms = objective(out)
             for k in sums:
                 sums[k] += float(terms[k]) / net.n_styles
