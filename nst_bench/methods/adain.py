@@ -43,17 +43,8 @@ def build_decoder() -> tuple[nn.Sequential, W.ResolvedWeights]:
             layers.append(nn.ReLU())
     decoder = nn.Sequential(*layers)
     resolved = W.resolve("adain_decoder")
-    sd = W.load_state_dict(resolved)
-    convs = [m for m in decoder if isinstance(m, nn.Conv2d)]
-    keys = sorted((k for k in sd if k.endswith(".weight")), key=lambda k: int(k.split(".")[0]))
-    if len(keys) != len(convs):
-        raise UserError(f"{resolved.path} has {len(keys)} conv layers; the AdaIN decoder has {len(convs)}")
-    for conv, key in zip(convs, keys):
-        if sd[key].shape != conv.weight.shape:
-            raise UserError(f"{resolved.path}: {key} has shape {tuple(sd[key].shape)}, expected "
-                            f"{tuple(conv.weight.shape)}")
-        conv.weight.data.copy_(sd[key])
-        conv.bias.data.copy_(sd[key[: -len("weight")] + "bias"])
+    W.copy_in_order([m for m in decoder if isinstance(m, nn.Conv2d)], W.conv_pairs(W.load_state_dict(resolved)),
+                    resolved.path, "the AdaIN decoder")
     return decoder.eval().requires_grad_(False), resolved
 
 

@@ -143,27 +143,6 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def _load_convs(encoder: VGGEncoder, tensors: list[torch.Tensor]) -> None:
-    convs = encoder.convs()
-    if len(tensors) != 2 * len(convs):
-        raise UserError(f"{encoder.weights.path} has {len(tensors) // 2} conv layers, {encoder.name} needs "
-                        f"{len(convs)}: is it the right checkpoint?")
-    for conv, (w, b) in zip(convs, zip(tensors[::2], tensors[1::2])):
-        if conv.weight.shape != w.shape:
-            raise UserError(f"{encoder.weights.path}: weight of shape {tuple(w.shape)} where {encoder.name} "
-                            f"expects {tuple(conv.weight.shape)}: is it the right checkpoint?")
-        conv.weight.data.copy_(w)
-        conv.bias.data.copy_(b)
-
-
-def _conv_tensors(sd: dict[str, torch.Tensor], prefix: str = "") -> list[torch.Tensor]:
-    """Weight/bias tensors of the 3x3 convolutions, in order (classifier and other keys ignored)."""
-    keys = [k for k in sd if k.startswith(prefix) and k.endswith(".weight") and sd[k].ndim == 4
-            and sd[k].shape[-1] == 3]
-    keys.sort(key=lambda k: int(k[len(prefix):].split(".")[0]))
-    return [t for k in keys for t in (sd[k], sd[k[: -len("weight")] + "bias"])]
-
-
 # --- registry -------------------------------------------------------------------------------------------------
 Builder = Callable[..., Encoder]
 BACKBONES: dict[str, Builder] = {}
@@ -181,17 +160,15 @@ def register_backbone(name: str) -> Callable[[Builder], Builder]:
 def vgg19(weights: str | None = None, pooling: str = "max", padding: str = "zeros") -> Encoder:
     """Gatys' normalised Caffe VGG19: its first tensor is a 1x1 conv mapping RGB [0,1] to mean-free BGR x255."""
     resolved = W.resolve("vgg19_normalised", weights)
-    sd = W.load_state_dict(resolved)
-    keys = sorted((k for k in sd if k.endswith(".weight")), key=lambda k: int(k.split(".")[0]))
-    first = keys[0]
-    if sd[first].shape != (3, 3, 1, 1):
+    first, *convs = W.conv_pairs(W.load_state_dict(resolved))
+    if first[1].shape != (3, 3, 1, 1):
         raise UserError(f"{resolved.path} does not start with the 1x1 input conv of the normalised VGG19")
     to_caffe = nn.Conv2d(3, 3, 1)
-    to_caffe.weight.data.copy_(sd[first])
-    to_caffe.bias.data.copy_(sd[first[: -len("weight")] + "bias"])
+    to_caffe.weight.data.copy_(first[1])
+    to_caffe.bias.data.copy_(first[2])
     enc = VGGEncoder("vgg19", "vgg19", resolved, to_caffe, "rgb[0,1] -> caffe bgr*255 - mean (1x1 conv)",
                      pooling, padding)
-    _load_convs(enc, [t for k in keys[1:] for t in (sd[k], sd[k[: -len("weight")] + "bias"])])
+    W.copy_in_order(enc.convs(), convs, resolved.path, enc.name)
     return enc.eval().requires_grad_(False)
 
 
@@ -201,7 +178,7 @@ def _torchvision_vgg(arch: str, weight_name: str, weights: str | None, pooling: 
     prefix = "features." if any(k.startswith("features.") for k in sd) else ""
     enc = VGGEncoder(f"{arch}_tv", arch, resolved, Normalize(IMAGENET_MEAN, IMAGENET_STD),
                      "imagenet mean/std", pooling, padding)
-    _load_convs(enc, _conv_tensors(sd, prefix))
+    W.copy_in_order(enc.convs(), W.conv_pairs(sd, prefix, kernel=3), resolved.path, enc.name)
     return enc.eval().requires_grad_(False)
 
 

@@ -213,6 +213,31 @@ def load_state_dict(weights: ResolvedWeights) -> dict[str, torch.Tensor]:
     return dict(sd)
 
 
+def conv_pairs(sd: dict[str, torch.Tensor], prefix: str = "", kernel: int | None = None
+               ) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """(name, weight, bias) of the convolutions of a Sequential's state dict, in layer order (``0.weight``,
+    ``2.weight``, ... under ``prefix``); ``kernel`` keeps only convolutions of that size."""
+    keys = [k for k in sd if k.startswith(prefix) and k.endswith(".weight") and sd[k].ndim == 4
+            and (kernel is None or sd[k].shape[-1] == kernel)]
+    keys.sort(key=lambda k: int(k[len(prefix):].split(".")[0]))
+    return [(k, sd[k], sd[k[: -len("weight")] + "bias"]) for k in keys]
+
+
+def copy_in_order(convs: list[torch.nn.Conv2d], pairs: list[tuple[str, torch.Tensor, torch.Tensor]],
+                  path: Path, what: str) -> None:
+    """Load checkpoint convolutions into ``convs`` by position (the names differ, the order and shapes must not):
+    a count or shape that does not fit is a one-line error naming the file."""
+    if len(pairs) != len(convs):
+        raise UserError(f"{path} has {len(pairs)} conv layers, {what} needs {len(convs)}: is it the right "
+                        "checkpoint?")
+    for conv, (key, w, b) in zip(convs, pairs):
+        if conv.weight.shape != w.shape:
+            raise UserError(f"{path}: {key} has shape {tuple(w.shape)} where {what} expects "
+                            f"{tuple(conv.weight.shape)}: is it the right checkpoint?")
+        conv.weight.data.copy_(w)
+        conv.bias.data.copy_(b)
+
+
 def status() -> list[dict[str, str]]:
     """One row per known network: where its weights would come from, or what is missing."""
     rows = []

@@ -149,8 +149,7 @@ def run_video(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | No
     for row in pairs:
         run.tracker.log({k: row[k] for k in ("warping_error", "content_warping_error", "mask_coverage")}
                         | {"frame": row["frame"]})
-    if hasattr(run.tracker, "log_video"):
-        run.tracker.log_video("video", video)
+    run.tracker.log_video("video", video)
     metrics = run.metrics(
         "ok", final, seconds, n, **stylize.describe(), frames=n, fps=fps, size=size, resumed_from_frame=start,
         consistent=consistent, s_per_frame=seconds / max(1, n - start),  # of this run's frames

@@ -21,6 +21,7 @@ import torch
 class Tracker(Protocol):
     def log(self, metrics: Mapping[str, float], step: int | None = None) -> None: ...
     def log_image(self, key: str, path: Path, caption: str = "") -> None: ...
+    def log_video(self, key: str, path: Path) -> None: ...
     def finish(self, summary: Mapping[str, Any]) -> None: ...
 
 
@@ -33,6 +34,9 @@ class NullTracker:
         pass
 
     def log_image(self, key: str, path: Path, caption: str = "") -> None:
+        pass
+
+    def log_video(self, key: str, path: Path) -> None:
         pass
 
     def finish(self, summary: Mapping[str, Any]) -> None:
