@@ -93,19 +93,23 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
 
 def _stylize(args: argparse.Namespace) -> int:
     from nst_bench.config import load_config
+    from nst_bench.methods.registry import get_method
     from nst_bench.recipes.stylize import run
 
     implied: dict[str, Any] = {_checkpoint_key(args.method): args.checkpoint} if args.checkpoint else {}
-    if args.preserve_color:
-        implied[f"{args.method or 'gatys'}.preserve_color"] = True
     cfg = load_config(args.config, _overrides(args, STYLIZE_FLAGS, **implied))
+    if args.preserve_color:  # a key of the method's own section (gatys, adain), whichever method --config chose
+        section = getattr(cfg, get_method(cfg.method).sections[0], None)
+        if not hasattr(section, "preserve_color"):
+            raise UserError(f"--preserve-color applies to gatys and adain, not method {cfg.method}")
+        section.preserve_color = True
     metrics = run(cfg, progress=not args.no_progress and sys.stderr.isatty()).as_dict()
     f = metrics["final"]
     speed = (f"{metrics['iterations']} iterations in {metrics['seconds']:.1f} s "
              f"({metrics['s_per_iteration']:.3f} s/it)" if metrics["iterations"] else f"{metrics['seconds']:.2f} s")
     fell = f"; style fell {metrics['style_reduction']:.1f}x" if metrics["style_reduction"] else ""
-    print(f"wrote {cfg.out}/stylized.jpg and metrics.json: {cfg.method}, {speed}; final content {f['content']:.4g} "
-          f"style {f['style']:.4g} tv {f['tv']:.4g}{fell}")
+    terms = " ".join(f"{k} {f[k]:.4g}" for k in ("content", "style", "tv", "activation") if k in f)
+    print(f"wrote {cfg.out}/stylized.jpg and metrics.json: {cfg.method}, {speed}; final {terms}{fell}")
     return 0
 
 
@@ -320,11 +324,11 @@ def _train(args: argparse.Namespace) -> int:
     import importlib
     from pathlib import Path
 
-    from nst_bench.config import load_config
+    from nst_bench.config import RunConfig, load_config
 
     defaults = {"method": args.method, "image": {"size": 256}}
     cfg = load_config(args.config, _overrides(args, TRAIN_FLAGS | args.flags), defaults=defaults)
-    if cfg.out == "results/stylize":  # the stylize default
+    if cfg.out == RunConfig.out:  # the stylize default
         cfg.out = str(Path("results") / args.method / args.run_name(cfg))
     train = importlib.import_module(args.recipe).train
     m = train(cfg, progress=not args.no_progress and sys.stderr.isatty(), resume=not args.fresh).as_dict()

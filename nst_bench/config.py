@@ -181,6 +181,10 @@ class RunConfig:
     dream: DreamConfig = field(default_factory=DreamConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
+    def style_weights(self) -> list[float]:
+        """One blend weight per style image: the given ones, else equal."""
+        return list(self.style_blend) if self.style_blend else [1.0] * len(self.styles)
+
 
 def _field_types(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)

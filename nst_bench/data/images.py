@@ -70,9 +70,9 @@ def fit_size(height: int, width: int, long_side: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def scaled_size(height: int, width: int, fraction: float, min_long: int = 16) -> tuple[int, int]:
-    """(H, W) at ``fraction`` of the long side (never below ``min_long`` px), aspect ratio kept."""
-    return fit_size(height, width, max(min_long, round(max(height, width) * fraction)))
+def scaled_size(height: int, width: int, fraction: float) -> tuple[int, int]:
+    """(H, W) times ``fraction``, each side rounded (so ``fraction`` 1 is the image's own size)."""
+    return max(1, round(height * fraction)), max(1, round(width * fraction))
 
 
 def pyramid(height: int, width: int, fractions: Sequence[float], min_side: int = 1) -> list[tuple[int, int]]:

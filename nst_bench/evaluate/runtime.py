@@ -71,7 +71,7 @@ def time_one_pass(cfg: RunConfig, cache: ProcessCache, repeats: int = 3) -> dict
     stylize = method.build(cfg, cache)
     content = load_image(CONTENT, cfg.image.size)
     styles = [load_image(s, cfg.image.size) for s in cfg.styles] if method.reads_style_pixels else []
-    blend = cfg.style_blend or [1.0] * len(cfg.styles)
+    blend = cfg.style_weights()
     seconds = median_seconds(lambda: stylize(content, styles, blend, score=False), repeats)
     h, w = content.shape[-2:]
     return {"method": cfg.method, "size": cfg.image.size, "image": f"{w}x{h}", "s_per_iteration": float("nan"),
@@ -119,17 +119,12 @@ def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup
                   adain: bool = True, fast_checkpoint: str | None = None,
                   cyclegan_checkpoint: str | None = None) -> pd.DataFrame:
     """One row per method and size; a bar counts the cells (1024 px Gatys cells take minutes each)."""
+    # the one-pass methods to time: a trained network brings its own styles (styles: [])
     one_pass = ([("adain", {})] if adain else []) + (
         [("fast", {"fast.checkpoint": fast_checkpoint, "styles": []})] if fast_checkpoint else []) + (
         [("cyclegan", {"cyclegan.checkpoint": cyclegan_checkpoint})] if cyclegan_checkpoint else [])
-    cells = [("gatys", {"backbone.name": b}, s) for b in backbones for s in sizes]
-    cells += [(name, keys, s) for name, keys in one_pass for s in sizes]
+    cells = [(time_gatys, (b, s, steps, warmup)) for b in backbones for s in sizes]
     cache = ProcessCache()  # networks load once, not once per size
-    rows = []
-    for method, keys, size in tqdm(cells, desc="runtime", unit="cell", disable=None):
-        if get_method(method).optimises:
-            row = time_gatys(keys["backbone.name"], size, steps, warmup)
-        else:  # a trained network brings its own styles (styles: [])
-            row = time_one_pass(method_config(method, size, **keys), cache)
-        rows.append(row | machine())
+    cells += [(time_one_pass, (method_config(name, s, **keys), cache)) for name, keys in one_pass for s in sizes]
+    rows = [time(*args) | machine() for time, args in tqdm(cells, desc="runtime", unit="cell", disable=None)]
     return pd.DataFrame(rows)

@@ -109,7 +109,7 @@ class PerceptualObjective(Objective):
             self.terms["content"].target = self.compute_content_features(content)
         depth = self.depth
         if depth is not None and cache:
-            depth.target = self.cached("depth", depth.cache_key, content, depth.target_for)
+            depth.target = self.cached("depth_target", depth.cache_key, content, depth.target_for)
         elif depth is not None:
             depth.target = depth.target_for(content)
 

@@ -23,6 +23,7 @@ from torch import nn
 from nst_bench.nets.depth import DepthEstimator, standardise
 
 GRAM_NORMS = ("paper", "mse_chw", "mse_hw")
+SHOWN_TERMS = ("total", "content", "style", "tv", "depth", "temporal", "activation")  # bar and table order
 Features = Mapping[str, torch.Tensor]
 Reported = dict[str, torch.Tensor]
 
@@ -151,8 +152,9 @@ class DepthLoss(LossTerm):
 
     @property
     def cache_key(self) -> tuple:
+        """What makes two targets the same: the estimator, its weights and its input size (not the weight)."""
         weights = self.estimator.weights.sha256 if self.estimator.weights else None
-        return (self.estimator.name, weights, self.estimator.size, self.weight)
+        return (self.estimator.name, weights, self.estimator.size)
 
     @torch.no_grad()
     def target_for(self, content: torch.Tensor) -> torch.Tensor:

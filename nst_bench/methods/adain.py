@@ -56,7 +56,7 @@ def adaptive_instance_norm(content: torch.Tensor, style: torch.Tensor, eps: floa
 
 
 class AdaIN(pl.LightningModule):
-    """Encoder + AdaIN + decoder; ``forward`` stylizes, ``predict_step`` lets a Trainer batch it."""
+    """Encoder + AdaIN + decoder; ``forward`` stylizes."""
 
     def __init__(self, encoder: Encoder | None = None, decoder: nn.Module | None = None) -> None:
         super().__init__()
@@ -82,10 +82,6 @@ class AdaIN(pl.LightningModule):
         t = alpha * t + (1 - alpha) * c
         out = self.decoder(t).float().clamp(0, 1)  # float: under bf16 autocast too (resize needs it)
         return resize(out, tuple(content.shape[-2:]))  # pooling floors odd sizes; come back to the input's
-
-    def predict_step(self, batch: tuple[torch.Tensor, list[torch.Tensor]], batch_idx: int) -> torch.Tensor:
-        content, styles = batch
-        return self(content, styles)
 
 
 @register_method

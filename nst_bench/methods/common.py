@@ -72,7 +72,9 @@ def network_file(cache: ProcessCache, kind: str, path: str | None, load: Callabl
     """A trained network and its metadata, loaded once per process."""
     if not path:
         raise UserError(f"method {kind} needs a trained network: give --checkpoint PATH ({made_by})")
-    return cache.get("network", (kind, path), lambda: load(path))
+    stat = Path(path).stat() if Path(path).is_file() else None  # a network retrained at the same path is new
+    key = (kind, path, stat.st_mtime_ns if stat else None, stat.st_size if stat else None)
+    return cache.get("network", key, lambda: load(path))
 
 
 def network_weights(path: str, meta: dict[str, Any]) -> dict[str, Any]:
@@ -123,3 +125,5 @@ class FeedForward:
     def describe(self) -> dict[str, Any]:
         scored = describe_objective(self._objective, self.cfg.depth.weight) if self._objective else {}
         return {"backbone": scored.get("backbone"), "depth": None, "method_weights": self.weights}
+
+    depth_estimator = None  # outputs are scored, never optimised, against depth

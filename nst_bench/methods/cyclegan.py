@@ -26,8 +26,6 @@ from nst_bench.nets.netfile import load_network_file, save_network_file
 from nst_bench.run.cache import ProcessCache
 from nst_bench.run.trainer import record_step
 
-LOSS_TERMS = ("g", "d", "gan_ab", "gan_ba", "cycle_a", "cycle_b", "idt_a", "idt_b", "d_a", "d_b")
-
 
 def conv_block(c_in: int, c_out: int, kernel: int, stride: int = 1, relu: bool = True) -> list[nn.Module]:
     pad = [nn.ReflectionPad2d(kernel // 2)] if stride == 1 else []

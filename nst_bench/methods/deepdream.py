@@ -65,7 +65,8 @@ def octave_fractions(octaves: int, scale: float) -> list[float]:
 
 
 def dream(image: torch.Tensor, objective: DreamObjective, cfg: DreamConfig, optim: OptimizerConfig, *,
-          min_side: int = 32, device: str = "cpu", logger: Logger | None = None, progress: bool = True) -> Result:
+          min_side: int = 32, device: str = "cpu", logger: Logger | None = None, progress: bool = True,
+          log_every: int = 1, bar_position: int = 0) -> Result:
     """Dream on ``image`` octave by octave; the output has the input's size."""
     sizes = pyramid(*image.shape[-2:], octave_fractions(cfg.octaves, cfg.octave_scale), min_side)
     detail = torch.zeros_like(resize(image, sizes[0]))
@@ -76,7 +77,8 @@ def dream(image: torch.Tensor, objective: DreamObjective, cfg: DreamConfig, opti
         base = resize(image, size)
         start = (base + resize(detail, size)).clamp(0, 1)
         module = optimise_pixels(objective, start, optim, step_offset=len(history), device=device,
-                                 label=f"dream {size[1]}x{size[0]}", logger=logger, progress=progress)
+                                 label=f"dream {size[1]}x{size[0]}", logger=logger, progress=progress,
+                                 log_every=log_every, bar_position=bar_position)
         history += module.history
         seconds += module.seconds
         dreamt = module.image.detach()
@@ -94,15 +96,17 @@ class DreamStylizer:
         cfg.dream.layers = self.encoder.check_layers(cfg.dream.layers or self.encoder.default_content_layers)
         self.min_side = self.encoder.min_side(cfg.dream.layers)
 
+    depth_estimator = None
+
     def __call__(self, content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float], *,
-                 logger: Logger | None = None, progress: bool = False, **_: Any) -> Result:
+                 logger: Logger | None = None, progress: bool = False, bar_position: int = 0, **_: Any) -> Result:
         """Dream on ``content``; it has no style, and nothing to score or to keep steady in a video."""
         cfg = self.cfg
         objective = DreamObjective(self.encoder, cfg.dream.layers, cfg.dream.jitter, cfg.seed)
         t0 = time.perf_counter()
         initial = float(objective.activation(content).detach())
         r = dream(content, objective, cfg.dream, cfg.optimizer, min_side=self.min_side, device=cfg.device,
-                  logger=logger, progress=progress)
+                  logger=logger, progress=progress, log_every=cfg.tracking.log_every, bar_position=bar_position)
         r.extra = {"initial": {"activation": initial}, "activation_rise": r.final["activation"] / initial,
                    "octave_sizes": r.sizes, "layers": cfg.dream.layers, "wall_seconds": time.perf_counter() - t0}
         return r

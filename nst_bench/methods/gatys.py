@@ -22,13 +22,12 @@ from torch.utils.data import DataLoader
 from nst_bench.config import DEFAULT_LR, GatysConfig, OptimizerConfig, RunConfig
 from nst_bench.data.images import luminance, match_luminance, pyramid, recombine_colour, resize, scaled_size
 from nst_bench.losses.objective import Objective, PerceptualObjective
-from nst_bench.losses.terms import TemporalLoss
+from nst_bench.losses.terms import SHOWN_TERMS, TemporalLoss
 from nst_bench.methods.common import describe_objective, perceptual_objective, set_style_targets
 from nst_bench.methods.registry import Method, Result, register_method
+from nst_bench.nets.depth import DepthEstimator
 from nst_bench.run.cache import ProcessCache
 from nst_bench.run.trainer import make_trainer, record_step
-
-TERMS = ("total", "content", "style", "tv", "depth", "temporal", "activation")  # those present are shown
 
 
 def initial_image(kind: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
@@ -110,7 +109,7 @@ class PixelModule(pl.LightningModule):
             self.trainer.should_stop = True
             return
         self.last_good.copy_(self.image.detach())
-        record_step(self, values, step, TERMS)
+        record_step(self, values, step, SHOWN_TERMS)
 
 
 def optimise_pixels(objective: Objective, start: torch.Tensor, optim: OptimizerConfig, *, step_offset: int,
@@ -135,7 +134,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
     evaluations, diverged_at = 0, None
     sizes = pyramid(*content.shape[-2:], gatys.scales)
     image: torch.Tensor | None = None
-    for scale, size in zip(gatys.scales, sizes):
+    for scale, size in zip(gatys.scales, sizes, strict=True):
         c = resize(content, size)
         s = [resize(x, scaled_size(*x.shape[-2:], scale)) for x in styles]
         if gatys.preserve_color:
@@ -184,6 +183,10 @@ class GatysStylizer:
                            bar_position=bar_position, init=temporal.warped if temporal is not None else None)
         finally:
             self.objective.remove("temporal")
+
+    @property
+    def depth_estimator(self) -> DepthEstimator | None:
+        return self.objective.depth.estimator if self.objective.depth is not None else None
 
     def describe(self) -> dict[str, Any]:
         return describe_objective(self.objective, self.cfg.depth.weight) | {"method_weights": None}

@@ -3,10 +3,11 @@ registered under its name with the config sections it reads.
 
 The bundled methods register when ``nst_bench.methods`` is imported (its ``__init__`` imports each of them, as
 timm's ``models/__init__`` does), which any import of this module does first. Everything that runs a method
-(``stylize``, sweeps, ``evaluate``, video, runtime) asks ``get_method(cfg.method)`` for it and calls the same
-three things: ``prepare`` (check and complete the config: styles from a checkpoint,
+(``stylize``, sweeps, ``evaluate``, video, runtime, export) asks ``get_method(cfg.method)`` for it and calls
+the same three things: ``prepare`` (check and complete the config: styles from a checkpoint,
 required inputs), ``build`` (load networks through the process cache, return a ``Stylizer``), and the stylizer's
-``describe`` (backbone and weights, for the record). Nothing outside this package compares method names.
+``describe`` (backbone and weights, for the record). The training recipes build their networks themselves (they
+make a method's network rather than use one) but check their config through ``Method.check``.
 """
 
 from __future__ import annotations
@@ -53,10 +54,12 @@ class Stylizer(Protocol):
     """A built method: networks loaded, ready to stylize content images one after another."""
 
     min_side: int  # smallest input side its layers allow
+    depth_estimator: torch.nn.Module | None  # the depth network of its depth term, if any (for depth.jpg)
 
     def __call__(self, content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float], *,
                  temporal: TemporalLoss | None = None, logger: Logger | None = None, progress: bool = False,
-                 bar_position: int = 0) -> Result: ...
+                 bar_position: int = 0, score: bool = True) -> Result: ...
+    # temporal: a video's warped previous frame; score=False skips scoring a one-pass output (video frames)
 
     def describe(self) -> dict[str, Any]: ...  # {"backbone": ..., "method_weights": ..., "depth": ...}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from nst_bench.config import RunConfig, config_hash
 from nst_bench.data.images import load_image, save_image
 from nst_bench.errors import UserError
-from nst_bench.methods.gatys import TERMS
+from nst_bench.losses.terms import SHOWN_TERMS
 from nst_bench.methods.registry import get_method
 from nst_bench.nets.depth import depth_strip
 from nst_bench.run.cache import ProcessCache
@@ -44,7 +44,7 @@ def run(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | None = N
     styles = [load_image(s, size.style_size or size.size, max_pixels=size.max_pixels, min_side=stylizer.min_side)
               for s in cfg.styles]
     content, styles = content.to(cfg.device), [s.to(cfg.device) for s in styles]
-    blend = cfg.style_blend or [1.0] * len(styles)
+    blend = cfg.style_weights()
     name = run_name(cfg)
     run.open(name, job_type=method.name)
 
@@ -53,15 +53,13 @@ def run(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | None = N
 
     image = save_image(result.image, run.out / "stylized.jpg")
     write_history(run.out / "history.csv", result.history)
-    plotted = [k for k in TERMS if result.history and k in result.history[0]]  # DeepDream: its activation
+    plotted = [k for k in SHOWN_TERMS if result.history and k in result.history[0]]  # DeepDream: its activation
     plot = loss_curves(result.history, run.out / "loss.png", plotted, title=name) if result.history else None
     first = result.history[0] if result.history else {}
-    depth = stylizer.describe().get("depth")
     strip = None
-    if depth is not None:
-        estimator = stylizer.objective.depth.estimator
-        strip = save_image(depth_strip(estimator, content, result.image), run.out / "depth.jpg")
-    extra = {"initial": {k: first.get(k) for k in TERMS if k in result.final},
+    if stylizer.depth_estimator is not None:
+        strip = save_image(depth_strip(stylizer.depth_estimator, content, result.image), run.out / "depth.jpg")
+    extra = {"initial": {k: first.get(k) for k in SHOWN_TERMS if k in result.final},
              "style_reduction": first["style"] / result.final["style"] if first.get("style") and result.final.get(
                  "style", 0) > 0 else None,
              "steps_to_5pct": steps_to_within(result.history), "evaluations": result.evaluations,

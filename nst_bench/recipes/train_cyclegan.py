@@ -25,6 +25,7 @@ from nst_bench.methods.cyclegan import (
     init_weights,
     save_generator,
 )
+from nst_bench.methods.registry import get_method
 from nst_bench.recipes.training import Training, photo_split, sample_photos
 from nst_bench.run.cache import ProcessCache
 from nst_bench.run.context import start_run
@@ -54,6 +55,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
     """Train (or resume training) photo <-> artist; returns what is written to ``metrics.json``."""
     c, t = cfg.cyclegan, cfg.train
     run = start_run(cfg, cache)
+    get_method(cfg.method).check(cfg)
     photos_train, held_out = photo_split(c.domain_a, t.holdout, cfg.seed, "--domain-a", t.skip_first)
     if not c.domain_b or not Path(c.domain_b).is_dir():
         raise UserError(f"artist folder not found: {c.domain_b} (give --domain-b DIR, e.g. "

@@ -22,6 +22,7 @@ from nst_bench.errors import UserError
 from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.methods.common import describe_objective, perceptual_objective
 from nst_bench.methods.fast import FastStyleModule, TransformerNet, save_network
+from nst_bench.methods.registry import get_method
 from nst_bench.nets.depth import depth_strip
 from nst_bench.recipes.training import Training, photo_split, sample_photos
 from nst_bench.run.cache import ProcessCache
@@ -66,7 +67,8 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
     t = cfg.train
     run = start_run(cfg, cache)
     train_paths, held_out = photo_split(t.content_dir, t.holdout, cfg.seed, "--content-dir", t.skip_first)
-    objective = perceptual_objective(cfg, None)  # per-batch targets: nothing worth caching across runs
+    get_method(cfg.method).check(cfg)
+    objective = perceptual_objective(cfg, run.cache)  # a sweep's trials share the encoder
     min_side = objective.encoder.min_side(objective.layers)
     if t.crop < min_side:
         raise UserError(f"train.crop {t.crop} px is below the {min_side} px the layers need: use a larger --crop")

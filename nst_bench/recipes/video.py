@@ -27,7 +27,7 @@ from nst_bench.data.images import load_image, save_image
 from nst_bench.data.video_io import iter_frames, probe_video, write_video
 from nst_bench.errors import UserError
 from nst_bench.losses.terms import TemporalLoss
-from nst_bench.methods.registry import get_method
+from nst_bench.methods.registry import get_method, method_names
 from nst_bench.nets.flow import consistency_mask, flow_estimator, warp, warping_error
 from nst_bench.recipes.stylize import run_name
 from nst_bench.run.cache import ProcessCache
@@ -78,13 +78,14 @@ def run_video(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | No
     if not v.input:
         raise UserError("no video: give --input CLIP.mp4 (or video.input)")
     if not method.video:
-        raise UserError(f"method {cfg.method} does not stylize video: use gatys, adain, fast or cyclegan")
+        able = ", ".join(m for m in method_names() if get_method(m).video)
+        raise UserError(f"method {cfg.method} does not stylize video: use one of {able}")
     run = start_run(cfg, cache)
     method.prepare(cfg, run.cache)
     fps, count = probe_video(v.input)
     total = min(count, v.max_frames) if count and v.max_frames else count or v.max_frames
     styles = [load_image(s, cfg.image.style_size or cfg.image.size).to(cfg.device) for s in cfg.styles]
-    blend = cfg.style_blend or [1.0] * len(styles)
+    blend = cfg.style_weights()
     stylize = method.build(cfg, run.cache)
     estimate_flow = flow_estimator(v.flow, v.flow_weights)
     # Gatys is consistent through its temporal loss, the one-pass methods through the blend
@@ -148,11 +149,11 @@ def run_video(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | No
     plot = warping_curves(cont_err, styl_err, out / "warping.png")
     for row in pairs:
         run.tracker.log({k: row[k] for k in ("warping_error", "content_warping_error", "mask_coverage")}
-                        | {"frame": row["frame"]})
+                        | {"trainer/global_step": row["frame"]})
     run.tracker.log_video("video", video)
     metrics = run.metrics(
         "ok", final, seconds, n, **stylize.describe(), frames=n, fps=fps, size=size, resumed_from_frame=start,
-        consistent=consistent, s_per_frame=seconds / max(1, n - start),  # of this run's frames
+        consistent=consistent, timed_iterations=n - start, s_per_frame=seconds / max(1, n - start),
         per_frame=rows, video=str(video), flow=v.flow, mask_coverage=mean([r["mask_coverage"] for r in pairs]))
     return run.finish(metrics, {"strip": (strip, "content frames over stylized frames"), "warping": (plot, "")},
                       summary={"frames": n})

@@ -56,7 +56,10 @@ class Run:
             return None
         from pytorch_lightning.loggers import WandbLogger
 
-        return WandbLogger(experiment=self.tracker.run)
+        run = self.tracker.run  # what Lightning does for a run it creates: charts against the logged step
+        run.define_metric("trainer/global_step")
+        run.define_metric("*", step_metric="trainer/global_step", step_sync=True)
+        return WandbLogger(experiment=run)
 
     def metrics(self, status: str, final: Mapping[str, float], seconds: float | None, iterations: int,
                 **extra: Any) -> RunMetrics:
@@ -67,7 +70,8 @@ class Run:
                           config=self.config or to_dict(self.cfg),
                           provenance=provenance(self.cfg.device, self.cfg.seed),
                           backbone=backbone, method_weights=method_weights,
-                          wandb_run_dir=str(run_dir) if run_dir else None, extra=extra)
+                          wandb_run_dir=str(run_dir) if run_dir else None,
+                          timed_iterations=extra.pop("timed_iterations", None), extra=extra)
 
     def finish(self, metrics: RunMetrics, images: Mapping[str, tuple[Path | None, str]] = (),
                summary: Mapping[str, Any] | None = None) -> RunMetrics:

@@ -27,11 +27,13 @@ class RunMetrics:
     backbone: dict[str, Any] | None = None  # name, preprocessing, weights' source and sha256
     method_weights: dict[str, Any] | None = None  # where a network's own weights came from
     wandb_run_dir: str | None = None
+    timed_iterations: int | None = None  # iterations ``seconds`` covers, when fewer (a resumed video: its new frames)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def s_per_iteration(self) -> float | None:
-        return self.seconds / self.iterations if self.iterations and self.seconds is not None else None
+        timed = self.timed_iterations if self.timed_iterations is not None else self.iterations
+        return self.seconds / timed if timed and self.seconds is not None else None
 
     def as_dict(self) -> dict[str, Any]:
         """The ``metrics.json`` layout: the shared fields, then each extra key at the top level."""
@@ -40,10 +42,19 @@ class RunMetrics:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunMetrics:
-        """Read back a ``metrics.json`` (a finished training run returns its own instead of training again)."""
+        """Read back a ``metrics.json`` (a finished training run returns its own instead of training again).
+        Files written before RunMetrics existed have a training run's ``held_out`` and ``steps`` instead of
+        ``final`` and ``iterations``, and may lack the config or provenance."""
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         extra = {k: v for k, v in data.items() if k not in names and k != "s_per_iteration"}
-        return cls(**{k: data.get(k) for k in names if k in data}, extra=extra)
+        fields = {k: data[k] for k in names if k in data}
+        fields.setdefault("status", "ok")
+        fields.setdefault("final", data.get("held_out") or {})
+        fields.setdefault("seconds", None)
+        fields.setdefault("iterations", data.get("steps") or 0)
+        fields.setdefault("config", {})
+        fields.setdefault("provenance", {})
+        return cls(**fields, extra=extra)
 
     def row(self) -> dict[str, Any]:
         """The summary a sweep keeps in ``runs.jsonl`` for its table."""

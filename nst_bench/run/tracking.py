@@ -19,7 +19,7 @@ import torch
 
 
 class Tracker(Protocol):
-    def log(self, metrics: Mapping[str, float], step: int | None = None) -> None: ...
+    def log(self, metrics: Mapping[str, float]) -> None: ...
     def log_image(self, key: str, path: Path, caption: str = "") -> None: ...
     def log_video(self, key: str, path: Path) -> None: ...
     def finish(self, summary: Mapping[str, Any]) -> None: ...
@@ -30,7 +30,7 @@ class NullTracker:
 
     run_dir: Path | None = None
 
-    def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log(self, metrics: Mapping[str, float]) -> None:
         pass
 
     def log_image(self, key: str, path: Path, caption: str = "") -> None:
@@ -67,8 +67,9 @@ class WandbTracker:
     def run_dir(self) -> Path:
         return Path(self.run.dir).parent  # .../wandb/offline-run-<time>-<id>
 
-    def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        self.run.log(dict(metrics), step=step)
+    def log(self, metrics: Mapping[str, float]) -> None:
+        """Logged without W&B's own ``step``: rows carry ``trainer/global_step``, the axis every chart uses."""
+        self.run.log(dict(metrics))
 
     def log_image(self, key: str, path: Path, caption: str = "") -> None:
         self.run.log({key: self._wandb.Image(str(path), caption=caption)})

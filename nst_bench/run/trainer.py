@@ -57,6 +57,7 @@ def record_step(module: pl.LightningModule, values: Mapping[str, float], step: i
     module.history.append({"step": step, **values})
     module.log_dict({k: values[k] for k in shown if k in values}, prog_bar=True, logger=False, on_step=True,
                     on_epoch=False)
-    if module.trainer.logger is not None:
-        module.log_dict({f"loss/{k}": v for k, v in values.items()}, prog_bar=False, logger=True, on_step=True,
-                        on_epoch=False)
+    if module.trainer.logger is not None:  # "step" is Lightning's key for the logger's step: continuous across
+        #                                     the Trainers of a coarse-to-fine run, as the history is
+        module.log_dict({f"loss/{k}": v for k, v in values.items()} | {"step": float(step)}, prog_bar=False,
+                        logger=True, on_step=True, on_epoch=False)

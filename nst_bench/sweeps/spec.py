@@ -1,4 +1,5 @@
-"""Sweep files (W&B sweep YAML) -> trials -> results, resumable at any moment.
+"""The sweep spec: a sweep file (W&B sweep YAML) -> trials with stable ids (the runner runs them, the store
+keeps their results).
 
 A sweep file is a W&B sweep config: ``method: grid|random``, ``metric``, and ``parameters`` whose names are dotted
 config keys. Two parameters are images: ``content`` and ``styles``, whose values may be files, folders or globs
@@ -98,8 +99,9 @@ def load_sweep(path: str | Path, require_images: bool = True) -> Sweep:
     except UserError as e:
         raise UserError(f"{path}: {e}") from None
     given = set(params) | ({"content", "styles"} if "pairs" in params else set())
-    missing = [k for k in program.required if k not in given]
-    if missing and (require_images or program.name != "stylize"):
+    # images may come from the command instead (`evaluate retention` pairs photos with paintings)
+    missing = [k for k in program.required if k not in given and (require_images or k not in IMAGE_PARAMS)]
+    if missing:
         raise UserError(f"{path}: a {program.name} sweep needs {program.describe_requirements()} parameters "
                         f"(missing: {', '.join(missing)}); images may be files, folders or globs, or give pairs "
                         "(a list of [content, style])")
