@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from pytorch_lightning.loggers import Logger
@@ -15,7 +15,7 @@ from nst_bench.config import RunConfig
 from nst_bench.errors import UserError
 from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.losses.terms import DepthLoss, TemporalLoss, blend_grams
-from nst_bench.methods.registry import Result
+from nst_bench.methods.registry import Method, Result
 from nst_bench.nets.backbones import Encoder, build_backbone
 from nst_bench.nets.depth import build_depth
 from nst_bench.nets.weights import sha256
@@ -81,6 +81,29 @@ def network_weights(path: str, meta: dict[str, Any]) -> dict[str, Any]:
     """Where a trained network came from, for the record (its file's sha256 and what trained it)."""
     keep = ("step", "styles", "output", "artist", "domain_a", "direction")
     return {"path": str(Path(path).resolve()), "sha256": sha256(Path(path))} | {k: meta[k] for k in keep if k in meta}
+
+
+class TrainedNetwork(Method):
+    """A method that is one trained network on disk (``checkpoint_key``): loaded once per process, one pass per
+    image; its styles are what it was trained on, so style images matter only to its scores."""
+
+    reads_style_pixels = False
+    made_by: ClassVar[str]  # what writes its network file, for the error when none is given
+
+    def load(self, path: str) -> tuple[torch.nn.Module, dict[str, Any]]:
+        raise NotImplementedError
+
+    def forward(self, net: torch.nn.Module) -> Callable[[torch.Tensor, Sequence[torch.Tensor], Sequence[float]],
+                                                         torch.Tensor]:
+        """The pass ``(content, styles, blend) -> image`` through the loaded network."""
+        raise NotImplementedError
+
+    def network(self, cfg: RunConfig, cache: ProcessCache) -> tuple[torch.nn.Module, dict[str, Any]]:
+        return network_file(cache, self.name, self.network_path(cfg), self.load, self.made_by)
+
+    def build(self, cfg: RunConfig, cache: ProcessCache) -> FeedForward:
+        net, meta = self.network(cfg, cache)
+        return FeedForward(cfg, cache, self.forward(net.to(cfg.device)), network_weights(self.network_path(cfg), meta))
 
 
 class FeedForward:

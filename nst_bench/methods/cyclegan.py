@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ from torch import nn
 
 from nst_bench.config import RunConfig
 from nst_bench.errors import UserError
-from nst_bench.methods.common import FeedForward, network_file, network_weights
-from nst_bench.methods.registry import Method, register_method
+from nst_bench.methods.common import TrainedNetwork
+from nst_bench.methods.registry import register_method
 from nst_bench.nets.netfile import load_network_file, save_network_file
 from nst_bench.run.cache import ProcessCache
 from nst_bench.run.trainer import record_step
@@ -218,21 +219,19 @@ def load_generator(path: str | Path) -> tuple[ResnetGenerator, dict[str, Any]]:
 
 
 @register_method
-class CycleGAN(Method):
+class CycleGAN(TrainedNetwork):
     """A trained photo -> artist generator (``nst-bench train cyclegan``); its styles are its paintings."""
 
     name = "cyclegan"
     sections = ("cyclegan",)
     checkpoint_key = "cyclegan.checkpoint"
-    reads_style_pixels = False
     made_by = "generator.safetensors from `nst-bench train cyclegan`"
 
-    def complete(self, cfg: RunConfig, cache: ProcessCache) -> None:
-        meta = network_file(cache, self.name, cfg.cyclegan.checkpoint, load_generator, self.made_by)[1]
-        cfg.styles = cfg.styles or list(meta["paintings"])
+    def load(self, path: str) -> tuple[ResnetGenerator, dict[str, Any]]:
+        return load_generator(path)
 
-    def build(self, cfg: RunConfig, cache: ProcessCache) -> FeedForward:
-        g, meta = network_file(cache, self.name, cfg.cyclegan.checkpoint, load_generator, self.made_by)
-        g = g.to(cfg.device)
-        return FeedForward(cfg, cache, lambda content, styles, blend: g(content),
-                           network_weights(cfg.cyclegan.checkpoint, meta))
+    def forward(self, net: ResnetGenerator) -> Callable[..., torch.Tensor]:
+        return lambda content, styles, blend: net(content)
+
+    def complete(self, cfg: RunConfig, cache: ProcessCache) -> None:
+        cfg.styles = cfg.styles or list(self.network(cfg, cache)[1]["paintings"])

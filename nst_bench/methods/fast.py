@@ -9,7 +9,7 @@ two families are directly comparable.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,8 @@ from torch import nn
 from nst_bench.config import RunConfig
 from nst_bench.errors import UserError
 from nst_bench.losses.objective import PerceptualObjective
-from nst_bench.methods.common import FeedForward, network_file, network_weights
-from nst_bench.methods.registry import Deployable, Method, register_method
+from nst_bench.methods.common import TrainedNetwork
+from nst_bench.methods.registry import Deployable, register_method
 from nst_bench.nets.netfile import load_network_file, save_network_file
 from nst_bench.run.cache import ProcessCache
 from nst_bench.run.trainer import record_step
@@ -183,18 +183,23 @@ def load_network(path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
 
 
 @register_method
-class Fast(Method):
+class Fast(TrainedNetwork):
     """A trained TransformerNet (``nst-bench train fast``); its styles are the ones it was trained on."""
 
     name = "fast"
     sections = ("fast",)
     checkpoint_key = "fast.checkpoint"
-    reads_style_pixels = False
     depth_loss = True  # in training
     made_by = "net.safetensors from `nst-bench train fast`"
 
+    def load(self, path: str) -> tuple[TransformerNet, dict[str, Any]]:
+        return load_network(path)
+
+    def forward(self, net: TransformerNet) -> Callable[..., torch.Tensor]:
+        return lambda content, styles, blend: net.stylize(content, blend)
+
     def complete(self, cfg: RunConfig, cache: ProcessCache) -> None:
-        meta = network_file(cache, self.name, cfg.fast.checkpoint, load_network, self.made_by)[1]
+        meta = self.network(cfg, cache)[1]
         if not cfg.styles:
             cfg.styles = list(meta["styles"])
         if len(cfg.styles) != meta["n_styles"]:
@@ -203,12 +208,6 @@ class Fast(Method):
         if cfg.style_blend is not None and len(cfg.style_blend) != meta["n_styles"]:
             raise UserError(f"{cfg.fast.checkpoint} has {meta['n_styles']} styles; give {meta['n_styles']} "
                             "--style-weights")
-
-    def build(self, cfg: RunConfig, cache: ProcessCache) -> FeedForward:
-        net, meta = network_file(cache, self.name, cfg.fast.checkpoint, load_network, self.made_by)
-        net = net.to(cfg.device)
-        return FeedForward(cfg, cache, lambda content, styles, blend: net.stylize(content, blend),
-                           network_weights(cfg.fast.checkpoint, meta))
 
     def deployable(self, checkpoint: str | None) -> Deployable:
         if not checkpoint:
