@@ -1,6 +1,5 @@
 """Sweep expansion, the resumable results store, failure handling, reports and W&B runs."""
 
-import json
 import os
 import signal
 import subprocess
@@ -193,61 +192,3 @@ def test_absolute_paths_resolves_every_path_key_and_keeps_the_rest(tmp_path, mon
         str(tmp_path / "paintings"))
     assert out.backbone.weights == str(tmp_path / "w.pth") and out.depth.weights is None and cfg.content == "c.jpg"
     assert {"video.input", "train.content_dir", "cyclegan.checkpoint", "depth.weights"} <= set(PATH_KEYS)
-
-
-def test_ray_runs_stylize_train_fast_and_video_sweeps_as_what_they_are(tmp_path, monkeypatch):
-    """One embedded Ray for three sweeps with relative paths: each task gets them absolute and runs its own
-    program; only the driver writes runs.jsonl."""
-    pytest.importorskip("ray")
-    import shutil
-
-    import yaml
-
-    from nst_bench.sweeps.runner import run_sweep
-
-    from .conftest import moving_square_clip
-    from .test_train_fast import _photos
-
-    monkeypatch.chdir(tmp_path)
-    _photos(tmp_path)
-    shutil.copy(DEMO / "style" / "starry_night.jpg", tmp_path / "style.jpg")
-    moving_square_clip(tmp_path / "clip.mp4", frames=4)
-    tiny = {"image.size": {"value": 32}, "tracking.wandb": {"value": "disabled"}, "styles": {"value": "style.jpg"}}
-    train = {"train.content_dir": {"value": "photos"}, "train.steps": {"value": 2}, "train.crop": {"value": 32},
-             "train.batch": {"value": 2}, "train.holdout": {"value": 1}, "fast.width": {"value": 8},
-             "fast.blocks": {"value": 1}, "backbone.content_layers": {"value": ["conv2_1"]},
-             "backbone.style_layers": {"value": ["conv1_1"]}}
-    video = {"video.input": {"value": "clip.mp4"}, "method": {"value": "adain"}, "video.blend": {"values": [0.0, 0.5]}}
-    stylize = {"content": {"value": "photos/0.jpg"}, "loss.style_weight": {"values": [1.0, 2.0]},
-               "optimizer.steps": {"value": 3}, "ray.cpus": {"value": 1}}
-    for name, program, params in (("rs", "stylize", stylize), ("rt", "train-fast", train), ("rv", "video", video)):
-        Path(f"{name}.yaml").write_text(yaml.safe_dump({"name": name, "program": program, "method": "grid",
-                                                        "parameters": tiny | params}))
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        assert load_sweep("rs.yaml").resource("ray.cpus", 9) == 1 and load_sweep("rs.yaml").resource("ray.gpus", 0) == 0
-        ran = [run_sweep(load_sweep(f"{name}.yaml"), executor="ray", results_root=Path("res"))["ran"]
-               for name in ("rs", "rt", "rv")]
-    finally:
-        ray.shutdown()
-    assert ran == [2, 1, 2]
-    stylized = RunsLog(tmp_path / "res" / "rs" / "runs.jsonl").read()
-    assert len({r["trial_id"] for r in stylized}) == 2 and all(r["status"] == "ok" for r in stylized), stylized
-    assert all((Path(r["out"]) / "stylized.jpg").is_file() and r["iterations"] == 3 for r in stylized)
-    trained = RunsLog(tmp_path / "res" / "rt" / "runs.jsonl").read()
-    assert len(trained) == 1 and trained[0]["status"] == "ok", trained
-    out = Path(trained[0]["out"])
-    assert (out / "net.safetensors").is_file() and trained[0]["iterations"] == 2  # trained, not stylized
-    config = yaml.safe_load((out / "config.yaml").read_text())
-    assert config["train"]["content_dir"] == str(tmp_path / "photos") and config["out"] == str(out)
-    videos = RunsLog(tmp_path / "res" / "rv" / "runs.jsonl").read()
-    assert len(videos) == 2 and all(r["status"] == "ok" for r in videos), videos
-    for r in videos:
-        metrics = json.loads((Path(r["out"]) / "metrics.json").read_text())
-        assert metrics["frames"] == 4 and len(list((Path(r["out"]) / "frames").glob("*.png"))) == 4
-        assert metrics["config"]["video"]["input"] == str(tmp_path / "clip.mp4")
-        assert metrics["config"]["styles"] == [str(tmp_path / "style.jpg")]
-    blended = {r["params"]["video.blend"]: r["final"]["warping_error"] for r in videos}
-    assert blended[0.5] < blended[0.0]

@@ -68,6 +68,15 @@ class SweepProgress:
             self.bar.close()
 
 
+def run_trial_on_node(trial: Trial) -> dict[str, Any]:
+    """``run_trial`` in a Ray worker: the row also says which node ran it."""
+    import socket
+
+    import ray
+
+    return run_trial(trial) | {"ray_node": ray.get_runtime_context().get_node_id(), "host": socket.gethostname()}
+
+
 def with_absolute_paths(trial: Trial) -> Trial:
     """The same trial (id, program, params) with every path in its config absolute: Ray workers may start in
     another directory, on another machine with the same shared file system."""
@@ -97,7 +106,7 @@ def ray_executor(address: str | None = None, num_cpus: float = 1, num_gpus: floa
         if started_here:
             kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": local_cpus}
             ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
-        remote = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(run_trial)
+        remote = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(run_trial_on_node)
         labels = {}
         pending = []
         for t in trials:
