@@ -156,6 +156,28 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_agent(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("agent", allow_abbrev=False, help="one run of a W&B sweep, as `wandb agent` launches it (see a sweep file's "
+                       "command:)", description="Run the setting given as --key=value arguments (W&B's ${args}) "
+                       "over the images of FILE, log it to the W&B run the agent created (WANDB_RUN_ID), and keep "
+                       "each pair in results/<sweep>/ like `nst-bench sweep` does.")
+    p.add_argument("file", help="the sweep file the W&B sweep was created from")
+    p.add_argument("--results", default="results", help="results root (default results/)")
+    p.add_argument("--wandb", choices=["offline", "online"], help="default: WANDB_MODE, else online under an agent")
+    p.set_defaults(func=_agent, takes_extra=True)
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nst_bench.sweeps.agent import agent_run
+
+    result = agent_run(args.file, args.extra, results_root=Path(args.results), wandb_mode=args.wandb)
+    runs = result["runs"]
+    print(f"agent run: {len(runs)} pairs, {int((runs.status == 'ok').sum())} ok; W&B run {result['wandb_run_dir']}")
+    return 0
+
+
 def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="tables (md/csv/tex), plots and report.html from results/<sweep>")
     p.add_argument("results", help="a sweep's results directory, e.g. results/backbones")
@@ -495,6 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_stylize(sub)
     _add_sweep(sub)
+    _add_agent(sub)
     _add_report(sub)
     _add_evaluate(sub)
     _add_train(sub)
@@ -502,7 +525,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_weights(sub)
     _add_video(sub)
     _add_dream(sub)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "takes_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s: %(message)s")
     try:
         return args.func(args)

@@ -50,7 +50,7 @@ def two_node_cluster():
 
 def write_sweep(path: Path, program: str, params: dict) -> Path:
     base = {"image.size": {"value": 32}, "tracking.wandb": {"value": "disabled"}, "ray.cpus": {"value": 1}}
-    path.write_text(yaml.safe_dump({"name": path.stem, "program": program, "method": "grid",
+    path.write_text(yaml.safe_dump({"name": path.stem, "recipe": program, "method": "grid",
                                     "parameters": base | params}))
     return path
 

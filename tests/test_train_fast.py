@@ -76,7 +76,7 @@ def test_a_train_fast_sweep_trains_each_setting_once_and_reports(tmp_path, capsy
               "image.size": {"value": 32}, "fast.width": {"value": 8}, "fast.blocks": {"value": 1},
               "backbone.content_layers": {"value": ["conv2_1"]}, "backbone.style_layers": {"value": ["conv1_1"]},
               "tracking.wandb": {"value": "disabled"}}
-    sweep.write_text(yaml.safe_dump({"program": "train-fast", "method": "grid", "parameters": params}))
+    sweep.write_text(yaml.safe_dump({"recipe": "train-fast", "method": "grid", "parameters": params}))
     results = tmp_path / "results"
     assert main(["sweep", str(sweep), "--results", str(results)]) == 0, capsys.readouterr().err
     rows = [json.loads(line) for line in (results / "outputs" / "runs.jsonl").read_text().splitlines()]
@@ -98,8 +98,8 @@ def test_sweep_programs_and_fast_trial_ids(tmp_path):
     from nst_bench.sweeps.spec import load_sweep, trial_hash
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"program": "train.py", "parameters": {"styles": {"value": str(STYLE)}}}))
-    with pytest.raises(UserError, match="program must be one of stylize, train-fast"):
+    bad.write_text(yaml.safe_dump({"recipe": "train.py", "parameters": {"styles": {"value": str(STYLE)}}}))
+    with pytest.raises(UserError, match="recipe must be one of stylize, train-fast"):
         load_sweep(bad)
     # a retrained network (same path, new weights) is a new trial; the same file keeps its id
     net = tmp_path / "net.safetensors"

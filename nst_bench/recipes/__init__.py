@@ -54,5 +54,5 @@ PROGRAMS: dict[str, Program] = {p.name: p for p in (
 
 def get_program(name: str) -> Program:
     if name not in PROGRAMS:
-        raise UserError(f"program must be one of {', '.join(PROGRAMS)}, got {name!r}")
+        raise UserError(f"recipe must be one of {', '.join(PROGRAMS)}, got {name!r}")
     return PROGRAMS[name]

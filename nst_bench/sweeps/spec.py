@@ -24,9 +24,9 @@ from nst_bench.data.images import IMAGE_SUFFIXES
 from nst_bench.errors import UserError
 from nst_bench.methods.registry import get_method, method_names
 from nst_bench.nets.weights import sha256
-from nst_bench.recipes import Program, get_program
+from nst_bench.recipes import PROGRAMS, Program, get_program
 
-SWEEP_KEYS = {"name", "description", "method", "metric", "parameters", "program", "command", "run_cap",
+SWEEP_KEYS = {"name", "description", "method", "metric", "parameters", "recipe", "program", "command", "run_cap",
               "early_terminate", "project", "entity"}
 IMAGE_PARAMS = ("content", "styles", "pairs")
 RESOURCE_PARAMS = ("ray.cpus", "ray.gpus")  # per-trial Ray resources, e.g. ray.gpus: {value: 1}
@@ -54,10 +54,13 @@ class Sweep:
     run_cap: int | None
     seed: int
     program: str = "stylize"
+    swept: list[str] | None = None  # fixed swept keys (one W&B agent run holds one setting of a wider sweep)
 
     @property
     def swept_keys(self) -> list[str]:
         """Parameters that take more than one value (the columns a table groups by)."""
+        if self.swept is not None:
+            return self.swept
         return [k for k, spec in self.parameters.items() if k not in IMAGE_PARAMS + RESOURCE_PARAMS
                 and (("values" in spec and len(spec["values"]) > 1) or "min" in spec)]
 
@@ -94,10 +97,13 @@ def load_sweep(path: str | Path, require_images: bool = True) -> Sweep:
             raise UserError(f"{path}: parameter {key} must be {{value: x}}, {{values: [...]}} or {{min, max}}")
         if method == "grid" and ("min" in spec or "distribution" in spec) and "values" not in spec:
             raise UserError(f"{path}: parameter {key} has a range, which needs method: random")
+    # nst-bench's recipe; W&B's `program` is a script, so a sweep file names the recipe `recipe:` (a `program:` that
+    # names a recipe is read as one, as sweep files did before they carried a W&B `command:`)
+    legacy = data.get("program") if data.get("program") in PROGRAMS else None
     try:
-        program = get_program(data.get("program", "stylize"))
+        program = get_program(data.get("recipe") or legacy or "stylize")
     except UserError as e:
-        raise UserError(f"{path}: {e}") from None
+        raise UserError(f"{path}: recipe: {e}") from None
     given = set(params) | ({"content", "styles"} if "pairs" in params else set())
     # images may come from the command instead (`evaluate retention` pairs photos with paintings)
     missing = [k for k in program.required if k not in given and (require_images or k not in IMAGE_PARAMS)]
