@@ -24,6 +24,17 @@ STYLIZE_FLAGS: dict[str, str] = {
 RUN_FLAGS = {"seed": "seed", "device": "device", "wandb": "tracking.wandb"}  # added by _add_run_flags
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nst-bench")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        import nst_bench
+
+        return nst_bench.__version__
+
+
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     """The flags every command that runs something shares: seed, device, W&B mode, config files, --set, progress."""
     p.add_argument("--seed", type=int)
@@ -157,8 +168,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _add_agent(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("agent", allow_abbrev=False, help="one run of a W&B sweep, as `wandb agent` launches it (see a sweep file's "
-                       "command:)", description="Run the setting given as --key=value arguments (W&B's ${args}) "
+    p = sub.add_parser("agent", allow_abbrev=False,
+                       help="one run of a W&B sweep, as `wandb agent` launches it (a sweep file's command:)",
+                       description="Run the setting given as --key=value arguments (W&B's ${args}) "
                        "over the images of FILE, log it to the W&B run the agent created (WANDB_RUN_ID), and keep "
                        "each pair in results/<sweep>/ like `nst-bench sweep` does.")
     p.add_argument("file", help="the sweep file the W&B sweep was created from")
@@ -514,6 +526,7 @@ def _weights(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nst-bench", description="Neural style transfer benchmark harness")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--version", action="version", version=f"nst-bench {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_stylize(sub)
     _add_sweep(sub)

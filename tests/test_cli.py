@@ -106,3 +106,13 @@ def test_nan_run_keeps_the_last_finite_image(tmp_path, capsys):
     m = json.loads((out / "metrics.json").read_text())
     assert m["status"] == "diverged" and (out / "stylized.jpg").is_file()
     assert np.asarray(Image.open(out / "stylized.jpg")).std() > 10
+
+
+def test_version_and_unknown_flags(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == "nst-bench 0.1.0"
+    with pytest.raises(SystemExit) as e:  # only `agent` takes --key=value arguments beyond its own flags
+        main(["report", "results/x", "--loss.style_weight=2"])
+    assert e.value.code == 2 and "unrecognized arguments: --loss.style_weight=2" in capsys.readouterr().err
+
