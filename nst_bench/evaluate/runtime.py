@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import platform
-import statistics
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,24 +72,24 @@ def time_one_pass(cfg: RunConfig, cache: ProcessCache, repeats: int = 3) -> dict
     content = load_image(CONTENT, cfg.image.size)
     styles = [load_image(s, cfg.image.size) for s in cfg.styles] if method.reads_style_pixels else []
     blend = cfg.style_weights()
-    seconds = median_seconds(lambda: stylize(content, styles, blend, score=False), repeats)
+    m = timed(lambda: stylize(content, styles, blend, score=False), repeats)
     h, w = content.shape[-2:]
     return {"method": cfg.method, "size": cfg.image.size, "image": f"{w}x{h}", "s_per_iteration": float("nan"),
-            "evaluations_per_iteration": float("nan"), "iterations": 0, "s_per_image": seconds,
-            "measured_iterations": repeats}
+            "evaluations_per_iteration": float("nan"), "iterations": 0, "s_per_image": m.median,
+            "s_per_image_iqr": m.iqr, "measured_iterations": repeats}
 
 
-def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` untimed ones (oneDNN picks kernels on
-    the first calls at a new shape)."""
+def timed(fn: Callable[[], object], repeats: int, warmup: int = 2) -> Any:
+    """``repeats`` single calls of ``fn`` timed by ``torch.utils.benchmark`` (median, IQR) after ``warmup``
+    untimed ones (oneDNN picks kernels on the first calls at a new shape), at this process's thread count
+    (the Timer's own default is one thread)."""
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # "no CUDA runtime" on import
+    from torch.utils import benchmark
+
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return benchmark.Measurement.merge([timer.timeit(1) for _ in range(repeats)])[0]
 
 
 def bf16_supported() -> bool:
@@ -102,17 +102,17 @@ def time_feedforward(label: str, fn, image: torch.Tensor, repeats: int = 5, bf16
     """Seconds per image of one feed-forward pass ``fn(image)`` under the given dtype and memory format."""
     if channels_last:
         image = image.contiguous(memory_format=torch.channels_last)
-    for m in modules:
-        m.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    for module in modules:
+        module.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
     def call() -> None:
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             fn(image)
 
-    seconds = median_seconds(call, repeats)
+    m = timed(call, repeats)
     h, w = image.shape[-2:]
     return {"method": label, "size": max(h, w), "image": f"{w}x{h}", "dtype": "bf16 autocast" if bf16 else "float32",
-            "channels_last": channels_last, "s_per_image": seconds, "repeats": repeats}
+            "channels_last": channels_last, "s_per_image": m.median, "s_per_image_iqr": m.iqr, "repeats": repeats}
 
 
 def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2,
