@@ -9,7 +9,7 @@ TORCH_PKGS ?= torch==2.14.1 torchvision==0.29.1
 NST_BENCH_WEIGHTS ?= $(if $(wildcard ../shared/weights),$(abspath ../shared/weights),$(HOME)/.cache/nst-bench/weights)
 export NST_BENCH_WEIGHTS
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench package-check clean
 
 setup: $(STAMP)
 
@@ -31,8 +31,20 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check nst_bench tests
 
+# the wheel as a user gets it: built by `python -m build`, installed into a new venv, run outside this tree
+PKG := $(abspath .venv-pkg)
+package-check: $(STAMP)
+	rm -rf dist $(PKG) /tmp/nst-bench-package-check
+	$(BIN)/python -m build --wheel --outdir dist . > /dev/null
+	$(PY) -m venv $(PKG)
+	$(PKG)/bin/pip install -q $(TORCH_PKGS) dist/nst_bench-*.whl
+	cd /tmp && $(PKG)/bin/nst-bench --version && $(PKG)/bin/nst-bench weights && NST_BENCH_OFFLINE=1 \
+	    $(PKG)/bin/nst-bench stylize --content $(abspath assets/demo/content/chelsea.jpg) --no-progress \
+	    --style $(abspath assets/demo/style/starry_night.jpg) --size 64 --steps 3 --out /tmp/nst-bench-package-check
+	test -s /tmp/nst-bench-package-check/stylized.jpg && test -s /tmp/nst-bench-package-check/metrics.json
+
 bench: $(STAMP)
 	$(BIN)/python experiments/bench_gatys.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(PKG) dist .pytest_cache

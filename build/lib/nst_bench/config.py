@@ -1,0 +1,395 @@
+"""Typed run configuration: dataclass defaults < YAML file < command-line flags < ``--set key=value``.
+
+Every key that changes a result lives here (Gram normalisation, pooling, padding, init, weights source), so the
+resolved config saved with each result says exactly what produced it. Unknown keys are errors, with a suggestion.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nst_bench.errors import UserError
+
+
+@dataclass
+class ImageConfig:
+    size: int = 512  # long side of the output, px
+    style_size: int | None = None  # long side of the style images; None = same as size
+    max_pixels: int = 200_000_000  # refuse source images larger than this
+    max_size: int = 4096  # refuse to work above this long side
+
+
+@dataclass
+class BackboneConfig:
+    name: str = "vgg19"
+    weights: str | None = None  # explicit checkpoint path; None = resolver order (see nst_bench.nets.weights)
+    content_layers: list[str] | None = None  # None = the backbone's default (vgg: conv4_2)
+    style_layers: list[str] | None = None  # None = the backbone's default (vgg: conv1_1..conv5_1)
+    style_layer_weights: list[float] | None = None  # None = equal, summing to 1
+    pooling: str = "max"  # max | avg
+    padding: str = "zeros"  # zeros | reflect
+
+
+@dataclass
+class LossConfig:
+    content_weight: float = 1.0
+    style_weight: float = 5.0
+    tv_weight: float = 0.0
+    tv_beta: float = 2.0
+    gram_norm: str = "paper"  # paper | mse_chw | mse_hw
+
+
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02, "sgd": 0.01}
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "lbfgs"  # lbfgs | adam | sgd (DeepDream's normalised-gradient ascent)
+    lr: float | None = None  # None = 1.0 for L-BFGS (step scale), 0.02 for Adam, 0.01 for SGD (pixels in [0, 1])
+    steps: int = 300  # iterations per scale
+    history_size: int = 100  # L-BFGS memory
+    line_search: str | None = "strong_wolfe"  # L-BFGS line search; None = fixed step lr (fast, can diverge)
+
+
+@dataclass
+class GatysConfig:
+    init: str = "content"  # content | noise | style
+    scales: list[float] = field(default_factory=lambda: [1.0])  # coarse-to-fine, e.g. [0.5, 1.0]
+    preserve_color: bool = False  # luminance-only transfer, content's chrominance kept
+
+
+@dataclass
+class AdainConfig:
+    alpha: float = 1.0  # 1 = all style, 0 = the content's own features
+    preserve_color: bool = False
+
+
+@dataclass
+class FastConfig:
+    checkpoint: str | None = None  # trained network (.safetensors from `nst-bench train fast`) for method: fast
+    width: int = 32  # channels of the first layer (training only; a checkpoint records its own)
+    blocks: int = 5  # residual blocks
+    output: str = "sigmoid"  # tanh | sigmoid | clamp
+
+
+@dataclass
+class CycleGANConfig:
+    checkpoint: str | None = None  # photo -> artist generator (generator.safetensors) for method: cyclegan
+    domain_a: str | None = None  # training: photo folder
+    domain_b: str | None = None  # training: the artist's paintings
+    width: int = 64  # generator channels (the paper: 64)
+    blocks: int = 9  # residual blocks (the paper: 9 at 256 px)
+    resize_up: bool = False  # upsample + conv instead of transposed conv
+    d_width: int = 64  # discriminator channels
+    lr: float = 2e-4
+    beta1: float = 0.5
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5  # x lambda_cycle
+    pool_size: int = 50
+    decay_from: float = 0.5  # fraction of train.steps after which the learning rate falls linearly to 0
+    b_scale: float = 1.5  # paintings are resized to crop x b_scale on the short side: more distinct crops
+
+
+@dataclass
+class TrainConfig:
+    """Feed-forward training (`nst-bench train fast`); never part of a stylize trial."""
+
+    content_dir: str | None = None  # any folder of photos (COCO for real use)
+    crop: int = 256  # random square crops, px
+    batch: int = 4
+    steps: int = 2000
+    lr: float = 1e-3
+    holdout: int = 4  # photos of content_dir never trained on; stylized as samples
+    skip_first: int = 0  # the first N photos (sorted) are not used at all: keep `evaluate retention --limit N` unseen
+    sample_every: int = 100  # steps between sample grids (files + W&B)
+    checkpoint_every: int = 100  # steps between checkpoints (resume point + net.safetensors)
+    precision: str = "32"  # 32 | bf16-mixed (bf16 autocast; Gram matrices stay float32). 2.3x faster on AVX512-BF16
+
+
+@dataclass
+class DepthConfig:
+    """Depth-preservation loss (Gatys and fast-network training): off while weight is 0."""
+
+    weight: float = 0.0  # x mean squared difference of standardised depth maps (output vs content)
+    estimator: str = "midas_small"  # midas_small | dpt_hybrid | dpt_large | depth_anything_small | ..._v2_small
+    weights: str | None = None  # explicit checkpoint (MiDaS) or saved model directory (transformers)
+    size: int | None = None  # long side the estimator sees; None = its own (MiDaS small 256, DPT 384)
+
+
+@dataclass
+class VideoConfig:
+    """`nst-bench video` and `program: video` sweeps: stylize a clip frame by frame, optionally consistently."""
+
+    input: str | None = None  # the clip (.mp4, .mov, ...)
+    max_frames: int | None = None  # None = every frame
+    temporal_weight: float = 0.0  # gatys: Ruder et al.'s temporal loss; > 0 also starts each frame from the last
+    blend: float = 0.0  # fast/adain/cyclegan: share of the flow-warped previous output mixed into each frame
+    flow: str = "farneback"  # farneback | raft_small | raft_large (RAFT needs its weights)
+    flow_weights: str | None = None
+
+
+@dataclass
+class DreamConfig:
+    """DeepDream (`nst-bench dream`): gradient ascent on the activations of ``layers``, octave by octave."""
+
+    layers: list[str] | None = None  # None = the backbone's content layer (vgg: conv4_2)
+    octaves: int = 4  # image sizes, each octave_scale times the last, ending at image.size
+    octave_scale: float = 1.4
+    jitter: int = 32  # random roll, px, before every step
+
+
+@dataclass
+class TrackingConfig:
+    wandb: str = "offline"  # offline | online | disabled
+    project: str = "nst-bench"
+    group: str | None = None
+    log_every: int = 1
+
+
+@dataclass
+class RunConfig:
+    method: str = "gatys"
+    content: str | None = None
+    styles: list[str] = field(default_factory=list)
+    style_blend: list[float] | None = None  # one weight per style image; None = equal
+    out: str = "results/stylize"
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None  # torch.set_num_threads; None = torch's default
+    image: ImageConfig = field(default_factory=ImageConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    gatys: GatysConfig = field(default_factory=GatysConfig)
+    adain: AdainConfig = field(default_factory=AdainConfig)
+    fast: FastConfig = field(default_factory=FastConfig)
+    cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    depth: DepthConfig = field(default_factory=DepthConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
+    dream: DreamConfig = field(default_factory=DreamConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    def style_weights(self) -> list[float]:
+        """One blend weight per style image: the given ones, else equal."""
+        return list(self.style_blend) if self.style_blend else [1.0] * len(self.styles)
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _unknown_key(key: str, valid: list[str], where: str) -> UserError:
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return UserError(f"unknown config key {where}{key!r}{hint}; valid keys here: {', '.join(valid)}")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert a YAML/CLI value to the declared type, or raise a UserError naming the key."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        return _coerce(value, args[0], key)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return [_coerce(v, item, key) for v in value]
+    try:
+        if tp is bool:
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if tp is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if tp is float:
+            return float(value)
+        if tp is str:
+            return str(value)
+    except (TypeError, ValueError):
+        raise UserError(f"config key {key} wants {getattr(tp, '__name__', tp)}, got {value!r}") from None
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
+    """Build dataclass ``cls`` from a nested dict, checking every key and type."""
+    if not isinstance(data, dict):
+        raise UserError(f"config section {where or 'top level'} must be a mapping, got {type(data).__name__}")
+    types_ = _field_types(cls)
+    kwargs = {}
+    for key, value in data.items():
+        if key not in types_:
+            raise _unknown_key(key, list(types_), where)
+        tp = types_[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = from_dict(tp, value or {}, f"{where}{key}.")
+        else:
+            kwargs[key] = _coerce(value, tp, where + key)
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """data['a']['b'] = value for 'a.b', creating sections as needed."""
+    *parents, leaf = dotted.split(".")
+    node = data
+    for p in parents:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise UserError(f"cannot set {dotted}: {p} is not a section")
+    node[leaf] = merge(node[leaf], value) if isinstance(value, dict) and isinstance(node.get(leaf), dict) else value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'loss.style_weight=1e4' -> ('loss.style_weight', 10000.0); the value is parsed as YAML."""
+    if "=" not in text:
+        raise UserError(f"override {text!r} must look like key=value, e.g. loss.style_weight=1e4")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"{p} is not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{p} must hold a mapping of config keys, not a {type(data).__name__}")
+    return data
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(files: list[str] | None = None, overrides: dict[str, Any] | None = None,
+                defaults: dict[str, Any] | None = None) -> RunConfig:
+    """Dataclass defaults, then a command's own ``defaults``, each YAML file in order, then dotted overrides
+    (already typed or raw strings)."""
+    data: dict[str, Any] = dict(defaults or {})
+    for f in files or []:
+        data = merge(data, read_yaml(f))
+    for key, value in (overrides or {}).items():
+        set_dotted(data, key, value)
+    return validate(from_dict(RunConfig, data))
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Checks that need more than one key or a choice list; each failure says what to change."""
+    choices = {"optimizer.name": (cfg.optimizer.name, ("lbfgs", "adam", "sgd")),
+               "gatys.init": (cfg.gatys.init, ("content", "noise", "style")),
+               "loss.gram_norm": (cfg.loss.gram_norm, ("paper", "mse_chw", "mse_hw")),
+               "optimizer.line_search": (cfg.optimizer.line_search, ("strong_wolfe", None)),
+               "backbone.pooling": (cfg.backbone.pooling, ("max", "avg")),
+               "backbone.padding": (cfg.backbone.padding, ("zeros", "reflect")),
+               "tracking.wandb": (cfg.tracking.wandb, ("offline", "online", "disabled")),
+               "fast.output": (cfg.fast.output, ("tanh", "sigmoid", "clamp")),
+               "train.precision": (cfg.train.precision, ("32", "bf16-mixed"))}
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise UserError(f"{key} is {value!r}; choose one of {', '.join(allowed)}")
+    if not 16 <= cfg.image.size <= cfg.image.max_size:
+        raise UserError(f"image.size {cfg.image.size} is outside 16..{cfg.image.max_size} px "
+                        "(raise image.max_size to go bigger)")
+    if cfg.optimizer.lr is None:
+        cfg.optimizer.lr = DEFAULT_LR[cfg.optimizer.name]
+    if cfg.optimizer.steps < 1:
+        raise UserError(f"optimizer.steps must be at least 1, got {cfg.optimizer.steps}")
+    if cfg.style_blend is not None and cfg.styles and len(cfg.style_blend) != len(cfg.styles):
+        raise UserError(f"{len(cfg.styles)} style images but {len(cfg.style_blend)} style weights: "
+                        "give one weight per --style")
+    if cfg.style_blend is not None and (min(cfg.style_blend) < 0 or sum(cfg.style_blend) <= 0):
+        raise UserError("style weights must be non-negative and sum to more than 0")
+    if not cfg.gatys.scales or any(not 0 < s <= 1 for s in cfg.gatys.scales):
+        raise UserError(f"gatys.scales must be fractions in (0, 1], e.g. [0.5, 1.0]; got {cfg.gatys.scales}")
+    if not 0 <= cfg.adain.alpha <= 1:
+        raise UserError(f"adain.alpha must be in [0, 1], got {cfg.adain.alpha}")
+    if cfg.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError(f"device is {cfg.device} but torch sees no GPU here: use --device cpu (or device: cpu)")
+    t = cfg.train
+    if t.skip_first < 0:
+        raise UserError(f"train.skip_first must be 0 or more, got {t.skip_first}")
+    if min(t.crop, t.batch, t.steps, t.sample_every, t.checkpoint_every) < 1 or t.lr <= 0 or t.holdout < 0:
+        raise UserError("train.crop, batch, steps, sample_every, checkpoint_every and lr must be positive, "
+                        "train.holdout at least 0")
+    if cfg.loss.tv_beta <= 0:
+        raise UserError(f"loss.tv_beta must be positive, got {cfg.loss.tv_beta}")
+    v = cfg.video
+    if v.temporal_weight < 0 or not 0 <= v.blend < 1 or (v.max_frames is not None and v.max_frames < 1):
+        raise UserError("video.temporal_weight must be >= 0, video.blend in [0, 1), video.max_frames >= 1")
+    if v.flow not in ("farneback", "raft_small", "raft_large"):
+        raise UserError(f"video.flow is {v.flow!r}; choose one of farneback, raft_small, raft_large")
+    if cfg.dream.octaves < 1 or cfg.dream.octave_scale <= 1 or cfg.dream.jitter < 0:
+        raise UserError("dream.octaves must be >= 1, dream.octave_scale > 1 and dream.jitter >= 0")
+    if cfg.depth.weight < 0:
+        raise UserError(f"depth.weight must be 0 (off) or positive, got {cfg.depth.weight}")
+    return cfg
+
+
+# every key that holds a file or folder: made absolute before a trial runs somewhere else (a Ray worker)
+PATH_KEYS = ("content", "styles", "out", "backbone.weights", "fast.checkpoint", "cyclegan.checkpoint",
+             "cyclegan.domain_a", "cyclegan.domain_b", "train.content_dir", "depth.weights", "video.input",
+             "video.flow_weights")
+
+
+def absolute_paths(cfg: RunConfig) -> RunConfig:
+    """A copy of ``cfg`` with every path key that is set resolved against the current directory."""
+    cfg = copy.deepcopy(cfg)
+    for key in PATH_KEYS:
+        *parents, leaf = key.split(".")
+        node = cfg
+        for p in parents:
+            node = getattr(node, p)
+        value = getattr(node, leaf)
+        if isinstance(value, list):
+            setattr(node, leaf, [str(Path(v).resolve()) for v in value])
+        elif value:
+            setattr(node, leaf, str(Path(value).resolve()))
+    return cfg
+
+
+def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:
+    """Stable id of a resolved config (sorted JSON), used to name runs and trials. Sections that are off (a depth
+    loss of weight 0, no video) are left out, so adding an optional loss leaves every earlier id unchanged."""
+    data = to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg
+    off = {"depth": lambda d: not d["weight"], "video": lambda v: not v["input"]}
+    data = {k: v for k, v in data.items() if not (k in off and isinstance(v, dict) and off[k](v))}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:length]

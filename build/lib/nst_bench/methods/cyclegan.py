@@ -1,0 +1,237 @@
+"""CycleGAN (Zhu et al. 2017): unpaired photo <-> artist translation.
+
+ResNet generators (reflection padding, instance norm, optional upsample-then-convolve), 70x70 PatchGAN
+discriminators, least-squares GAN loss, cycle loss (lambda 10) and identity loss (0.5 lambda), a history pool of
+50 generated images per domain, Adam (lr 2e-4, beta1 0.5) with a linear decay to zero, N(0, 0.02) init. Images
+are RGB in [0, 1] at the interface and [-1, 1] inside, as in the paper's code.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nst_bench.config import RunConfig
+from nst_bench.errors import UserError
+from nst_bench.methods.common import TrainedNetwork
+from nst_bench.methods.registry import register_method
+from nst_bench.nets.netfile import load_network_file, save_network_file
+from nst_bench.run.cache import ProcessCache
+from nst_bench.run.trainer import record_step
+
+
+def conv_block(c_in: int, c_out: int, kernel: int, stride: int = 1, relu: bool = True) -> list[nn.Module]:
+    pad = [nn.ReflectionPad2d(kernel // 2)] if stride == 1 else []
+    conv = nn.Conv2d(c_in, c_out, kernel, stride, padding=0 if stride == 1 else kernel // 2)
+    return [*pad, conv, nn.InstanceNorm2d(c_out), *([nn.ReLU(True)] if relu else [])]
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*conv_block(channels, channels, 3), *conv_block(channels, channels, 3, relu=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def up_block(c_in: int, c_out: int, resize: bool) -> list[nn.Module]:
+    """x2 upsampling: the paper's transposed conv, or nearest resize + conv (no checkerboard artefacts)."""
+    if resize:
+        return [nn.Upsample(scale_factor=2, mode="nearest"), *conv_block(c_in, c_out, 3)]
+    return [nn.ConvTranspose2d(c_in, c_out, 3, 2, padding=1, output_padding=1), nn.InstanceNorm2d(c_out),
+            nn.ReLU(True)]
+
+
+class ResnetGenerator(nn.Module):
+    """c7s1-w, d2w, d4w, ``blocks`` x R4w, u2w, uw, c7s1-3 with tanh (Johnson's layout, as in the paper)."""
+
+    def __init__(self, width: int = 64, blocks: int = 9, resize_up: bool = False) -> None:
+        super().__init__()
+        self.width, self.blocks, self.resize_up = width, blocks, resize_up
+        w = width
+        self.net = nn.Sequential(
+            *conv_block(3, w, 7), *conv_block(w, 2 * w, 3, 2), *conv_block(2 * w, 4 * w, 3, 2),
+            *[ResidualBlock(4 * w) for _ in range(blocks)],
+            *up_block(4 * w, 2 * w, resize_up), *up_block(2 * w, w, resize_up),
+            nn.ReflectionPad2d(3), nn.Conv2d(w, 3, 7), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """RGB [0, 1] in and out; sizes not divisible by 4 are resampled back to the input's."""
+        y = (self.net(x * 2 - 1) + 1) / 2
+        return F.interpolate(y, size=(x.shape[-2], x.shape[-1]), mode="bilinear", align_corners=False)
+
+
+class PatchDiscriminator(nn.Module):
+    """70x70 PatchGAN: C64 (no norm) - C128 - C256 - C512 (stride 1) - 1-channel map of real/fake scores."""
+
+    def __init__(self, width: int = 64, layers: int = 3) -> None:
+        super().__init__()
+        mods: list[nn.Module] = [nn.Conv2d(3, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        c = width
+        for i in range(1, layers + 1):
+            c_out = width * min(2 ** i, 8)
+            mods += [nn.Conv2d(c, c_out, 4, 2 if i < layers else 1, 1), nn.InstanceNorm2d(c_out),
+                     nn.LeakyReLU(0.2, True)]
+            c = c_out
+        mods.append(nn.Conv2d(c, 1, 4, 1, 1))
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x * 2 - 1)
+
+
+def init_weights(module: nn.Module, std: float = 0.02) -> None:
+    """The paper's init: conv weights N(0, 0.02), biases 0 (instance norm here has no affine parameters)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+class ImagePool:
+    """Shrivastava et al.'s history of generated images: the discriminator sees, half of the time, an older fake
+    instead of the newest, which damps the oscillation between generator and discriminator."""
+
+    def __init__(self, size: int = 50, seed: int = 0) -> None:
+        self.size, self.images = size, []
+        self.rng = random.Random(seed)
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = []
+        for image in images.detach():
+            if len(self.images) < self.size:
+                self.images.append(image.clone())
+                out.append(image)
+            elif self.rng.random() < 0.5:
+                i = self.rng.randrange(self.size)
+                out.append(self.images[i].clone())
+                self.images[i] = image.clone()
+            else:
+                out.append(image)
+        return torch.stack(out)
+
+
+def lsgan(scores: torch.Tensor, real: bool) -> torch.Tensor:
+    return F.mse_loss(scores, torch.full_like(scores, 1.0 if real else 0.0))
+
+
+def linear_decay(step: int, total: int, decay_from: int) -> float:
+    """LR multiplier: 1 until ``decay_from``, then linearly to 0 at ``total``."""
+    if step < decay_from:
+        return 1.0
+    return max(0.0, 1.0 - (step - decay_from) / max(1, total - decay_from))
+
+
+class CycleGANModule(pl.LightningModule):
+    """Both generators and both discriminators; manual optimisation, one generator and one discriminator update
+    per step. A is the photo domain, B the artist's."""
+
+    def __init__(self, g_ab: ResnetGenerator, g_ba: ResnetGenerator, d_a: PatchDiscriminator,
+                 d_b: PatchDiscriminator, *, lr: float = 2e-4, beta1: float = 0.5, lambda_cycle: float = 10.0,
+                 lambda_identity: float = 0.5, pool_size: int = 50, steps: int = 1000, decay_from: int = 500) -> None:
+        super().__init__()
+        self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
+        self.lr, self.beta1 = lr, beta1
+        self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity
+        self.pool_a, self.pool_b = ImagePool(pool_size, 1), ImagePool(pool_size, 2)
+        self.steps, self.decay_from = steps, decay_from
+        self.automatic_optimization = False
+        self.history: list[dict[str, float]] = []
+
+    def configure_optimizers(self) -> tuple[list, list]:
+        betas = (self.beta1, 0.999)
+        opt_g = torch.optim.Adam([*self.g_ab.parameters(), *self.g_ba.parameters()], lr=self.lr, betas=betas)
+        opt_d = torch.optim.Adam([*self.d_a.parameters(), *self.d_b.parameters()], lr=self.lr, betas=betas)
+        decay = [torch.optim.lr_scheduler.LambdaLR(o, lambda s: linear_decay(s, self.steps, self.decay_from))
+                 for o in (opt_g, opt_d)]
+        return [opt_g, opt_d], decay
+
+    def generator_losses(self, a: torch.Tensor, b: torch.Tensor) -> tuple[dict[str, torch.Tensor], tuple]:
+        fake_b, fake_a = self.g_ab(a), self.g_ba(b)
+        terms = {"gan_ab": lsgan(self.d_b(fake_b), True), "gan_ba": lsgan(self.d_a(fake_a), True),
+                 "cycle_a": F.l1_loss(self.g_ba(fake_b), a) * self.lambda_cycle,
+                 "cycle_b": F.l1_loss(self.g_ab(fake_a), b) * self.lambda_cycle}
+        if self.lambda_identity > 0:  # a generator fed its own output domain should leave it alone
+            w = self.lambda_cycle * self.lambda_identity
+            terms["idt_a"] = F.l1_loss(self.g_ba(a), a) * w
+            terms["idt_b"] = F.l1_loss(self.g_ab(b), b) * w
+        terms["g"] = sum(terms.values())
+        return terms, (fake_a, fake_b)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        a, b = batch
+        opt_g, opt_d = self.optimizers()
+        # generators, with the discriminators frozen
+        self.d_a.requires_grad_(False)
+        self.d_b.requires_grad_(False)
+        terms, (fake_a, fake_b) = self.generator_losses(a, b)
+        opt_g.zero_grad()
+        self.manual_backward(terms["g"])
+        opt_g.step()
+        # discriminators, on real images and pooled fakes
+        self.d_a.requires_grad_(True)
+        self.d_b.requires_grad_(True)
+        pa, pb = self.pool_a.query(fake_a), self.pool_b.query(fake_b)
+        terms["d_a"] = 0.5 * (lsgan(self.d_a(a), True) + lsgan(self.d_a(pa), False))
+        terms["d_b"] = 0.5 * (lsgan(self.d_b(b), True) + lsgan(self.d_b(pb), False))
+        terms["d"] = terms["d_a"] + terms["d_b"]
+        opt_d.zero_grad()
+        self.manual_backward(terms["d"])
+        opt_d.step()
+        for sched in self.lr_schedulers():
+            sched.step()
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        if not all(math.isfinite(v) for v in values.values()):
+            raise UserError(f"a CycleGAN loss became non-finite at step {self.global_step}: lower train.lr and "
+                            "resume from the last checkpoint")
+        # iterations completed: Lightning counts each of the two optimizer steps
+        record_step(self, values, self.global_step // 2, ("g", "d", "cycle_a", "gan_ab"))
+
+
+# --- trained generators on disk --------------------------------------------------------------------------------
+FORMAT = "nst-bench/cyclegan-generator-v1"
+HINT = "train one with `nst-bench train cyclegan` and pass its generator.safetensors as cyclegan.checkpoint"
+
+
+def save_generator(g: ResnetGenerator, path: Path, **meta: Any) -> Path:
+    return save_network_file(g, path, {"format": FORMAT, "width": g.width, "blocks": g.blocks,
+                                       "resize_up": g.resize_up, **meta})
+
+
+def load_generator(path: str | Path) -> tuple[ResnetGenerator, dict[str, Any]]:
+    """A trained photo -> artist generator (eval mode) and its metadata."""
+    tensors, meta = load_network_file(path, FORMAT, "CycleGAN generator", HINT)
+    g = ResnetGenerator(meta["width"], meta["blocks"], meta["resize_up"])
+    g.load_state_dict(tensors)
+    return g.eval().requires_grad_(False), meta
+
+
+@register_method
+class CycleGAN(TrainedNetwork):
+    """A trained photo -> artist generator (``nst-bench train cyclegan``); its styles are its paintings."""
+
+    name = "cyclegan"
+    sections = ("cyclegan",)
+    checkpoint_key = "cyclegan.checkpoint"
+    made_by = "generator.safetensors from `nst-bench train cyclegan`"
+
+    def load(self, path: str) -> tuple[ResnetGenerator, dict[str, Any]]:
+        return load_generator(path)
+
+    def forward(self, net: ResnetGenerator) -> Callable[..., torch.Tensor]:
+        return lambda content, styles, blend: net(content)
+
+    def complete(self, cfg: RunConfig, cache: ProcessCache) -> None:
+        cfg.styles = cfg.styles or list(self.network(cfg, cache)[1]["paintings"])

@@ -1,0 +1,203 @@
+"""Gatys et al. (2016): the output image's pixels are the parameters, optimised against a perceptual objective.
+
+One Lightning module per scale: each training step is one optimiser iteration (L-BFGS with ``max_iter=1`` keeps
+its curvature history across steps, so the progress bar counts iterations). L-BFGS uses a strong-Wolfe line
+search by default: without one, the fixed step of the first quasi-Newton iterations can throw the pixels into
+noise on some images, and the clamp to [0, 1] never recovers them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import Logger
+from torch import nn
+from torch.utils.data import DataLoader
+
+from nst_bench.config import DEFAULT_LR, GatysConfig, OptimizerConfig, RunConfig
+from nst_bench.data.images import luminance, match_luminance, pyramid, recombine_colour, resize, scaled_size
+from nst_bench.losses.objective import Objective, PerceptualObjective
+from nst_bench.losses.terms import SHOWN_TERMS, TemporalLoss
+from nst_bench.methods.common import describe_objective, perceptual_objective, set_style_targets
+from nst_bench.methods.registry import Method, Result, register_method
+from nst_bench.nets.depth import DepthEstimator
+from nst_bench.run.cache import ProcessCache
+from nst_bench.run.trainer import make_trainer, record_step
+
+
+def initial_image(kind: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
+    """Starting pixels: the content image, uniform noise, or the (first) style image resized to the content."""
+    if kind == "content":
+        return content.clone()
+    if kind == "noise":
+        g = torch.Generator().manual_seed(seed)
+        return torch.rand(content.shape, generator=g).to(content)
+    if kind == "style":
+        return resize(style, tuple(content.shape[-2:])).clone()
+    raise ValueError(f"unknown init {kind!r}")
+
+
+class PixelModule(pl.LightningModule):
+    """The image is the only parameter; the objective's encoder stays frozen. Gatys and DeepDream both run in it."""
+
+    def __init__(self, objective: Objective, init: torch.Tensor, optim: OptimizerConfig,
+                 step_offset: int = 0) -> None:
+        super().__init__()
+        self.objective = objective
+        self.image = nn.Parameter(init.clone())
+        self.optim = optim
+        self.step_offset = step_offset
+        self.automatic_optimization = False
+        self.history: list[dict[str, float]] = []
+        self.last_good = init.clone()
+        self.diverged_at: int | None = None
+        self.seconds = 0.0
+        self.evaluations = 0  # forward+backward passes (a line search may take several per iteration)
+        self._t0 = 0.0
+        self._last_eval: tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor] | None = None
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        lr = self.optim.lr if self.optim.lr is not None else DEFAULT_LR[self.optim.name]
+        if self.optim.name == "lbfgs":
+            # max_eval must be set: its default (max_iter * 5 // 4 = 1) leaves the line search no evaluations
+            return torch.optim.LBFGS([self.image], lr=lr, max_iter=1, max_eval=25,
+                                     history_size=self.optim.history_size, line_search_fn=self.optim.line_search)
+        if self.optim.name == "sgd":
+            return torch.optim.SGD([self.image], lr=lr)
+        return torch.optim.Adam([self.image], lr=lr)
+
+    def on_train_start(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_end(self) -> None:
+        self.seconds = time.perf_counter() - self._t0
+
+    def training_step(self, batch: int, batch_idx: int) -> None:
+        opt = self.optimizers()
+        terms: dict[str, torch.Tensor] = {}
+
+        def closure() -> torch.Tensor:
+            # L-BFGS evaluates at the start of every step the point where the previous step's line search
+            # ended; when clamping left it unchanged, reuse that evaluation instead of paying for it twice.
+            x = self.image.detach()
+            if self._last_eval is not None and torch.equal(self._last_eval[0], x):
+                self.image.grad = self._last_eval[2].clone()
+                terms.update(self._last_eval[1])
+                return terms["total"]
+            opt.zero_grad()
+            t = self.objective(self.image)
+            self.manual_backward(t["total"])
+            self.evaluations += 1
+            terms.update(t)
+            self._last_eval = (x.clone(), {k: v.detach() for k, v in t.items()}, self.image.grad.clone())
+            return t["total"]
+
+        opt.step(closure=closure)
+        with torch.no_grad():
+            self.image.clamp_(0, 1)
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        step = self.step_offset + batch_idx
+        if not all(math.isfinite(v) for v in values.values()):
+            with torch.no_grad():
+                self.image.copy_(self.last_good)
+            self.diverged_at = step
+            self.trainer.should_stop = True
+            return
+        self.last_good.copy_(self.image.detach())
+        record_step(self, values, step, SHOWN_TERMS)
+
+
+def optimise_pixels(objective: Objective, start: torch.Tensor, optim: OptimizerConfig, *, step_offset: int,
+                    device: str, label: str, logger: Logger | None, progress: bool, log_every: int = 1,
+                    bar_position: int = 0) -> PixelModule:
+    """``optim.steps`` iterations of the pixels of ``start``; the module holds the image, history and timing."""
+    module = PixelModule(objective, start, optim, step_offset)
+    trainer = make_trainer(device, label=label, progress=progress, logger=logger, log_every=log_every,
+                           bar_position=bar_position)
+    trainer.fit(module, DataLoader(range(optim.steps), batch_size=None))
+    return module
+
+
+def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],
+            objective: PerceptualObjective, gatys: GatysConfig, optim: OptimizerConfig, *, seed: int = 0,
+            device: str = "cpu", logger: Logger | None = None, progress: bool = True, log_every: int = 1,
+            bar_position: int = 0, init: torch.Tensor | None = None) -> Result:
+    """Optimise pixels coarse-to-fine over ``gatys.scales``; each scale starts from the previous result, the first
+    from ``init`` when given (a video's warped previous frame), else from ``gatys.init``."""
+    history: list[dict[str, float]] = []
+    per_scale: list[float] = []
+    evaluations, diverged_at = 0, None
+    sizes = pyramid(*content.shape[-2:], gatys.scales)
+    image: torch.Tensor | None = None
+    for scale, size in zip(gatys.scales, sizes, strict=True):
+        c = resize(content, size)
+        s = [resize(x, scaled_size(*x.shape[-2:], scale)) for x in styles]
+        if gatys.preserve_color:
+            s = [match_luminance(x, c) for x in s]
+            c = luminance(c)
+        set_style_targets(objective, c, s, blend)
+        if image is not None:
+            start = resize(image, size)
+        else:
+            start = resize(init, size) if init is not None else initial_image(gatys.init, c, s[0], seed)
+        module = optimise_pixels(objective, start, optim, step_offset=len(history), device=device,
+                                 label=f"gatys {size[1]}x{size[0]}", logger=logger, progress=progress,
+                                 log_every=log_every, bar_position=bar_position)
+        history += module.history
+        evaluations += module.evaluations
+        per_scale.append(module.seconds)
+        image = module.image.detach()
+        if module.diverged_at is not None:
+            diverged_at = module.diverged_at
+            break
+    with torch.no_grad():
+        final = {k: float(v) for k, v in objective(image).items()}
+    if gatys.preserve_color:
+        image = recombine_colour(image, content)
+    return Result(image=image, final=final, seconds=sum(per_scale), history=history, iterations=len(history),
+                  evaluations=evaluations, sizes=sizes[:len(per_scale)], diverged_at=diverged_at,
+                  extra={"per_scale_seconds": per_scale})
+
+
+class GatysStylizer:
+    def __init__(self, cfg: RunConfig, cache: ProcessCache) -> None:
+        self.cfg = cfg
+        self.objective = perceptual_objective(cfg, cache)
+        self.min_side = round(self.objective.encoder.min_side(self.objective.layers) / min(cfg.gatys.scales))
+
+    def __call__(self, content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float], *,
+                 temporal: TemporalLoss | None = None, logger: Logger | None = None, progress: bool = False,
+                 bar_position: int = 0, score: bool = True) -> Result:
+        """In a video, ``temporal`` (the warped previous frame) is both the start and a loss term."""
+        cfg = self.cfg
+        if temporal is not None:
+            self.objective.add(temporal)
+        try:
+            return stylize(content, styles, blend, self.objective, cfg.gatys, cfg.optimizer, seed=cfg.seed,
+                           device=cfg.device, logger=logger, progress=progress, log_every=cfg.tracking.log_every,
+                           bar_position=bar_position, init=temporal.warped if temporal is not None else None)
+        finally:
+            self.objective.remove("temporal")
+
+    @property
+    def depth_estimator(self) -> DepthEstimator | None:
+        return self.objective.depth.estimator if self.objective.depth is not None else None
+
+    def describe(self) -> dict[str, Any]:
+        return describe_objective(self.objective, self.cfg.depth.weight) | {"method_weights": None}
+
+
+@register_method
+class Gatys(Method):
+    name = "gatys"
+    sections = ("gatys", "optimizer")
+    optimises = True
+    depth_loss = True
+
+    def build(self, cfg: RunConfig, cache: ProcessCache) -> GatysStylizer:
+        return GatysStylizer(cfg, cache)
