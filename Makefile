@@ -34,7 +34,7 @@ lint: $(STAMP)
 # the wheel as a user gets it: built by `python -m build`, installed into a new venv, run outside this tree
 PKG := $(abspath .venv-pkg)
 package-check: $(STAMP)
-	rm -rf dist $(PKG) /tmp/nst-bench-package-check
+	rm -rf build dist $(PKG) /tmp/nst-bench-package-check
 	$(BIN)/python -m build --wheel --outdir dist . > /dev/null
 	$(PY) -m venv $(PKG)
 	$(PKG)/bin/pip install -q $(TORCH_PKGS) dist/nst_bench-*.whl
@@ -47,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/python experiments/bench_gatys.py
 
 clean:
-	rm -rf $(VENV) $(PKG) dist .pytest_cache
+	rm -rf $(VENV) $(PKG) build dist .pytest_cache

@@ -524,7 +524,8 @@ def _weights(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nst-bench", description="Neural style transfer benchmark harness")
+    parser = argparse.ArgumentParser(prog="nst-bench", description="Neural style transfer benchmark harness",
+                                     allow_abbrev=False)  # an agent's --key=value must never match a flag
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("--version", action="version", version=f"nst-bench {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -42,12 +42,14 @@ def test_every_bundled_sweep_file_has_a_command_the_agent_can_launch():
         assert command[5] == f"configs/sweeps/{path.name}" and command[-1] == "--x=1"
 
 
-def test_agent_values_come_back_typed_and_unknown_keys_are_refused():
-    assert parse_agent_args(["--loss.style_weight=2.0", "--backbone.style_layers=['conv1_1', 'conv2_1']",
-                             "--config={'method': 'adain', 'adain.alpha': 0.5}", "--gatys.preserve_color=False",
-                             "--fast.checkpoint=None"]) == {
-        "loss.style_weight": 2.0, "backbone.style_layers": ["conv1_1", "conv2_1"],
-        "config": {"method": "adain", "adain.alpha": 0.5}, "gatys.preserve_color": False, "fast.checkpoint": None}
+def test_agent_values_come_back_exactly_as_w_and_b_wrote_them():
+    from wandb.sdk.launch.sweeps import utils
+
+    chosen = {"loss.style_weight": 1e-05, "backbone.style_layers": ["conv1_1", "conv2_1"], "gatys.init": "no",
+              "config": {"method": "adain", "adain.alpha": 0.5}, "gatys.preserve_color": False, "x.time": "1:30",
+              "fast.checkpoint": None, "content": "assets/demo/content", "y.code": "010", "loss.tv_beta": 2.0}
+    args = utils.create_sweep_command_args({"args": {k: {"value": v} for k, v in chosen.items()}})["args"]
+    assert parse_agent_args(args) == chosen
     sweep = load_sweep(ROOT / "configs" / "sweeps" / "demo.yaml")
     with pytest.raises(Exception, match="do not have"):
         one_setting(sweep, {"loss.tv_weight": 1.0})
@@ -69,6 +71,7 @@ def test_an_agent_run_of_the_demo_sweep_offline(tmp_path, monkeypatch):
                         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "agent run: 2 pairs, 2 ok" in done.stdout
     rows = RunsLog(tmp_path / "res" / "demo" / "runs.jsonl").read()
     assert len(rows) == 2 and all(r["status"] == "ok" for r in rows)  # the run's setting over both photos
     assert {r["params"]["loss.style_weight"] for r in rows} == {10.0}  # labelled by the sweep's swept keys
@@ -83,3 +86,9 @@ def test_an_agent_run_of_the_demo_sweep_offline(tmp_path, monkeypatch):
     assert b"loss.style_weight" in record and b"final/total" in record and b"sw1234" in record
     metrics = json.loads((Path(rows[0]["out"]) / "metrics.json").read_text())
     assert metrics["config"]["optimizer"]["name"] == "adam" and metrics["wandb_run_dir"] is None
+    # a second run of the sweep, another setting, the same results folder: it reports its own pairs only
+    other = [*agent_command(demo, params | {"loss.style_weight": 2.0}), "--results", str(tmp_path / "res")]
+    second = subprocess.run(other, env=env | {"WANDB_RUN_ID": "run9999"}, cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert second.returncode == 0 and "agent run: 2 pairs, 2 ok" in second.stdout, second.stderr[-3000:]
+    assert len(RunsLog(tmp_path / "res" / "demo" / "runs.jsonl").read()) == 4

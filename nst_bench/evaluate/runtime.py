@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import platform
+import statistics
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,17 +81,25 @@ def time_one_pass(cfg: RunConfig, cache: ProcessCache, repeats: int = 3) -> dict
             "s_per_image_iqr": m.iqr, "measured_iterations": repeats}
 
 
-def timed(fn: Callable[[], object], repeats: int, warmup: int = 2) -> Any:
-    """``repeats`` single calls of ``fn`` timed by ``torch.utils.benchmark`` (median, IQR) after ``warmup``
-    untimed ones (oneDNN picks kernels on the first calls at a new shape), at this process's thread count
-    (the Timer's own default is one thread)."""
-    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # "no CUDA runtime" on import
-    from torch.utils import benchmark
+@dataclass
+class Timing:
+    median: float
+    iqr: float  # spread: interquartile range of the calls (0 for fewer than 2)
 
+
+def timed(fn: Callable[[], object], repeats: int, warmup: int = 2) -> Timing:
+    """Median and IQR of ``repeats`` single calls of ``fn`` after ``warmup`` untimed ones (oneDNN picks kernels
+    on the first calls at a new shape). Each call is timed on its own: torch.utils.benchmark's Timer warms up
+    before every measurement, which would run a whole stylization three times per repeat."""
     for _ in range(warmup):
         fn()
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
-    return benchmark.Measurement.merge([timer.timeit(1) for _ in range(repeats)])[0]
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+    return Timing(statistics.median(times), q[2] - q[0])
 
 
 def bf16_supported() -> bool:

@@ -55,6 +55,7 @@ class Sweep:
     seed: int
     program: str = "stylize"
     swept: list[str] | None = None  # fixed swept keys (one W&B agent run holds one setting of a wider sweep)
+    project: str | None = None  # the W&B project the file names
 
     @property
     def swept_keys(self) -> list[str]:
@@ -80,14 +81,15 @@ def short_value(v: Any) -> str:
     return str(v)
 
 
-def load_sweep(path: str | Path, require_images: bool = True) -> Sweep:
+def load_sweep(path: str | Path, require_images: bool = True, for_agent: bool = False) -> Sweep:
+    """Read and check a sweep file; ``for_agent``: a W&B agent chose the values, so ``bayes`` is fine."""
     data = read_yaml(path)
     unknown = set(data) - SWEEP_KEYS
     if unknown:
         raise UserError(f"{path}: unknown sweep key(s) {', '.join(sorted(unknown))}; a sweep file has "
                         f"{', '.join(sorted(SWEEP_KEYS))} (config keys go under parameters:)")
     method = data.get("method", "grid")
-    if method not in ("grid", "random"):
+    if method not in ("grid", "random") and not (for_agent and method == "bayes"):
         raise UserError(f"{path}: method must be grid or random (bayes needs the W&B server), got {method!r}")
     params = data.get("parameters") or {}
     if not isinstance(params, dict) or not params:
@@ -114,7 +116,7 @@ def load_sweep(path: str | Path, require_images: bool = True) -> Sweep:
     return Sweep(name=str(data.get("name") or Path(path).stem), path=Path(path), method=method,
                  metric=data.get("metric") or {"name": "final/total", "goal": "minimize"},
                  parameters=params, run_cap=data.get("run_cap"), seed=int(params.get("seed", {}).get("value", 0)),
-                 program=program.name)
+                 program=program.name, project=data.get("project"))
 
 
 def expand_images(value: Any, base: Path) -> list[str]:
