@@ -37,10 +37,9 @@ def resolve_layers(cfg: RunConfig, encoder: Encoder) -> None:
     b.style_layers = encoder.check_layers(b.style_layers or encoder.default_style_layers)
 
 
-def perceptual_objective(cfg: RunConfig, cache: ProcessCache | None) -> PerceptualObjective:
+def perceptual_objective(cfg: RunConfig, cache: ProcessCache) -> PerceptualObjective:
     """The configured content + style + TV objective (a depth term when ``depth.weight`` > 0) on the configured
     backbone; fills the layer defaults into ``cfg``."""
-    cache = cache or ProcessCache()
     encoder = encoder_for(cfg, cache)
     resolve_layers(cfg, encoder)
     b, loss, d = cfg.backbone, cfg.loss, cfg.depth
