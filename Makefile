@@ -9,7 +9,7 @@ TORCH_PKGS ?= torch==2.14.1 torchvision==0.29.1
 NST_BENCH_WEIGHTS ?= $(if $(wildcard ../shared/weights),$(abspath ../shared/weights),$(HOME)/.cache/nst-bench/weights)
 export NST_BENCH_WEIGHTS
 
-.PHONY: setup demo test lint bench package-check clean
+.PHONY: setup demo test lint bench package-check results-check clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	NST_BENCH_OFFLINE=1 $(BIN)/pytest -q
 	$(BIN)/ruff check .
+
+# every results/<study>/README.md re-rendered from its page.md and data files (nothing recomputed)
+results-check: $(STAMP)
+	$(BIN)/nst-bench report --check
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check nst_bench tests

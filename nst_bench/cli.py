@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from nst_bench.errors import UserError
@@ -142,8 +143,6 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from nst_bench.sweeps.runner import pending_trials, run_sweep
     from nst_bench.sweeps.spec import expand, load_sweep
     from nst_bench.sweeps.store import RunsLog
@@ -180,8 +179,6 @@ def _add_agent(sub: argparse._SubParsersAction) -> None:
 
 
 def _agent(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from nst_bench.sweeps.agent import agent_run
 
     result = agent_run(args.file, args.extra, results_root=Path(args.results), wandb_mode=args.wandb)
@@ -191,17 +188,41 @@ def _agent(args: argparse.Namespace) -> int:
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="tables (md/csv/tex), plots and report.html from results/<sweep>")
-    p.add_argument("results", help="a sweep's results directory, e.g. results/backbones")
+    p = sub.add_parser("report", help="a study's README from its page.md and data; a sweep's tables and plots",
+                       description="For each folder: a sweep's tables (md/csv/tex), plots and report.html from its "
+                                   "runs.jsonl (when it has one), then README.md from page.md. --check re-renders "
+                                   "every page from the committed files and fails if a README differs.")
+    p.add_argument("results", nargs="*", help="study folders, e.g. results/backbones (default with --check: "
+                                              "every folder of results/)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a README differs from its data")
+    p.add_argument("--tables-only", action="store_true", help="a sweep's tables and plots, no README")
     p.set_defaults(func=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
+    from nst_bench import pages
     from nst_bench.sweeps.report import format_table, report
 
-    result = report(args.results)
-    print(format_table(result["table"]).to_markdown(index=False))
-    print(f"wrote table.md, table.csv, table.tex, report.html and plots/ in {args.results}")
+    if args.check:
+        folders = [Path(f) for f in args.results] or pages.study_folders()
+        problems = pages.check(folders)
+        for line in problems:
+            print(line, file=sys.stderr)
+        print(f"{len(problems)} problem(s) in {len(folders)} study pages" if problems else
+              f"all {len(folders)} study pages agree with their data")
+        return 1 if problems else 0
+    if not args.results:
+        raise UserError("name a results folder, e.g. nst-bench report results/backbones (or use --check)")
+    for folder in map(Path, args.results):
+        if (folder / "runs.jsonl").is_file():
+            result = report(folder)
+            print(format_table(result["table"]).to_markdown(index=False))
+            print(f"wrote table.md, table.csv, table.tex, report.html and plots/ in {folder}")
+        if not args.tables_only and (folder / "page.md").is_file():
+            pages.render(folder)
+            print(f"wrote {folder / 'README.md'} from page.md")
+        elif not (folder / "runs.jsonl").is_file():
+            raise UserError(f"{folder} has neither runs.jsonl (a sweep) nor page.md (a study page)")
     return 0
 
 
@@ -235,8 +256,6 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _retention(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from nst_bench.evaluate.retention import RetentionJob, readable_table, run_retention
     from nst_bench.sweeps.spec import load_sweep
 
@@ -251,8 +270,6 @@ def _retention(args: argparse.Namespace) -> int:
 
 
 def _runtime(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from nst_bench.evaluate.runtime import machine, runtime_table
     from nst_bench.run.trainer import quiet_lightning
 
@@ -341,13 +358,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _fast_run_name(cfg: Any) -> str:
-    from pathlib import Path
 
     return "+".join(Path(s).stem for s in cfg.styles)
 
 
 def _cyclegan_run_name(cfg: Any) -> str:
-    from pathlib import Path
 
     return Path(cfg.cyclegan.domain_b or "artist").name
 
@@ -356,7 +371,6 @@ def _train(args: argparse.Namespace) -> int:
     """Both training commands: config from flags and files, a folder of its own (results/<kind>/<name>), the
     recipe, one line of held-out numbers."""
     import importlib
-    from pathlib import Path
 
     from nst_bench.config import RunConfig, load_config
 
@@ -436,8 +450,6 @@ def _add_video(sub: argparse._SubParsersAction) -> None:
 
 
 def _video(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from nst_bench.config import load_config
     from nst_bench.recipes.video import run_video
 

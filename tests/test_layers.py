@@ -11,9 +11,10 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nst_bench"
 # bottom to top; a unit may import itself and the units before it, never one after it
-ORDER = ["errors", "config", "data", "run", "nets", "losses", "methods", "recipes", "sweeps", "evaluate", "cli"]
+ORDER = ["errors", "config", "data", "run", "nets", "losses", "methods", "recipes", "sweeps", "evaluate", "pages",
+         "cli"]
 FLOORS = {"foundation": ["errors", "config", "data", "run"], "networks and losses": ["nets", "losses"],
-          "methods": ["methods"], "programs": ["recipes", "sweeps", "evaluate"], "command line": ["cli"]}
+          "methods": ["methods"], "programs": ["recipes", "sweeps", "evaluate", "pages"], "command line": ["cli"]}
 
 
 def module_name(path: Path) -> str:

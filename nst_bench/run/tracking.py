@@ -8,6 +8,7 @@ explicitly (offline by default) and never touches ``os.environ``, so one process
 from __future__ import annotations
 
 import csv
+import datetime
 import os
 import platform
 import sys
@@ -140,6 +141,7 @@ def provenance(device: str, seed: int, dtype: str = "float32") -> dict[str, Any]
         "device_name": torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor()
         or platform.machine(), "threads": torch.get_num_threads(), "dtype": dtype, "seed": seed,
         "platform": platform.platform(), "git_commit": _git_commit(),
+        "date": datetime.date.today().isoformat(),
     }
 
 
