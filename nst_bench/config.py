@@ -1,5 +1,4 @@
-"""Typed run configuration: dataclass defaults < YAML file < command-line flags < ``--set key=value``, merged and
-type-checked by OmegaConf against the dataclasses below.
+"""Typed run configuration: dataclass defaults < YAML file < command-line flags < ``--set key=value``.
 
 Every key that changes a result lives here (Gram normalisation, pooling, padding, init, weights source), so the
 resolved config saved with each result says exactly what produced it. Unknown keys are errors, with a suggestion.
@@ -9,16 +8,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
+import difflib
 import hashlib
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from nst_bench.errors import UserError
 
@@ -187,36 +186,81 @@ class RunConfig:
         return list(self.style_blend) if self.style_blend else [1.0] * len(self.styles)
 
 
-@functools.cache
-def _schema() -> DictConfig:
-    """The dataclasses as an OmegaConf schema, built once (it costs 27 ms; merging into it 5 ms)."""
-    return OmegaConf.structured(RunConfig)
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
 
 
-def _user_error(e: OmegaConfBaseException) -> UserError:
-    """OmegaConf's multi-line error as one line that names the key."""
-    msg = (e.msg or str(e)).splitlines()[0]
-    if isinstance(e, (ConfigKeyError, ConfigAttributeError)):
-        return UserError(f"unknown config key {e.full_key}: {msg}")
-    hint = "; write a list as [a, b]" if "ListConfig" in msg else ""
-    return UserError(f"config key {e.full_key or '(top level)'}: {msg}{hint}")
+def _unknown_key(key: str, valid: list[str], where: str) -> UserError:
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return UserError(f"unknown config key {where}{key!r}{hint}; valid keys here: {', '.join(valid)}")
 
 
-def build_config(*layers: dict[str, Any], dotted: dict[str, Any] | None = None) -> RunConfig:
-    """Dataclass defaults < each mapping in ``layers`` < ``dotted`` keys ({'loss.style_weight': 1e4}), every key
-    and type checked by OmegaConf against the dataclasses, then :func:`validate`."""
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert a YAML/CLI value to the declared type, or raise a UserError naming the key."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        return _coerce(value, args[0], key)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return [_coerce(v, item, key) for v in value]
     try:
-        merged = OmegaConf.merge(_schema(), *layers)
-        for key, value in (dotted or {}).items():
-            OmegaConf.update(merged, key, value, merge=True)
-        cfg = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as e:
-        raise _user_error(e) from None
-    return validate(cfg)
+        if tp is bool:
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if tp is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if tp is float:
+            return float(value)
+        if tp is str:
+            return str(value)
+    except (TypeError, ValueError):
+        raise UserError(f"config key {key} wants {getattr(tp, '__name__', tp)}, got {value!r}") from None
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
+    """Build dataclass ``cls`` from a nested dict, checking every key and type."""
+    if not isinstance(data, dict):
+        raise UserError(f"config section {where or 'top level'} must be a mapping, got {type(data).__name__}")
+    types_ = _field_types(cls)
+    kwargs = {}
+    for key, value in data.items():
+        if key not in types_:
+            raise _unknown_key(key, list(types_), where)
+        tp = types_[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = from_dict(tp, value or {}, f"{where}{key}.")
+        else:
+            kwargs[key] = _coerce(value, tp, where + key)
+    return cls(**kwargs)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """data['a']['b'] = value for 'a.b', creating sections as needed."""
+    *parents, leaf = dotted.split(".")
+    node = data
+    for p in parents:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise UserError(f"cannot set {dotted}: {p} is not a section")
+    node[leaf] = merge(node[leaf], value) if isinstance(value, dict) and isinstance(node.get(leaf), dict) else value
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -246,10 +290,23 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def load_config(files: list[str] | None = None, overrides: dict[str, Any] | None = None,
                 defaults: dict[str, Any] | None = None) -> RunConfig:
-    """Dataclass defaults, then a command's own ``defaults``, each YAML file in order, then dotted overrides."""
-    return build_config(defaults or {}, *(read_yaml(f) for f in files or []), dotted=overrides)
+    """Dataclass defaults, then a command's own ``defaults``, each YAML file in order, then dotted overrides
+    (already typed or raw strings)."""
+    data: dict[str, Any] = dict(defaults or {})
+    for f in files or []:
+        data = merge(data, read_yaml(f))
+    for key, value in (overrides or {}).items():
+        set_dotted(data, key, value)
+    return validate(from_dict(RunConfig, data))
 
 
 def validate(cfg: RunConfig) -> RunConfig:

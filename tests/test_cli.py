@@ -71,11 +71,8 @@ def test_grayscale_and_rgba_inputs_work(tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, message", [
     (["--content", "nope.jpg"], "image not found: nope.jpg"),
-    (["--set", "loss.stlye_weight=3"], "unknown config key loss.stlye_weight: Key 'stlye_weight' not in 'LossConfig'. "
-                                          "Did you mean one of: 'style_weight'"),
-    (["--set", "optimizer.steps=many"], "config key optimizer.steps: Value 'many' of type 'str' could not be "
-                                       "converted to Integer"),
-    (["--set", "backbone.style_layers=conv1_1,conv2_1"], "write a list as [a, b]"),
+    (["--set", "loss.stlye_weight=3"], "did you mean style_weight"),
+    (["--set", "optimizer.steps=many"], "optimizer.steps wants int"),
     (["--style-layers", "conv9_1"], "no layer 'conv9_1'"),
     (["--size", "16"], "needs at least 16 px"),
     (["--set", "image.max_pixels=1000"], "above the limit"),

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from nst_bench.config import RunConfig, build_config
+from nst_bench.config import RunConfig, from_dict, set_dotted, validate
 from nst_bench.data.images import load_image
 from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.methods.common import perceptual_objective, set_style_targets
@@ -33,8 +33,11 @@ def machine() -> dict[str, Any]:
 
 def method_config(method: str, size: int, **keys: Any) -> RunConfig:
     """The config a runtime cell times: the bundled demo pair at ``size`` px, nothing logged."""
-    return build_config({"method": method, "content": str(CONTENT), "styles": [str(STYLE)], "image": {"size": size},
-                         "tracking": {"wandb": "disabled"}}, dotted=keys)
+    data: dict[str, Any] = {"method": method, "content": str(CONTENT), "styles": [str(STYLE)],
+                            "image": {"size": size}, "tracking": {"wandb": "disabled"}}
+    for key, value in keys.items():
+        set_dotted(data, key, value)
+    return validate(from_dict(RunConfig, data))
 
 
 def gatys_objective(backbone: str, content: torch.Tensor, style: torch.Tensor) -> PerceptualObjective:

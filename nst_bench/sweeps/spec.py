@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nst_bench.config import RunConfig, build_config, config_hash, read_yaml, to_dict
+from nst_bench.config import RunConfig, config_hash, from_dict, read_yaml, set_dotted, to_dict, validate
 from nst_bench.data.images import IMAGE_SUFFIXES
 from nst_bench.errors import UserError
 from nst_bench.methods.registry import get_method, method_names
@@ -229,19 +229,20 @@ def expand(sweep: Sweep, results_root: Path = Path("results")) -> list[Trial]:
     seen: set[str] = set()
     for setting in _settings(sweep):
         for content, styles in image_sets:
-            dotted: dict[str, Any] = {}
+            data: dict[str, Any] = {}
             for key, value in setting.items():
                 if key == "config":  # a value that sets several keys at once: {dotted.key: value, ...}
                     if not isinstance(value, dict):
                         raise UserError(f"{sweep.path}: each value of the config parameter is a mapping of "
                                         f"dotted keys, got {value!r}")
-                    dotted |= value
+                    for k, v in value.items():
+                        set_dotted(data, k, v)
                 else:
-                    dotted[key] = value
-            dotted |= {"content": content, "styles": styles}
+                    set_dotted(data, key, value)
+            data |= {"content": content, "styles": styles}
             if program.method:
-                dotted["method"] = program.method
-            cfg = build_config(dotted=dotted)
+                data["method"] = program.method
+            cfg = validate(from_dict(RunConfig, data))
             get_method(cfg.method).check(cfg)
             cfg.tracking.group = sweep.name
             trial_id = training_hash(cfg, program) if program.trains else trial_hash(cfg)
