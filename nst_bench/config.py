@@ -322,7 +322,7 @@ def validate(cfg: RunConfig) -> RunConfig:
                "train.precision": (cfg.train.precision, ("32", "bf16-mixed"))}
     for key, (value, allowed) in choices.items():
         if value not in allowed:
-            raise UserError(f"{key} is {value!r}; choose one of {', '.join(allowed)}")
+            raise UserError(f"{key} is {value!r}; choose one of {', '.join(map(str, allowed))}")
     if not 16 <= cfg.image.size <= cfg.image.max_size:
         raise UserError(f"image.size {cfg.image.size} is outside 16..{cfg.image.max_size} px "
                         "(raise image.max_size to go bigger)")

@@ -4,9 +4,11 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from nst_bench.cli import main
+from nst_bench.config import LossConfig, load_config
 
 from .conftest import CONTENT, STYLE, STYLE2
 
@@ -116,3 +118,33 @@ def test_version_and_unknown_flags(capsys):
         main(["report", "results/x", "--loss.style_weight=2"])
     assert e.value.code == 2 and "unrecognized arguments: --loss.style_weight=2" in capsys.readouterr().err
 
+
+
+@pytest.mark.parametrize("key, given, wanted", [
+    ("optimizer.line_search", "none", None),  # an Optional cleared by the word none
+    ("threads", "None", None),
+    ("optimizer.steps", "1e3", 1000),  # YAML reads 1e3 as a string
+    ("optimizer.steps", 300.0, 300),  # W&B writes a whole number as a float
+    ("backbone.style_layers", "conv1_1,conv2_1", ["conv1_1", "conv2_1"]),
+    ("styles", "a.jpg", ["a.jpg"]),
+    ("gatys.scales", 1.0, [1.0]),
+    ("out", "results/${method}", "results/${method}"),  # no interpolation of paths
+    ("loss", None, LossConfig()),  # an empty section is the defaults
+])
+def test_config_values_users_write_are_read_as_meant(key, given, wanted):
+    cfg = load_config([], {key: given})
+    node = cfg
+    for part in key.split("."):
+        node = getattr(node, part)
+    assert node == wanted
+
+
+def test_a_config_parameter_merges_into_a_section_set_by_another(tmp_path):
+    from nst_bench.sweeps.spec import expand, load_sweep
+
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({"name": "s", "method": "grid", "parameters": {
+        "content": {"value": str(CONTENT)}, "styles": {"value": str(STYLE)},
+        "backbone": {"value": {"content_layers": ["conv3_1"]}},
+        "config": {"value": {"backbone": {"style_layers": ["conv1_1"]}}}}}))
+    (trial,) = expand(load_sweep(tmp_path / "s.yaml"), tmp_path)
+    assert trial.config.backbone.content_layers == ["conv3_1"] and trial.config.backbone.style_layers == ["conv1_1"]
