@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=4)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--out", type=Path, default=ROOT / "results/runtime/shared_work.md")
+    ap.add_argument("--out", type=Path, default=ROOT / "results/runtime/shared_work.csv")
     args = ap.parse_args()
     weights = [1.0 + i for i in range(args.n)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -47,14 +48,12 @@ def main() -> None:
                             "--out", f"{tmp}/single{i}", "--no-progress"], cwd=ROOT, check=True,
                            stdout=subprocess.DEVNULL)
         separate_s = time.perf_counter() - t
-    text = (f"{args.n} trials, {args.size} px, {args.steps} L-BFGS steps, one image pair, W&B disabled\n\n"
-            f"| how | wall seconds | per trial |\n| --- | --- | --- |\n"
-            f"| one sweep (shared backbone and targets) | {sweep_s:.1f} | {sweep_s / args.n:.1f} |\n"
-            f"| {args.n} separate `nst-bench stylize` runs | {separate_s:.1f} | {separate_s / args.n:.1f} |\n\n"
-            f"separate / sweep = {separate_s / sweep_s:.2f}x\n")
-    print(text)
+    table = pd.DataFrame([{"how": "one sweep", "wall_seconds": sweep_s},
+                          {"how": "separate", "wall_seconds": separate_s}])
+    table = table.assign(per_trial=table.wall_seconds / args.n, trials=args.n, size=args.size, steps=args.steps)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(f"# Shared work in a sweep\n\n`.venv/bin/python experiments/bench_shared_work.py`\n\n{text}")
+    table.to_csv(args.out, index=False)
+    print(table.to_markdown(index=False, floatfmt=".1f"))
 
 
 if __name__ == "__main__":

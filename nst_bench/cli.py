@@ -248,7 +248,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     t = kinds.add_parser("runtime", help="seconds per iteration and per image at several sizes")
     t.add_argument("--backbones", nargs="+", default=["vgg19", "vgg16_tv", "efficientnet_lite0"])
     t.add_argument("--sizes", nargs="+", type=int, default=[256, 512, 1024])
-    t.add_argument("--steps", type=int, default=5, help="measured iterations per cell (after 2 warm-up ones)")
+    t.add_argument("--steps", type=int, default=5, help="Gatys: iterations per timed run (after 2 warm-up ones)")
+    t.add_argument("--repeats", type=int, default=3, help="timed runs per Gatys cell (one-pass methods: at least 5)")
     t.add_argument("--fast-checkpoint", help="also time this trained network (net.safetensors)")
     t.add_argument("--cyclegan-checkpoint", help="also time this CycleGAN generator (generator.safetensors)")
     t.add_argument("--out", default="results/runtime", help="writes runtime.md and runtime.csv here")
@@ -274,18 +275,18 @@ def _runtime(args: argparse.Namespace) -> int:
     from nst_bench.run.trainer import quiet_lightning
 
     quiet_lightning()
-    table = runtime_table(args.backbones, args.sizes, args.steps, fast_checkpoint=args.fast_checkpoint,
-                          cyclegan_checkpoint=args.cyclegan_checkpoint)
+    table = runtime_table(args.backbones, args.sizes, args.steps, repeats=args.repeats,
+                          fast_checkpoint=args.fast_checkpoint, cyclegan_checkpoint=args.cyclegan_checkpoint)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "runtime.csv", index=False)
     m = machine()
-    shown = table[["method", "size", "image", "s_per_iteration", "evaluations_per_iteration", "iterations",
-                   "s_per_image"]].to_markdown(
-        index=False, floatfmt=".3g")
+    shown = table[["method", "size", "image", "dtype", "s_per_iteration", "evaluations_per_iteration",
+                   "s_per_image", "s_per_image_iqr"]].to_markdown(index=False, floatfmt=".3g")
     text = (f"`nst-bench evaluate runtime --sizes {' '.join(map(str, args.sizes))}`: {m['device']} ({m['cpu']}), "
-            f"{m['threads']} threads, {m['dtype']}, torch {m['torch']}; {args.steps} iterations measured after 2 "
-            f"warm-up ones; seconds per image = s/iteration x iterations (the default 300)\n\n{shown}\n")
+            f"{m['threads']} threads, torch {m['torch']}. Gatys: median over {args.repeats} runs of {args.steps} "
+            "L-BFGS iterations after 2 warm-up ones, per image = s/iteration x 300; one-pass methods: median over "
+            f"{max(args.repeats, 5)} passes after 2 warm-up ones; IQR = interquartile range\n\n{shown}\n")
     (out / "runtime.md").write_text(f"# Runtime\n\n{text}")
     print(text)
     return 0

@@ -1,4 +1,9 @@
-"""Runtime tables: seconds per iteration and per image, warm-up excluded, with device, threads and dtype."""
+"""The one timing path: every runtime table and speed-up in results/ comes from these functions.
+
+Each cell is a median over repeats after untimed warm-up calls, with its interquartile range, and names its dtype;
+the machine (CPU, threads, torch) is recorded in every row, so a ratio is only ever taken between rows of one run
+with the same dtype.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ STYLE = ROOT / "assets/demo/style/starry_night.jpg"
 
 def machine() -> dict[str, Any]:
     return {"device": "cpu", "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-            "dtype": "float32", "torch": torch.__version__}
+            "torch": torch.__version__}
 
 
 def method_config(method: str, size: int, **keys: Any) -> RunConfig:
@@ -48,43 +53,58 @@ def gatys_objective(backbone: str, content: torch.Tensor, style: torch.Tensor) -
     return objective
 
 
-def time_gatys(backbone: str, size: int, steps: int = 5, warmup: int = 2,
+def time_gatys(backbone: str, size: int, steps: int = 5, warmup: int = 2, repeats: int = 3,
                steps_per_image: int = 300) -> dict[str, Any]:
-    """Seconds per L-BFGS iteration after ``warmup`` iterations; per image = that x ``steps_per_image``."""
+    """Seconds per L-BFGS iteration: the median over ``repeats`` runs of ``steps`` iterations, after one untimed
+    run of ``warmup``; per image = that x ``steps_per_image``."""
     cfg = method_config("gatys", size, **{"backbone.name": backbone})
     stylize = get_method("gatys").build(cfg, ProcessCache())
     content, style = load_image(CONTENT, size), load_image(STYLE, size)
     cfg.optimizer.steps = warmup
     stylize(content, [style], [1.0])
     cfg.optimizer.steps = steps
-    r = stylize(content, [style], [1.0])
-    s_per_it = r.seconds / r.iterations
+    runs = [stylize(content, [style], [1.0]) for _ in range(repeats)]
+    per_it = spread([r.seconds / r.iterations for r in runs])
     h, w = content.shape[-2:]
-    return {"method": f"gatys ({backbone})", "size": size, "image": f"{w}x{h}", "s_per_iteration": s_per_it,
-            "evaluations_per_iteration": r.evaluations / r.iterations, "iterations": steps_per_image,
-            "s_per_image": s_per_it * steps_per_image, "measured_iterations": r.iterations}
+    return {"method": f"gatys ({backbone})", "size": size, "image": f"{w}x{h}", "dtype": "float32",
+            "s_per_iteration": per_it.median, "s_per_iteration_iqr": per_it.iqr,
+            "evaluations_per_iteration": sum(r.evaluations for r in runs) / sum(r.iterations for r in runs),
+            "iterations": steps_per_image, "s_per_image": per_it.median * steps_per_image,
+            "s_per_image_iqr": per_it.iqr * steps_per_image, "repeats": repeats}
 
 
-def time_one_pass(cfg: RunConfig, cache: ProcessCache, repeats: int = 3) -> dict[str, Any]:
+def time_one_pass(cfg: RunConfig, cache: ProcessCache, repeats: int = 5, dtype: str = "float32",
+                  label: str | None = None) -> dict[str, Any]:
     """Seconds per image of one pass of a feed-forward method (median over ``repeats`` after 2 warm-up passes),
-    built through the registry like every other run."""
+    built through the registry like every other run; ``dtype`` bf16 runs it under bf16 autocast."""
     method = get_method(cfg.method)
     method.prepare(cfg, cache)
     stylize = method.build(cfg, cache)
     content = load_image(CONTENT, cfg.image.size)
     styles = [load_image(s, cfg.image.size) for s in cfg.styles] if method.reads_style_pixels else []
     blend = cfg.style_weights()
-    m = timed(lambda: stylize(content, styles, blend, score=False), repeats)
+
+    def call() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+            stylize(content, styles, blend, score=False)
+
+    m = timed(call, repeats)
     h, w = content.shape[-2:]
-    return {"method": cfg.method, "size": cfg.image.size, "image": f"{w}x{h}", "s_per_iteration": float("nan"),
+    return {"method": label or cfg.method, "size": cfg.image.size, "image": f"{w}x{h}", "dtype": dtype,
+            "s_per_iteration": float("nan"), "s_per_iteration_iqr": float("nan"),
             "evaluations_per_iteration": float("nan"), "iterations": 0, "s_per_image": m.median,
-            "s_per_image_iqr": m.iqr, "measured_iterations": repeats}
+            "s_per_image_iqr": m.iqr, "repeats": repeats}
 
 
 @dataclass
 class Timing:
     median: float
     iqr: float  # spread: interquartile range of the calls (0 for fewer than 2)
+
+
+def spread(times: list[float]) -> Timing:
+    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+    return Timing(statistics.median(times), q[2] - q[0])
 
 
 def timed(fn: Callable[[], object], repeats: int, warmup: int = 2) -> Timing:
@@ -98,8 +118,7 @@ def timed(fn: Callable[[], object], repeats: int, warmup: int = 2) -> Timing:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-    return Timing(statistics.median(times), q[2] - q[0])
+    return spread(times)
 
 
 def bf16_supported() -> bool:
@@ -107,34 +126,23 @@ def bf16_supported() -> bool:
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def time_feedforward(label: str, fn, image: torch.Tensor, repeats: int = 5, bf16: bool = False,
-                     channels_last: bool = False, modules: tuple[torch.nn.Module, ...] = ()) -> dict[str, Any]:
-    """Seconds per image of one feed-forward pass ``fn(image)`` under the given dtype and memory format."""
-    if channels_last:
-        image = image.contiguous(memory_format=torch.channels_last)
-    for module in modules:
-        module.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-
-    def call() -> None:
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            fn(image)
-
-    m = timed(call, repeats)
-    h, w = image.shape[-2:]
-    return {"method": label, "size": max(h, w), "image": f"{w}x{h}", "dtype": "bf16 autocast" if bf16 else "float32",
-            "channels_last": channels_last, "s_per_image": m.median, "s_per_image_iqr": m.iqr, "repeats": repeats}
-
-
-def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2,
-                  adain: bool = True, fast_checkpoint: str | None = None,
-                  cyclegan_checkpoint: str | None = None) -> pd.DataFrame:
-    """One row per method and size; a bar counts the cells (1024 px Gatys cells take minutes each)."""
+def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2, repeats: int = 3,
+                  adain: bool = True, fast_checkpoint: str | None = None, cyclegan_checkpoint: str | None = None,
+                  dtypes: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """One row per method, size and dtype (float32, plus bf16 autocast for the one-pass methods where the CPU has
+    native bf16); a bar counts the cells (1024 px Gatys cells take minutes each)."""
+    dtypes = dtypes or (("float32", "bf16") if bf16_supported() else ("float32",))
     # the one-pass methods to time: a trained network brings its own styles (styles: [])
     one_pass = ([("adain", {})] if adain else []) + (
         [("fast", {"fast.checkpoint": fast_checkpoint, "styles": []})] if fast_checkpoint else []) + (
         [("cyclegan", {"cyclegan.checkpoint": cyclegan_checkpoint})] if cyclegan_checkpoint else [])
-    cells = [(time_gatys, (b, s, steps, warmup)) for b in backbones for s in sizes]
+    cells: list[tuple[Callable[..., dict[str, Any]], tuple, dict[str, Any]]] = [
+        (time_gatys, (b, s, steps, warmup, repeats), {}) for b in backbones for s in sizes]
     cache = ProcessCache()  # networks load once, not once per size
-    cells += [(time_one_pass, (method_config(name, s, **keys), cache)) for name, keys in one_pass for s in sizes]
-    rows = [time(*args) | machine() for time, args in tqdm(cells, desc="runtime", unit="cell", disable=None)]
+    cells += [(time_one_pass, (method_config(name, s, **keys), cache), {"dtype": d, "repeats": max(repeats, 5)})
+              for name, keys in one_pass for s in sizes for d in dtypes]
+    networks = {"fast": fast_checkpoint, "cyclegan": cyclegan_checkpoint}
+    rows = [fn(*args, **kw) | machine() for fn, args, kw in tqdm(cells, desc="runtime", unit="cell", disable=None)]
+    for row in rows:
+        row["network"] = Path(networks[row["method"]]).name if networks.get(row["method"]) else None
     return pd.DataFrame(rows)
