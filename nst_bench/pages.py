@@ -191,7 +191,7 @@ class Renderer:
     def render(self) -> str:
         meta, out = self.page.meta, []
         if meta.get("command"):
-            out.append(f"Reproduce: `{meta['command']}`" + (f" (made {meta['made']})" if meta.get("made") else ""))
+            out.append(f"Reproduce: `{meta['command']}`" + (f"; made {meta['made']}" if meta.get("made") else ""))
         if meta.get("stale"):
             out.append(f"> **Stale.** {meta['stale']}")
         header = "\n\n".join(out)
@@ -218,7 +218,8 @@ def render(folder: str | Path, write: bool = True) -> str:
 
 
 def study_folders(root: str | Path = "results") -> list[Path]:
-    return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))
+    """Every folder of ``root`` with a README.md or a page.md (a README without its page fails the check)."""
+    return sorted(p for p in Path(root).iterdir() if (p / "README.md").is_file() or (p / "page.md").is_file())
 
 
 def check(folders: list[Path]) -> list[str]:

@@ -29,6 +29,14 @@ def test_comparison_table_means_stds_and_counts_over_pairs():
     assert list(shown["final/total"]) == ["12 ± 2.8", "3"]  # a single pair has no std to show
 
 
+def test_a_setting_whose_trials_all_failed_says_so():
+    runs = _runs()
+    runs.loc[2, ["status", "error", "final/total", "seconds"]] = ["failed", "UserError: no weights", None, None]
+    shown = format_table(comparison_table(runs, ["w"])).set_index("w")
+    assert shown.loc[2, "final/total"] == "all failed" == shown.loc[2, "seconds"] and shown.loc[2, "pairs"] == 0
+    assert shown.loc[2, "error"] == "UserError: no weights" and shown.loc[1, "final/total"] == "12 ± 2.8"
+
+
 def _scored() -> pd.DataFrame:
     """4 photos x 2 artists x 1 setting; hokusai keeps 3 of 4 labels, van_gogh 1 of 4; every clean photo right."""
     rows = []

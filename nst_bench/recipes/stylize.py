@@ -54,7 +54,9 @@ def run(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | None = N
     image = save_image(result.image, run.out / "stylized.jpg")
     write_history(run.out / "history.csv", result.history)
     plotted = [k for k in SHOWN_TERMS if result.history and k in result.history[0]]  # DeepDream: its activation
-    plot = loss_curves(result.history, run.out / "loss.png", plotted, title=name) if result.history else None
+    ylabel = "mean squared activation (ascended)" if "activation" in plotted else "weighted loss"
+    plot = loss_curves(result.history, run.out / "loss.png", plotted, title=name, ylabel=ylabel) if (
+        result.history) else None
     first = result.history[0] if result.history else {}
     strip = None
     if stylizer.depth_estimator is not None:

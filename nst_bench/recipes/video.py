@@ -145,7 +145,8 @@ def run_video(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | No
     n = len(rows)
     video = write_video((load_image(frame_path(out, i)) for i in range(n)), video_path or out / "stylized.mp4", fps)
     strip = save_image(_strip(out, v.input, cfg.image.size, n), out / "strip.jpg", quality=88)
-    save_image(load_image(frame_path(out, 0)), out / "stylized.jpg")  # the sweep report's thumbnail
+    # the sweep report's thumbnail: the last frame, where consistent and independent frames differ most
+    save_image(load_image(frame_path(out, n - 1)), out / "stylized.jpg")
     plot = warping_curves(cont_err, styl_err, out / "warping.png")
     for row in pairs:
         run.tracker.log({k: row[k] for k in ("warping_error", "content_warping_error", "mask_coverage")}

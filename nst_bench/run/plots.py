@@ -24,7 +24,8 @@ def save_figure(fig: plt.Figure, ax: plt.Axes, path: Path, legend: bool = True) 
 
 
 def loss_curves(history: Sequence[dict[str, float]], path: Path, terms: Sequence[str] = ("total", "content",
-                "style", "tv", "depth"), title: str = "", smooth: int = 1) -> Path:
+                "style", "tv", "depth"), title: str = "", smooth: int = 1,
+                ylabel: str = "weighted loss") -> Path:
     """Each loss term against the step, log scale (terms that stay at zero are left out); ``smooth`` > 1 draws
     the running mean over that many steps over the faint raw values (GAN losses at batch 1 are mostly noise)."""
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=110)
@@ -41,7 +42,7 @@ def loss_curves(history: Sequence[dict[str, float]], path: Path, terms: Sequence
             ax.plot(steps, values, color=f"C{i}", label=term, lw=1.4)
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("weighted loss")
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=9)
     return save_figure(fig, ax, path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import pandas as pd
 
 from nst_bench.data.images import load_image, save_image
 from nst_bench.errors import UserError
-from nst_bench.run.plots import plt, save_figure
+from nst_bench.run.plots import plt
 from nst_bench.sweeps.spec import short_value
 from nst_bench.sweeps.store import RunsLog
 
@@ -80,45 +82,88 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
     for c in out.columns:
         if pd.api.types.is_float_dtype(out[c]):
             out[c] = out[c].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
-    return out.fillna("")
+    out = out.fillna("")
+    if "pairs" in out:  # a setting whose every trial failed says so in each metric cell, never a blank mean
+        metrics = [c.removesuffix(" mean") for c in table.columns if c.endswith(" mean")]
+        out.loc[out.pairs == 0, metrics] = "all failed"
+    return out
+
+
+def _panels(ok: pd.DataFrame, width: float = 6.5) -> tuple[plt.Figure, list[tuple[str, pd.DataFrame, plt.Axes]]]:
+    """One panel per backbone: losses on different backbones' features are in different units, so they never
+    share an axis."""
+    names = [b for b in dict.fromkeys(ok["backbone"]) if isinstance(b, str)] if "backbone" in ok else []
+    groups = [(b, ok[ok["backbone"] == b]) for b in names] if len(names) > 1 else [(names[0] if names else "", ok)]
+    fig, axes = plt.subplots(1, len(groups), figsize=(max(width, 3.6 * len(groups)), 4), dpi=110, squeeze=False)
+    return fig, [(b, g, ax) for (b, g), ax in zip(groups, axes[0])]
+
+
+def _finish(fig: plt.Figure, panels: list[tuple[str, pd.DataFrame, plt.Axes]], xlabel: str, path: Path) -> Path:
+    for backbone, _, ax in panels:
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"total loss (Gatys objective{' on ' + backbone if backbone else ''})")
+        ax.grid(alpha=0.3)
+    handles, labels = panels[0][2].get_legend_handles_labels()
+    for _, _, ax in panels[1:]:
+        h, lab = ax.get_legend_handles_labels()
+        handles += [x for x, y in zip(h, lab) if y not in labels]
+        labels += [y for y in lab if y not in labels]
+    if labels:
+        fig.legend(handles, [textwrap.shorten(x, 70) for x in labels], loc="lower center", frameon=False,
+                   fontsize=7, ncol=min(len(labels), 2))
+    fig.tight_layout(rect=(0, min(0.5, 0.06 * ((len(labels) + 1) // 2)), 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def plot_loss_curves(df: pd.DataFrame, path: Path) -> Path | None:
     ok = df[(df.status == "ok") & df.out.notna()]
-    histories = [(row, Path(row.out) / "history.csv") for _, row in ok.iterrows()]
-    histories = [(row, h) for row, h in histories if h.exists()]
-    if not histories:  # feed-forward methods have no optimisation history
+    ok = ok[[(Path(o) / "history.csv").exists() for o in ok.out]]
+    if ok.empty or "final/total" not in ok.columns:  # feed-forward methods have no optimisation history
         return None
-    fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
-    colours: dict[str, Any] = {}
-    for row, hist in histories:
-        h = pd.read_csv(hist)
-        label = row.setting
-        first = label not in colours
-        colours.setdefault(label, f"C{len(colours) % 10}")
-        ax.plot(h["step"], h["loss/total"], color=colours[label], alpha=0.7, lw=1, label=label if first else None)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("total loss")
-    return save_figure(fig, ax, path)
+    fig, panels = _panels(ok)
+    colours: dict[str, str] = {}
+    for backbone, group, ax in panels:
+        for _, row in group.iterrows():
+            h = pd.read_csv(Path(row.out) / "history.csv")
+            if "loss/total" not in h:
+                continue
+            first = row.setting not in colours
+            colours.setdefault(row.setting, f"C{len(colours) % 10}")
+            ax.plot(h["step"], h["loss/total"], color=colours[row.setting], alpha=0.7, lw=1,
+                    label=row.setting if first else None)
+        if backbone:
+            ax.set_title(backbone, fontsize=9)
+    return _finish(fig, panels, "step", path)
 
 
 def plot_time_vs_loss(df: pd.DataFrame, path: Path) -> Path | None:
     ok = df[df.status == "ok"]
-    if ok.empty or "final/total" not in ok.columns:  # video trials have no perceptual objective
+    if ok.empty or "final/total" not in ok.columns or ok["final/total"].isna().all():  # video: no objective
         return None
-    fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
-    for i, (label, g) in enumerate(ok.groupby("setting", sort=False)):
-        ax.scatter(g["seconds"], g["final/total"], label=label, color=f"C{i % 10}", s=22)
-    ax.set_xlabel("seconds per image")
-    ax.set_ylabel("final total loss")
-    ax.set_yscale("log")
-    return save_figure(fig, ax, path)
+    fig, panels = _panels(ok)
+    settings = list(dict.fromkeys(ok.setting))
+    for backbone, group, ax in panels:
+        for label, g in group.groupby("setting", sort=False):
+            ax.scatter(g["seconds"], g["final/total"], label=label, color=f"C{settings.index(label) % 10}", s=22)
+        if backbone:
+            ax.set_title(backbone, fontsize=9)
+    return _finish(fig, panels, "seconds per trial (as run, incl. loading; clean timings: results/runtime)", path)
 
 
 def thumbnail(src: Path, dst: Path, size: int = 160) -> Path:
     save_image(load_image(src, size), dst, quality=85)
     return dst
+
+
+def column_labels(settings: list[str], width: int) -> list[list[str]]:
+    """Each setting as the lines that tell it from the others: the key=value parts every setting shares are left
+    out, and the rest is wrapped to ``width`` characters, never cut."""
+    parts = [re.split(r",\s*(?![^{]*\})", re.sub(r"^config=\{?", "", s).rstrip("}")) for s in settings]
+    shared = set.intersection(*map(set, parts)) if len(parts) > 1 else set()
+    return [textwrap.wrap(", ".join(p for p in ps if p not in shared) or "default", width) for ps in parts]
 
 
 def image_grid(df: pd.DataFrame, path: Path, size: int = 160, max_rows: int = 16) -> Path | None:
@@ -129,12 +174,12 @@ def image_grid(df: pd.DataFrame, path: Path, size: int = 160, max_rows: int = 16
     rows = list(df.groupby(["content", "style"], sort=False))[:max_rows]
     if not rows:
         return None
-    label_h, left = 40, 150
+    labels = column_labels(settings, width=size // 6)
+    label_h, left = 12 * max(len(lab) for lab in labels) + 6, 150
     sheet = Image.new("RGB", (left + len(settings) * (size + 4), label_h + len(rows) * (size + 4)), "white")
     draw = ImageDraw.Draw(sheet)
-    for j, s in enumerate(settings):  # one key=value per line, so long settings stay in their column
-        lines = s.replace(", ", " ").split(" ")[:3]
-        draw.text((left + j * (size + 4), 2), "\n".join(x[:26] for x in lines), fill="black")
+    for j, lines in enumerate(labels):
+        draw.text((left + j * (size + 4), 2), "\n".join(lines), fill="black")
     for i, ((content, style), g) in enumerate(rows):
         y = label_h + i * (size + 4)
         draw.text((4, y + size // 2 - 10), f"{content}\n x {style}"[:60], fill="black")
