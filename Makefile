@@ -48,7 +48,7 @@ package-check: $(STAMP)
 	test -s /tmp/nst-bench-package-check/stylized.jpg && test -s /tmp/nst-bench-package-check/metrics.json
 
 bench: $(STAMP)
-	$(BIN)/python experiments/bench_gatys.py
+	bash experiments/runtime.sh
 
 clean:
 	rm -rf $(VENV) $(PKG) build dist .pytest_cache

@@ -10,8 +10,10 @@ Directives, ``{{ kind args }}`` (arguments split like a shell line; paths relati
 - ``value FILE KEY [col=value ...] [fmt=SPEC]``: one number. JSON: KEY is a dotted path (``final.style``,
   ``val_history.-1.cycle_l1``). CSV / JSONL: KEY is a column (JSONL rows flattened with dots) of the one row that
   the ``col=value`` filters select.
+- ``text FILE KEY [col=value ...]``: a string (a weights source, a label), as ``value`` finds it.
 - ``ratio A / B [fmt=SPEC]``: A and B as in ``value``; B may omit FILE to reuse A's.
-- ``table FILE [cols=a,b,...] [col=value ...] [fmt=SPEC]``: a CSV / JSONL as a markdown table.
+- ``table FILE [cols=a,b,...] [col=value ...] [fmt=SPEC]``: a CSV / JSONL as a markdown table (default format:
+  3 significant digits, thousands written out).
 - ``include FILE``: a generated markdown file (a sweep's ``table.md``) as it is.
 - ``figure FILE [ALT]``: an image, which must exist.
 - ``file FILE``: a file name in backticks, which must exist.
@@ -92,6 +94,12 @@ def _select(frame: pd.DataFrame, filters: dict[str, str], where: str) -> pd.Data
     return frame
 
 
+def _readable(v: float) -> str:
+    if pd.isna(v):
+        return ""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
 def _json_path(data: Any, key: str, where: str) -> Any:
     for part in key.split("."):
         try:
@@ -113,8 +121,8 @@ class Renderer:
             raise PageError(f"{self.page.folder}/page.md names {name}, which does not exist")
         return path
 
-    def number(self, tokens: list[str], file: str | None = None) -> tuple[float, str]:
-        """(value, file) of a ``FILE KEY [col=value ...]`` reference; FILE may be left out after a first one."""
+    def lookup(self, tokens: list[str], file: str | None = None) -> tuple[Any, str, str]:
+        """(value, file, where) of a ``FILE KEY [col=value ...]`` reference; FILE may be left out after a first."""
         if file is None or (tokens and Path(tokens[0]).suffix in (".json", ".csv", ".jsonl")):
             file, tokens = tokens[0], tokens[1:]
         if not tokens:
@@ -122,26 +130,31 @@ class Renderer:
         key, filters = tokens[0], dict(t.split("=", 1) for t in tokens[1:])
         path, where = self.path(file), f"{self.page.folder / file}"
         if path.suffix == ".json":
-            value = _json_path(json.loads(path.read_text()), key, where)
-        else:
-            rows = _select(_rows(path), filters, where)
-            if key not in rows.columns:
-                raise PageError(f"{where}: no column {key!r}")
-            if len(rows) != 1:
-                raise PageError(f"{where}: {len(rows)} rows match {filters} (need exactly one for {key})")
-            value = rows[key].iloc[0]
+            return _json_path(json.loads(path.read_text()), key, where), file, f"{where}: {key}"
+        rows = _select(_rows(path), filters, where)
+        if key not in rows.columns:
+            raise PageError(f"{where}: no column {key!r}")
+        if len(rows) != 1:
+            raise PageError(f"{where}: {len(rows)} rows match {filters} (need exactly one for {key})")
+        return rows[key].iloc[0], file, f"{where}: {key}"
+
+    def number(self, tokens: list[str], file: str | None = None) -> tuple[float, str]:
+        value, file, where = self.lookup(tokens, file)
         try:
             return float(value), file
         except (TypeError, ValueError):
-            raise PageError(f"{where}: {key} is {value!r}, not a number") from None
+            raise PageError(f"{where} is {value!r}, not a number") from None
 
     def directive(self, text: str) -> str:
         tokens = shlex.split(text)
         kind, args = tokens[0], tokens[1:]
-        fmt = next((a[4:] for a in args if a.startswith("fmt=")), ".4g")
+        given = next((a[4:] for a in args if a.startswith("fmt=")), None)
+        fmt = given or ".4g"
         args = [a for a in args if not a.startswith("fmt=")]
         if kind == "value":
             return format(self.number(args)[0], fmt)
+        if kind == "text":
+            return str(self.lookup(args)[0])
         if kind == "ratio":
             if "/" not in args:
                 raise PageError(f"ratio needs A / B, got {text!r}")
@@ -150,7 +163,7 @@ class Renderer:
             bottom, _ = self.number(args[cut + 1:], file)
             return format(top / bottom, fmt)
         if kind == "table":
-            return self.table(args, fmt)
+            return self.table(args, given or "auto")
         if kind == "include":
             return self.path(args[0]).read_text().strip()
         if kind == "figure":
@@ -161,7 +174,7 @@ class Renderer:
         if kind == "provenance":
             return self.provenance()
         raise PageError(f"{self.page.folder}/page.md: unknown directive {kind!r} "
-                        "(value, ratio, table, include, figure, file, provenance)")
+                        "(value, text, ratio, table, include, figure, file, provenance)")
 
     def table(self, args: list[str], fmt: str) -> str:
         opts = dict(a.split("=", 1) for a in args[1:])
@@ -173,6 +186,9 @@ class Renderer:
             if missing:
                 raise PageError(f"{path}: no column(s) {', '.join(missing)}")
             rows = rows[cols.split(",")]
+        if fmt == "auto":  # 3 significant digits, thousands written out: 552, 3,610, 10,768, 0.621
+            rows = rows.apply(lambda col: col.map(_readable) if pd.api.types.is_float_dtype(col) else col)
+            return rows.to_markdown(index=False, disable_numparse=True)
         return rows.to_markdown(index=False, floatfmt=fmt)
 
     def provenance(self) -> str:

@@ -26,7 +26,8 @@ def study(tmp_path):
     (folder / "grid.jpg").write_bytes(b"jpg")
     (folder / "page.md").write_text(
         "---\ncommand: bash experiments/study.sh\nstale: made before the fix\n---\n# A study\n\n"
-        "Style {{ value a/metrics.json final.style fmt=.1f }}, last L1 {{ value a/metrics.json val_history.-1.l1 }}.\n"
+        "Style {{ value a/metrics.json final.style fmt=.1f }}, last L1 {{ value a/metrics.json val_history.-1.l1 }}"
+        " on torch {{ text a/metrics.json provenance.torch }}.\n"
         "Gatys at 512 px takes {{ value runtime.csv seconds method=gatys size=512 fmt=,.0f }} s, "
         "{{ ratio runtime.csv seconds method=gatys size=512 / seconds method=adain size=512 fmt=,.0f }}x AdaIN.\n\n"
         "{{ table runtime.csv cols=method,seconds size=512 fmt=.1f }}\n\n{{ figure grid.jpg the grid }}\n\n"
@@ -38,7 +39,7 @@ def test_a_page_is_filled_from_its_files(study):
     text = pages.render(study)
     assert text == (study / "README.md").read_text()
     assert "Reproduce: `bash experiments/study.sh`" in text and "> **Stale.** made before the fix" in text
-    assert "Style 12.3, last L1 0.25." in text
+    assert "Style 12.3, last L1 0.25 on torch 2.14.1." in text
     assert "Gatys at 512 px takes 1,500 s, 1,000x AdaIN." in text
     assert "| gatys    |    1500.0 |" in text and "| adain    |       1.5 |" in text and "256" not in text
     assert "![the grid](grid.jpg)" in text

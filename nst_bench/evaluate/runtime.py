@@ -31,9 +31,20 @@ CONTENT = ROOT / "assets/demo/content/rocket.jpg"
 STYLE = ROOT / "assets/demo/style/starry_night.jpg"
 
 
+def cpu_name() -> str:
+    """The CPU model and whether it has AVX-512 / native bf16: timings from different CPUs never share a ratio."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                 platform.machine())
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    return f"{model} ({'avx512' if 'avx512f' in flags else 'no avx512'}, {'bf16' if bf16_supported() else 'no bf16'})"
+
+
 def machine() -> dict[str, Any]:
-    return {"device": "cpu", "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-            "torch": torch.__version__}
+    return {"device": "cpu", "cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
 def method_config(method: str, size: int, **keys: Any) -> RunConfig:

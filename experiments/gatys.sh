@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the five Gatys results of issue 2 into results/gatys/ (about 15 min on 2 CPU cores).
-# Usage: NST_BENCH_WEIGHTS=../shared/weights bash experiments/gatys_foundation.sh
+# Reproduces results/gatys: five nst-bench stylize runs on Tubingen at 256 px with today's defaults (about 20 min
+# on 2 CPU cores), then its README.
+# Usage: NST_BENCH_WEIGHTS=../shared/weights bash experiments/gatys.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export NST_BENCH_WEIGHTS=${NST_BENCH_WEIGHTS:-../shared/weights}
 NST=.venv/bin/nst-bench
 C=../shared/data/content/tubingen.jpg
 S=../shared/data/styles
@@ -14,3 +16,6 @@ $NST stylize --content $C --style $S/starry_night.jpg --size 256 --optimizer ada
 $NST stylize --content $C --style $S/starry_night.jpg --size 256 --backbone vgg16_tv --out $OUT/vgg16_tv
 $NST stylize --content $C --style $S/starry_night.jpg --size 256 --backbone efficientnet_lite0 \
     --out $OUT/efficientnet_lite0
+.venv/bin/python experiments/overview.py $OUT/overview.jpg $OUT/default_vgg19_lbfgs $OUT/blend_starry_night_the_scream \
+    $OUT/adam $OUT/vgg16_tv $OUT/efficientnet_lite0
+$NST report $OUT
