@@ -99,11 +99,26 @@ def _panels(ok: pd.DataFrame, width: float = 6.5) -> tuple[plt.Figure, list[tupl
 
 
 def _finish(fig: plt.Figure, panels: list[tuple[str, pd.DataFrame, plt.Axes]], xlabel: str, path: Path) -> Path:
-    for backbone, _, ax in panels:
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
+    several = len(panels) > 1
+    for i, (backbone, _, ax) in enumerate(panels):
         ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(f"total loss (Gatys objective{' on ' + backbone if backbone else ''})")
+        low, high = ax.get_ylim()
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))  # 30, 100, not 3x10^1
+        # label the minor ticks only when the axis spans under 1.5 decades (else they crowd)
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g") if high / max(low, 1e-12) < 30 else NullFormatter())
+        ax.tick_params(axis="y", which="minor", labelsize=7)
+        if not several:
+            ax.set_xlabel(xlabel)
+        if i == 0:
+            ax.set_ylabel("total loss (Gatys objective)" if several or not backbone else
+                          f"total loss (Gatys objective on {backbone})")
+        if several:
+            ax.set_title(f"{backbone} features (own units)", fontsize=9)
         ax.grid(alpha=0.3)
+    if several:
+        fig.supxlabel(xlabel, fontsize=10, y=0.1)
     handles, labels = panels[0][2].get_legend_handles_labels()
     for _, _, ax in panels[1:]:
         h, lab = ax.get_legend_handles_labels()
@@ -111,8 +126,9 @@ def _finish(fig: plt.Figure, panels: list[tuple[str, pd.DataFrame, plt.Axes]], x
         labels += [y for y in lab if y not in labels]
     if labels:
         fig.legend(handles, [textwrap.shorten(x, 70) for x in labels], loc="lower center", frameon=False,
-                   fontsize=7, ncol=min(len(labels), 2))
-    fig.tight_layout(rect=(0, min(0.5, 0.06 * ((len(labels) + 1) // 2)), 1, 1))
+                   fontsize=7, ncol=min(len(labels), 3))
+    bottom = min(0.5, 0.06 * ((len(labels) + 2) // 3)) + (0.08 if several else 0)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     fig.savefig(path)
     plt.close(fig)
     return path
@@ -125,7 +141,7 @@ def plot_loss_curves(df: pd.DataFrame, path: Path) -> Path | None:
         return None
     fig, panels = _panels(ok)
     colours: dict[str, str] = {}
-    for backbone, group, ax in panels:
+    for _, group, ax in panels:
         for _, row in group.iterrows():
             h = pd.read_csv(Path(row.out) / "history.csv")
             if "loss/total" not in h:
@@ -134,8 +150,6 @@ def plot_loss_curves(df: pd.DataFrame, path: Path) -> Path | None:
             colours.setdefault(row.setting, f"C{len(colours) % 10}")
             ax.plot(h["step"], h["loss/total"], color=colours[row.setting], alpha=0.7, lw=1,
                     label=row.setting if first else None)
-        if backbone:
-            ax.set_title(backbone, fontsize=9)
     return _finish(fig, panels, "step", path)
 
 
@@ -145,11 +159,9 @@ def plot_time_vs_loss(df: pd.DataFrame, path: Path) -> Path | None:
         return None
     fig, panels = _panels(ok)
     settings = list(dict.fromkeys(ok.setting))
-    for backbone, group, ax in panels:
+    for _, group, ax in panels:
         for label, g in group.groupby("setting", sort=False):
             ax.scatter(g["seconds"], g["final/total"], label=label, color=f"C{settings.index(label) % 10}", s=22)
-        if backbone:
-            ax.set_title(backbone, fontsize=9)
     return _finish(fig, panels, "seconds per trial (as run, incl. loading; clean timings: results/runtime)", path)
 
 
@@ -159,11 +171,12 @@ def thumbnail(src: Path, dst: Path, size: int = 160) -> Path:
 
 
 def column_labels(settings: list[str], width: int) -> list[list[str]]:
-    """Each setting as the lines that tell it from the others: the key=value parts every setting shares are left
-    out, and the rest is wrapped to ``width`` characters, never cut."""
-    parts = [re.split(r",\s*(?![^{]*\})", re.sub(r"^config=\{?", "", s).rstrip("}")) for s in settings]
+    """Each setting as the lines that tell it from the others: one key=value per line, the parts every setting
+    shares left out, long parts wrapped to ``width`` characters, never cut."""
+    parts = [[p for p in re.split(r"[,\s]+(?![^{]*\})", re.sub(r"^config=\{?", "", s).rstrip("}")) if p]
+             for s in settings]
     shared = set.intersection(*map(set, parts)) if len(parts) > 1 else set()
-    return [textwrap.wrap(", ".join(p for p in ps if p not in shared) or "default", width) for ps in parts]
+    return [[line for p in ps if p not in shared for line in textwrap.wrap(p, width)] or ["default"] for ps in parts]
 
 
 def image_grid(df: pd.DataFrame, path: Path, size: int = 160, max_rows: int = 16) -> Path | None:
@@ -175,7 +188,7 @@ def image_grid(df: pd.DataFrame, path: Path, size: int = 160, max_rows: int = 16
     if not rows:
         return None
     labels = column_labels(settings, width=size // 6)
-    label_h, left = 12 * max(len(lab) for lab in labels) + 6, 150
+    label_h, left, pasted = 15 * max(len(lab) for lab in labels) + 6, 150, 0  # 15 px per line of PIL's font
     sheet = Image.new("RGB", (left + len(settings) * (size + 4), label_h + len(rows) * (size + 4)), "white")
     draw = ImageDraw.Draw(sheet)
     for j, lines in enumerate(labels):
@@ -191,10 +204,13 @@ def image_grid(df: pd.DataFrame, path: Path, size: int = 160, max_rows: int = 16
                 continue
             img = Path(str(match.iloc[0].out)) / "stylized.jpg" if not match.empty else None
             if img is not None and img.exists():
+                pasted += 1
                 with Image.open(img) as im:
                     im = im.convert("RGB")
                     im.thumbnail((size, size))
                     sheet.paste(im, (left + j * (size + 4), y))
+    if not pasted:  # the trial folders are not here (a committed study keeps only its tables): keep the old grid
+        return path if path.exists() else None
     sheet.save(path, quality=85)
     return path
 
@@ -219,9 +235,10 @@ def write_html(df: pd.DataFrame, settings: list[str], table: pd.DataFrame, resul
             cell = "–"
             if not match.empty:
                 r = match.iloc[0]
-                img = Path(str(r.out)) / "stylized.jpg"
-                if r.status == "ok" and img.exists():
-                    t = thumbnail(img, thumbs / f"{r.trial_id}.jpg")
+                img, t = Path(str(r.out)) / "stylized.jpg", thumbs / f"{r.trial_id}.jpg"
+                if r.status == "ok" and (img.exists() or t.exists()):  # a committed study keeps only thumbs
+                    if img.exists():
+                        thumbnail(img, t)
                     cell = f"<img src='{t.relative_to(results)}' title='{r.trial_id}'>"
                 else:
                     cell = html.escape(str(r.error or r.status))[:120]
