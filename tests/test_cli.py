@@ -148,3 +148,15 @@ def test_a_config_parameter_merges_into_a_section_set_by_another(tmp_path):
         "config": {"value": {"backbone": {"style_layers": ["conv1_1"]}}}}}))
     (trial,) = expand(load_sweep(tmp_path / "s.yaml"), tmp_path)
     assert trial.config.backbone.content_layers == ["conv3_1"] and trial.config.backbone.style_layers == ["conv1_1"]
+
+
+def test_initial_loss_is_the_start_image_for_every_optimiser(tmp_path):
+    """L-BFGS's history rows are the end of each line search; the initial loss must still be the start image's."""
+    initial = {}
+    for opt in ("lbfgs", "adam"):
+        assert main(["stylize", "--content", str(CONTENT), "--style", str(STYLE), "--optimizer", opt,
+                     "--out", str(tmp_path / opt), *FAST]) == 0
+        m = json.loads((tmp_path / opt / "metrics.json").read_text())
+        initial[opt] = m["initial"]["style"]
+        assert m["style_reduction"] == pytest.approx(m["initial"]["style"] / m["final"]["style"])
+    assert initial["lbfgs"] == pytest.approx(initial["adam"], rel=1e-5)  # the same start image, the same loss

@@ -44,7 +44,12 @@ def cpu_name() -> str:
 
 
 def machine() -> dict[str, Any]:
-    return {"device": "cpu", "cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__}
+    """What every timing row records about where and by which code it was measured."""
+    from nst_bench.run.tracking import provenance
+
+    made = provenance("cpu", 0)
+    return {"device": "cpu", "cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "git_commit": made["git_commit"], "date": made["date"]}
 
 
 def method_config(method: str, size: int, **keys: Any) -> RunConfig:

@@ -54,6 +54,7 @@ class PixelModule(pl.LightningModule):
         self.step_offset = step_offset
         self.automatic_optimization = False
         self.history: list[dict[str, float]] = []
+        self.initial: dict[str, float] | None = None  # loss terms of the first evaluation (at the start image)
         self.last_good = init.clone()
         self.diverged_at: int | None = None
         self.seconds = 0.0
@@ -93,6 +94,8 @@ class PixelModule(pl.LightningModule):
             t = self.objective(self.image)
             self.manual_backward(t["total"])
             self.evaluations += 1
+            if self.initial is None:  # the loss where the step started: L-BFGS's history rows are the line
+                self.initial = {k: float(v.detach()) for k, v in t.items()}  # search's last point, not its first
             terms.update(t)
             self._last_eval = (x.clone(), {k: v.detach() for k, v in t.items()}, self.image.grad.clone())
             return t["total"]
@@ -131,7 +134,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
     from ``init`` when given (a video's warped previous frame), else from ``gatys.init``."""
     history: list[dict[str, float]] = []
     per_scale: list[float] = []
-    evaluations, diverged_at = 0, None
+    evaluations, diverged_at, initial = 0, None, None
     sizes = pyramid(*content.shape[-2:], gatys.scales)
     image: torch.Tensor | None = None
     for scale, size in zip(gatys.scales, sizes, strict=True):
@@ -149,6 +152,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
                                  label=f"gatys {size[1]}x{size[0]}", logger=logger, progress=progress,
                                  log_every=log_every, bar_position=bar_position)
         history += module.history
+        initial = initial or module.initial
         evaluations += module.evaluations
         per_scale.append(module.seconds)
         image = module.image.detach()
@@ -161,7 +165,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
         image = recombine_colour(image, content)
     return Result(image=image, final=final, seconds=sum(per_scale), history=history, iterations=len(history),
                   evaluations=evaluations, sizes=sizes[:len(per_scale)], diverged_at=diverged_at,
-                  extra={"per_scale_seconds": per_scale})
+                  extra={"per_scale_seconds": per_scale, "initial": initial})
 
 
 class GatysStylizer:

@@ -57,7 +57,8 @@ def run(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | None = N
     ylabel = "mean squared activation (ascended)" if "activation" in plotted else "weighted loss"
     plot = loss_curves(result.history, run.out / "loss.png", plotted, title=name, ylabel=ylabel) if (
         result.history) else None
-    first = result.history[0] if result.history else {}
+    # the loss at the start image (Gatys records it; L-BFGS's first history row is after its first line search)
+    first = result.extra.pop("initial", None) or (result.history[0] if result.history else {})
     strip = None
     if stylizer.depth_estimator is not None:
         strip = save_image(depth_strip(stylizer.depth_estimator, content, result.image), run.out / "depth.jpg")
