@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from nst_bench.evaluate.runtime import machine
+
 ROOT = Path(__file__).resolve().parent.parent
 NST = [sys.executable, "-m", "nst_bench.cli"]
 CONTENT = "assets/demo/content/rocket.jpg"
@@ -50,7 +52,8 @@ def main() -> None:
         separate_s = time.perf_counter() - t
     table = pd.DataFrame([{"how": "one sweep", "wall_seconds": sweep_s},
                           {"how": "separate", "wall_seconds": separate_s}])
-    table = table.assign(per_trial=table.wall_seconds / args.n, trials=args.n, size=args.size, steps=args.steps)
+    table = table.assign(per_trial=table.wall_seconds / args.n, trials=args.n, size=args.size, steps=args.steps,
+                         **machine())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
     print(table.to_markdown(index=False, floatfmt=".1f"))

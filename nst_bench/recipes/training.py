@@ -141,6 +141,7 @@ class Training:
         metrics = run.metrics(
             "ok", val, history[-1].get("elapsed") if history else None, t.steps, steps=t.steps,
             held_out=val, resumed_from_step=self.start, images_seen=t.steps * t.batch,
+            dtype="float32" if t.precision == "32" else t.precision,
             final_train={k: history[-1][k] for k in plotted if k in history[-1]} if history else None,
             val_history=self.val_history, **extra)
         return run.finish(metrics, {"final_samples": (final_grid, caption), "loss_curves": (plot, "")},

@@ -63,12 +63,13 @@ class Run:
 
     def metrics(self, status: str, final: Mapping[str, float], seconds: float | None, iterations: int,
                 **extra: Any) -> RunMetrics:
-        """A ``RunMetrics`` with the config, provenance and W&B run folder filled in."""
+        """A ``RunMetrics`` with the config, provenance and W&B run folder filled in (``dtype=`` names a precision
+        other than float32, e.g. a bf16-mixed training run's)."""
         backbone, method_weights = extra.pop("backbone", None), extra.pop("method_weights", None)
         run_dir = getattr(self.tracker, "run_dir", None)
         return RunMetrics(status=status, final=dict(final), seconds=seconds, iterations=iterations,
                           config=self.config or to_dict(self.cfg),
-                          provenance=provenance(self.cfg.device, self.cfg.seed),
+                          provenance=provenance(self.cfg.device, self.cfg.seed, extra.pop("dtype", "float32")),
                           backbone=backbone, method_weights=method_weights,
                           wandb_run_dir=str(run_dir) if run_dir else None,
                           timed_iterations=extra.pop("timed_iterations", None), extra=extra)
