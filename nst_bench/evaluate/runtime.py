@@ -89,8 +89,7 @@ def time_gatys(backbone: str, size: int, steps: int = 5, warmup: int = 2, repeat
             "s_per_image_iqr": per_it.iqr * steps_per_image, "repeats": repeats}
 
 
-def time_one_pass(cfg: RunConfig, cache: ProcessCache, repeats: int = 5, dtype: str = "float32",
-                  label: str | None = None) -> dict[str, Any]:
+def time_one_pass(cfg: RunConfig, cache: ProcessCache, repeats: int = 5, dtype: str = "float32") -> dict[str, Any]:
     """Seconds per image of one pass of a feed-forward method (median over ``repeats`` after 2 warm-up passes),
     built through the registry like every other run; ``dtype`` bf16 runs it under bf16 autocast."""
     method = get_method(cfg.method)
@@ -106,7 +105,7 @@ def time_one_pass(cfg: RunConfig, cache: ProcessCache, repeats: int = 5, dtype: 
 
     m = timed(call, repeats)
     h, w = content.shape[-2:]
-    return {"method": label or cfg.method, "size": cfg.image.size, "image": f"{w}x{h}", "dtype": dtype,
+    return {"method": cfg.method, "size": cfg.image.size, "image": f"{w}x{h}", "dtype": dtype,
             "s_per_iteration": float("nan"), "s_per_iteration_iqr": float("nan"),
             "evaluations_per_iteration": float("nan"), "iterations": 0, "s_per_image": m.median,
             "s_per_image_iqr": m.iqr, "repeats": repeats}
@@ -158,7 +157,8 @@ def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup
     cells += [(time_one_pass, (method_config(name, s, **keys), cache), {"dtype": d, "repeats": max(repeats, 5)})
               for name, keys in one_pass for s in sizes for d in dtypes]
     networks = {"fast": fast_checkpoint, "cyclegan": cyclegan_checkpoint}
-    rows = [fn(*args, **kw) | machine() for fn, args, kw in tqdm(cells, desc="runtime", unit="cell", disable=None)]
+    where = machine()  # once: the same machine and commit for every cell
+    rows = [fn(*args, **kw) | where for fn, args, kw in tqdm(cells, desc="runtime", unit="cell", disable=None)]
     for row in rows:
         row["network"] = Path(networks[row["method"]]).name if networks.get(row["method"]) else None
     return pd.DataFrame(rows)
