@@ -57,16 +57,19 @@ DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02, "sgd": 0.01}
 class OptimizerConfig:
     name: str = "lbfgs"  # lbfgs | adam | sgd (DeepDream's normalised-gradient ascent)
     lr: float | None = None  # None = 1.0 for L-BFGS (step scale), 0.02 for Adam, 0.01 for SGD (pixels in [0, 1])
-    steps: int = 300  # iterations per scale
+    steps: int = 300  # iterations per scale (Gatys: unless gatys.scale_steps says otherwise)
     history_size: int = 100  # L-BFGS memory
     line_search: str | None = "strong_wolfe"  # L-BFGS line search; None = fixed step lr (fast, can diverge)
+    line_search_steps: int | None = None  # line search only in each scale's first N iterations and after a rise
 
 
 @dataclass
 class GatysConfig:
     init: str = "content"  # content | noise | style
     scales: list[float] = field(default_factory=lambda: [1.0])  # coarse-to-fine, e.g. [0.5, 1.0]
+    scale_steps: list[int] | None = None  # iterations at each scale, e.g. [200, 60]; None = optimizer.steps each
     preserve_color: bool = False  # luminance-only transfer, content's chrominance kept
+    precision: str = "fp32"  # fp32 | bf16 (encoder under bf16 autocast; Gram matrices and losses stay float32)
 
 
 @dataclass
@@ -319,7 +322,8 @@ def validate(cfg: RunConfig) -> RunConfig:
                "backbone.padding": (cfg.backbone.padding, ("zeros", "reflect")),
                "tracking.wandb": (cfg.tracking.wandb, ("offline", "online", "disabled")),
                "fast.output": (cfg.fast.output, ("tanh", "sigmoid", "clamp")),
-               "train.precision": (cfg.train.precision, ("32", "bf16-mixed"))}
+               "train.precision": (cfg.train.precision, ("32", "bf16-mixed")),
+               "gatys.precision": (cfg.gatys.precision, ("fp32", "bf16"))}
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise UserError(f"{key} is {value!r}; choose one of {', '.join(map(str, allowed))}")
@@ -337,6 +341,10 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise UserError("style weights must be non-negative and sum to more than 0")
     if not cfg.gatys.scales or any(not 0 < s <= 1 for s in cfg.gatys.scales):
         raise UserError(f"gatys.scales must be fractions in (0, 1], e.g. [0.5, 1.0]; got {cfg.gatys.scales}")
+    steps = cfg.gatys.scale_steps
+    if steps is not None and (len(steps) != len(cfg.gatys.scales) or min(steps) < 1):
+        raise UserError(f"gatys.scale_steps needs one positive iteration count per scale {cfg.gatys.scales}, "
+                        f"got {steps}")
     if not 0 <= cfg.adain.alpha <= 1:
         raise UserError(f"adain.alpha must be in [0, 1], got {cfg.adain.alpha}")
     if cfg.device.startswith("cuda"):

@@ -12,13 +12,15 @@ LAYERS = (["conv4_2"], ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"])
 
 
 def _run(vgg19, size=64, steps=15, optim="lbfgs", lr=1.0, init="content", scales=(1.0,), preserve=False,
-         styles=(STYLE,), blend=(1.0,), seed=0, style_weight=5.0):
+         styles=(STYLE,), blend=(1.0,), seed=0, style_weight=5.0, scale_steps=None, stop_below=None):
     content = load_image(CONTENT, size)
     style_imgs = [load_image(s, size) for s in styles]
     obj = PerceptualObjective(vgg19, *LAYERS, content_weight=1.0, style_weight=style_weight, tv_weight=0.0)
     return content, stylize(content, style_imgs, list(blend), obj,
-                            GatysConfig(init=init, scales=list(scales), preserve_color=preserve),
-                            OptimizerConfig(name=optim, lr=lr, steps=steps), seed=seed, progress=False)
+                            GatysConfig(init=init, scales=list(scales), preserve_color=preserve,
+                                        scale_steps=scale_steps),
+                            OptimizerConfig(name=optim, lr=lr, steps=steps), seed=seed, progress=False,
+                            stop_below=stop_below)
 
 
 def test_lbfgs_lowers_style_loss_and_changes_the_image(vgg19):
@@ -55,6 +57,22 @@ def test_coarse_to_fine_ends_at_full_size(vgg19):
     content, r = _run(vgg19, size=96, steps=5, scales=(0.5, 1.0))
     assert r.sizes == [(32, 48), (64, 96)] and r.image.shape[-2:] == content.shape[-2:]
     assert r.iterations == 10 and len(r.extra["per_scale_seconds"]) == 2
+
+
+def test_scale_steps_set_the_iterations_of_each_scale_and_seconds_run_on_across_scales(vgg19):
+    _, r = _run(vgg19, size=96, scales=(0.5, 1.0), scale_steps=[6, 3])
+    assert r.iterations == 9 and [row["step"] for row in r.history] == list(range(9))
+    seconds = [row["seconds"] for row in r.history]
+    assert seconds == sorted(seconds) and seconds[-1] >= sum(r.extra["per_scale_seconds"]) * 0.9
+
+
+def test_stop_below_ends_the_last_scale_at_that_loss_and_not_before(vgg19):
+    _, full = _run(vgg19, steps=15)
+    target = full.history[6]["total"]
+    _, r = _run(vgg19, steps=15, stop_below=target)
+    assert r.iterations < 15 and r.history[-1]["total"] < target <= r.history[-2]["total"]
+    _, c2f = _run(vgg19, size=96, scales=(0.5, 1.0), scale_steps=[5, 40], stop_below=1e-12)  # never reached
+    assert c2f.iterations == 45
 
 
 def test_preserve_color_keeps_content_chrominance(vgg19):

@@ -46,7 +46,8 @@ class PixelModule(pl.LightningModule):
     """The image is the only parameter; the objective's encoder stays frozen. Gatys and DeepDream both run in it."""
 
     def __init__(self, objective: Objective, init: torch.Tensor, optim: OptimizerConfig,
-                 step_offset: int = 0) -> None:
+                 step_offset: int = 0, origin: float | None = None, stop_below: float | None = None,
+                 precision: str = "fp32") -> None:
         super().__init__()
         self.objective = objective
         self.image = nn.Parameter(init.clone())
@@ -59,7 +60,11 @@ class PixelModule(pl.LightningModule):
         self.diverged_at: int | None = None
         self.seconds = 0.0
         self.evaluations = 0  # forward+backward passes (a line search may take several per iteration)
+        self.search_until = 0  # line_search_steps: the iteration up to which L-BFGS searches after a rise
         self._t0 = 0.0
+        self.origin = origin  # perf_counter() at which a history row's "seconds" is 0 (a coarse-to-fine run's start)
+        self.stop_below = stop_below  # end once the total loss is below this (a time-to-quality benchmark)
+        self.precision = precision  # bf16: the encoder under autocast (the terms cast its features to float32)
         self._last_eval: tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor] | None = None
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -72,8 +77,22 @@ class PixelModule(pl.LightningModule):
             return torch.optim.SGD([self.image], lr=lr)
         return torch.optim.Adam([self.image], lr=lr)
 
+    def choose_line_search(self, opt: torch.optim.Optimizer, iteration: int) -> None:
+        """With ``line_search_steps`` N, L-BFGS searches along its direction only in the first N iterations and in
+        the N after the loss rose; elsewhere it takes the fixed step, one evaluation instead of about two."""
+        n = self.optim.line_search_steps
+        if self.optim.name != "lbfgs" or self.optim.line_search is None or n is None:
+            return
+        rose = len(self.history) >= 2 and self.history[-1]["total"] > self.history[-2]["total"]
+        if rose:
+            self.search_until = iteration + n
+        search = iteration < max(n, self.search_until)
+        opt.param_groups[0]["line_search_fn"] = self.optim.line_search if search else None
+
     def on_train_start(self) -> None:
         self._t0 = time.perf_counter()
+        if self.origin is None:
+            self.origin = self._t0
 
     def on_train_end(self) -> None:
         self.seconds = time.perf_counter() - self._t0
@@ -91,7 +110,8 @@ class PixelModule(pl.LightningModule):
                 terms.update(self._last_eval[1])
                 return terms["total"]
             opt.zero_grad()
-            t = self.objective(self.image)
+            with torch.autocast(self.image.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                t = self.objective(self.image)
             self.manual_backward(t["total"])
             self.evaluations += 1
             if self.initial is None:  # the loss where the step started: L-BFGS's history rows are the line
@@ -100,6 +120,7 @@ class PixelModule(pl.LightningModule):
             self._last_eval = (x.clone(), {k: v.detach() for k, v in t.items()}, self.image.grad.clone())
             return t["total"]
 
+        self.choose_line_search(opt, batch_idx)
         opt.step(closure=closure)
         with torch.no_grad():
             self.image.clamp_(0, 1)
@@ -113,31 +134,39 @@ class PixelModule(pl.LightningModule):
             return
         self.last_good.copy_(self.image.detach())
         record_step(self, values, step, SHOWN_TERMS)
+        self.history[-1]["seconds"] = time.perf_counter() - self.origin  # loss against time, not only against steps
+        if self.stop_below is not None and values["total"] < self.stop_below:
+            self.trainer.should_stop = True
 
 
 def optimise_pixels(objective: Objective, start: torch.Tensor, optim: OptimizerConfig, *, step_offset: int,
                     device: str, label: str, logger: Logger | None, progress: bool, log_every: int = 1,
-                    bar_position: int = 0) -> PixelModule:
-    """``optim.steps`` iterations of the pixels of ``start``; the module holds the image, history and timing."""
-    module = PixelModule(objective, start, optim, step_offset)
+                    bar_position: int = 0, steps: int | None = None, origin: float | None = None,
+                    stop_below: float | None = None, precision: str = "fp32") -> PixelModule:
+    """``steps`` (default ``optim.steps``) iterations of the pixels of ``start``; the module holds the image,
+    history and timing."""
+    module = PixelModule(objective, start, optim, step_offset, origin, stop_below, precision)
     trainer = make_trainer(device, label=label, progress=progress, logger=logger, log_every=log_every,
                            bar_position=bar_position)
-    trainer.fit(module, DataLoader(range(optim.steps), batch_size=None))
+    trainer.fit(module, DataLoader(range(steps or optim.steps), batch_size=None))
     return module
 
 
 def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],
             objective: PerceptualObjective, gatys: GatysConfig, optim: OptimizerConfig, *, seed: int = 0,
             device: str = "cpu", logger: Logger | None = None, progress: bool = True, log_every: int = 1,
-            bar_position: int = 0, init: torch.Tensor | None = None) -> Result:
+            bar_position: int = 0, init: torch.Tensor | None = None, stop_below: float | None = None) -> Result:
     """Optimise pixels coarse-to-fine over ``gatys.scales``; each scale starts from the previous result, the first
-    from ``init`` when given (a video's warped previous frame), else from ``gatys.init``."""
+    from ``init`` when given (a video's warped previous frame), else from ``gatys.init``. ``stop_below`` ends the
+    last scale once its total loss falls below that value."""
+    origin = time.perf_counter()
     history: list[dict[str, float]] = []
     per_scale: list[float] = []
     evaluations, diverged_at, initial = 0, None, None
     sizes = pyramid(*content.shape[-2:], gatys.scales)
     image: torch.Tensor | None = None
-    for scale, size in zip(gatys.scales, sizes, strict=True):
+    steps = gatys.scale_steps or [optim.steps] * len(sizes)
+    for i, (scale, size) in enumerate(zip(gatys.scales, sizes, strict=True)):
         c = resize(content, size)
         s = [resize(x, scaled_size(*x.shape[-2:], scale)) for x in styles]
         if gatys.preserve_color:
@@ -150,7 +179,8 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
             start = resize(init, size) if init is not None else initial_image(gatys.init, c, s[0], seed)
         module = optimise_pixels(objective, start, optim, step_offset=len(history), device=device,
                                  label=f"gatys {size[1]}x{size[0]}", logger=logger, progress=progress,
-                                 log_every=log_every, bar_position=bar_position)
+                                 log_every=log_every, bar_position=bar_position, steps=steps[i], origin=origin,
+                                 stop_below=stop_below if i == len(sizes) - 1 else None, precision=gatys.precision)
         history += module.history
         initial = initial or module.initial
         evaluations += module.evaluations
