@@ -241,7 +241,7 @@ def main() -> None:
     if args.cell:
         args.variant = args.variant[0][0] if args.variant else "default"
         return run_cell(args)
-    variants = dict([("default", {})] + [parse_variant(v) for v in args.variant or []])
+    variants = dict([*(parse_variant(v) for v in args.variant or []), ("default", {})])
     rows = []
     for size in args.sizes:
         for pair in args.pairs:

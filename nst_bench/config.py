@@ -70,6 +70,7 @@ class GatysConfig:
     scale_steps: list[int] | None = None  # iterations at each scale, e.g. [200, 60]; None = optimizer.steps each
     preserve_color: bool = False  # luminance-only transfer, content's chrominance kept
     precision: str = "fp32"  # fp32 | bf16 (encoder under bf16 autocast; Gram matrices and losses stay float32)
+    pyramid: int = 1  # pixels as a Laplacian pyramid of N levels (1 = plain pixels); same loss, other variables
 
 
 @dataclass
@@ -341,6 +342,8 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise UserError("style weights must be non-negative and sum to more than 0")
     if not cfg.gatys.scales or any(not 0 < s <= 1 for s in cfg.gatys.scales):
         raise UserError(f"gatys.scales must be fractions in (0, 1], e.g. [0.5, 1.0]; got {cfg.gatys.scales}")
+    if cfg.gatys.pyramid < 1:
+        raise UserError(f"gatys.pyramid is the number of pyramid levels, at least 1; got {cfg.gatys.pyramid}")
     steps = cfg.gatys.scale_steps
     if steps is not None and (len(steps) != len(cfg.gatys.scales) or min(steps) < 1):
         raise UserError(f"gatys.scale_steps needs one positive iteration count per scale {cfg.gatys.scales}, "

@@ -75,6 +75,25 @@ def test_stop_below_ends_the_last_scale_at_that_loss_and_not_before(vgg19):
     assert c2f.iterations == 45
 
 
+def test_a_pyramid_parameterisation_optimises_the_same_loss_of_the_same_pixels(vgg19):
+    from nst_bench.methods.gatys import PixelModule
+
+    content, style = load_image(CONTENT, 64), load_image(STYLE, 64)
+    obj = PerceptualObjective(vgg19, *LAYERS, content_weight=1.0, style_weight=5.0, tv_weight=0.0)
+    obj.set_content(content)
+    obj.set_style(obj.style_grams(style))
+    module = PixelModule(obj, content, OptimizerConfig(), levels=4)
+    assert [tuple(p.shape[-2:]) for p in module.coarse] == [(21, 32), (11, 16), (6, 8)]
+    assert torch.equal(module.picture, content)  # coarse levels start at zero: the start image is unchanged
+    plain = stylize(content, [style], [1.0], obj, GatysConfig(), OptimizerConfig(line_search=None, steps=10),
+                    progress=False)
+    pyr = stylize(content, [style], [1.0], obj, GatysConfig(pyramid=4), OptimizerConfig(line_search=None, steps=10),
+                  progress=False)
+    assert pyr.history[0]["total"] == pytest.approx(plain.history[0]["total"], rel=1e-6)
+    assert pyr.final["total"] < 0.5 * pyr.history[0]["total"]
+    assert not torch.allclose(pyr.image, plain.image) and pyr.image.min() >= 0 and pyr.image.max() <= 1
+
+
 def test_preserve_color_keeps_content_chrominance(vgg19):
     content, r = _run(vgg19, preserve=True, steps=5)
     inside = (r.image > 0.01) & (r.image < 0.99)

@@ -81,7 +81,7 @@ def dream(image: torch.Tensor, objective: DreamObjective, cfg: DreamConfig, opti
                                  log_every=log_every, bar_position=bar_position)
         history += module.history
         seconds += module.seconds
-        dreamt = module.image.detach()
+        dreamt = module.picture
         detail = dreamt - base
     with torch.no_grad():
         activation = float(objective.activation(dreamt))

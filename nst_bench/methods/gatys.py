@@ -15,6 +15,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from pytorch_lightning.loggers import Logger
 from torch import nn
 from torch.utils.data import DataLoader
@@ -43,20 +44,29 @@ def initial_image(kind: str, content: torch.Tensor, style: torch.Tensor, seed: i
 
 
 class PixelModule(pl.LightningModule):
-    """The image is the only parameter; the objective's encoder stays frozen. Gatys and DeepDream both run in it."""
+    """The image is the only parameter; the objective's encoder stays frozen. Gatys and DeepDream both run in it.
+
+    With ``levels`` > 1 the image is the sum of a Laplacian pyramid: the pixels plus ``levels - 1`` coarser
+    images, each half the size of the one before and upsampled bilinearly. The loss is the same function of the
+    same pixels; only the variables differ, and a gradient step then moves the image's coarse structure as far as
+    its fine detail, which L-BFGS's curvature estimate alone does not do from a fresh start.
+    """
 
     def __init__(self, objective: Objective, init: torch.Tensor, optim: OptimizerConfig,
                  step_offset: int = 0, origin: float | None = None, stop_below: float | None = None,
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", levels: int = 1) -> None:
         super().__init__()
         self.objective = objective
-        self.image = nn.Parameter(init.clone())
+        self.image = nn.Parameter(init.clone())  # the finest level: the pixels themselves when levels == 1
+        h, w = init.shape[-2:]
+        self.coarse = nn.ParameterList(nn.Parameter(init.new_zeros(*init.shape[:2], -(-h // 2**k), -(-w // 2**k)))
+                                       for k in range(1, levels))
         self.optim = optim
         self.step_offset = step_offset
         self.automatic_optimization = False
         self.history: list[dict[str, float]] = []
         self.initial: dict[str, float] | None = None  # loss terms of the first evaluation (at the start image)
-        self.last_good = init.clone()
+        self.last_good = [p.detach().clone() for p in self.variables]
         self.diverged_at: int | None = None
         self.seconds = 0.0
         self.evaluations = 0  # forward+backward passes (a line search may take several per iteration)
@@ -65,17 +75,33 @@ class PixelModule(pl.LightningModule):
         self.origin = origin  # perf_counter() at which a history row's "seconds" is 0 (a coarse-to-fine run's start)
         self.stop_below = stop_below  # end once the total loss is below this (a time-to-quality benchmark)
         self.precision = precision  # bf16: the encoder under autocast (the terms cast its features to float32)
-        self._last_eval: tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor] | None = None
+        self._last_eval: tuple[list[torch.Tensor], dict[str, torch.Tensor], list[torch.Tensor]] | None = None
+
+    @property
+    def variables(self) -> list[nn.Parameter]:
+        return [self.image, *self.coarse]
+
+    def pixels(self) -> torch.Tensor:
+        x = self.image
+        for level in self.coarse:
+            x = x + F.interpolate(level, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return x
+
+    @property
+    def picture(self) -> torch.Tensor:
+        """The optimised image, in [0, 1]."""
+        with torch.no_grad():
+            return self.pixels().detach().clamp(0, 1)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         lr = self.optim.lr if self.optim.lr is not None else DEFAULT_LR[self.optim.name]
         if self.optim.name == "lbfgs":
             # max_eval must be set: its default (max_iter * 5 // 4 = 1) leaves the line search no evaluations
-            return torch.optim.LBFGS([self.image], lr=lr, max_iter=1, max_eval=25,
+            return torch.optim.LBFGS(self.variables, lr=lr, max_iter=1, max_eval=25,
                                      history_size=self.optim.history_size, line_search_fn=self.optim.line_search)
         if self.optim.name == "sgd":
-            return torch.optim.SGD([self.image], lr=lr)
-        return torch.optim.Adam([self.image], lr=lr)
+            return torch.optim.SGD(self.variables, lr=lr)
+        return torch.optim.Adam(self.variables, lr=lr)
 
     def choose_line_search(self, opt: torch.optim.Optimizer, iteration: int) -> None:
         """With ``line_search_steps`` N, L-BFGS searches along its direction only in the first N iterations and in
@@ -104,35 +130,43 @@ class PixelModule(pl.LightningModule):
         def closure() -> torch.Tensor:
             # L-BFGS evaluates at the start of every step the point where the previous step's line search
             # ended; when clamping left it unchanged, reuse that evaluation instead of paying for it twice.
-            x = self.image.detach()
-            if self._last_eval is not None and torch.equal(self._last_eval[0], x):
-                self.image.grad = self._last_eval[2].clone()
+            at = [p.detach() for p in self.variables]
+            if self._last_eval is not None and all(map(torch.equal, self._last_eval[0], at)):
+                for p, g in zip(self.variables, self._last_eval[2]):
+                    p.grad = g.clone()
                 terms.update(self._last_eval[1])
                 return terms["total"]
             opt.zero_grad()
             with torch.autocast(self.image.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-                t = self.objective(self.image)
+                t = self.objective(self.pixels())
             self.manual_backward(t["total"])
             self.evaluations += 1
             if self.initial is None:  # the loss where the step started: L-BFGS's history rows are the line
                 self.initial = {k: float(v.detach()) for k, v in t.items()}  # search's last point, not its first
             terms.update(t)
-            self._last_eval = (x.clone(), {k: v.detach() for k, v in t.items()}, self.image.grad.clone())
+            self._last_eval = ([p.clone() for p in at], {k: v.detach() for k, v in t.items()},
+                               [p.grad.clone() for p in self.variables])
             return t["total"]
 
         self.choose_line_search(opt, batch_idx)
         opt.step(closure=closure)
         with torch.no_grad():
-            self.image.clamp_(0, 1)
+            if self.coarse:  # the pixels, not each level, must stay in [0, 1]: the finest level takes the clamp
+                x = self.pixels()
+                self.image.add_(x.clamp(0, 1) - x)
+            else:
+                self.image.clamp_(0, 1)
         values = {k: float(v.detach()) for k, v in terms.items()}
         step = self.step_offset + batch_idx
         if not all(math.isfinite(v) for v in values.values()):
             with torch.no_grad():
-                self.image.copy_(self.last_good)
+                for v, good in zip(self.variables, self.last_good):
+                    v.copy_(good)
             self.diverged_at = step
             self.trainer.should_stop = True
             return
-        self.last_good.copy_(self.image.detach())
+        for v, good in zip(self.variables, self.last_good):
+            good.copy_(v.detach())
         record_step(self, values, step, SHOWN_TERMS)
         self.history[-1]["seconds"] = time.perf_counter() - self.origin  # loss against time, not only against steps
         if self.stop_below is not None and values["total"] < self.stop_below:
@@ -142,10 +176,10 @@ class PixelModule(pl.LightningModule):
 def optimise_pixels(objective: Objective, start: torch.Tensor, optim: OptimizerConfig, *, step_offset: int,
                     device: str, label: str, logger: Logger | None, progress: bool, log_every: int = 1,
                     bar_position: int = 0, steps: int | None = None, origin: float | None = None,
-                    stop_below: float | None = None, precision: str = "fp32") -> PixelModule:
+                    stop_below: float | None = None, precision: str = "fp32", levels: int = 1) -> PixelModule:
     """``steps`` (default ``optim.steps``) iterations of the pixels of ``start``; the module holds the image,
     history and timing."""
-    module = PixelModule(objective, start, optim, step_offset, origin, stop_below, precision)
+    module = PixelModule(objective, start, optim, step_offset, origin, stop_below, precision, levels)
     trainer = make_trainer(device, label=label, progress=progress, logger=logger, log_every=log_every,
                            bar_position=bar_position)
     trainer.fit(module, DataLoader(range(steps or optim.steps), batch_size=None))
@@ -157,14 +191,17 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
             device: str = "cpu", logger: Logger | None = None, progress: bool = True, log_every: int = 1,
             bar_position: int = 0, init: torch.Tensor | None = None, stop_below: float | None = None) -> Result:
     """Optimise pixels coarse-to-fine over ``gatys.scales``; each scale starts from the previous result, the first
-    from ``init`` when given (a video's warped previous frame), else from ``gatys.init``. ``stop_below`` ends the
-    last scale once its total loss falls below that value."""
+    from ``init`` when given (a video's warped previous frame), else from ``gatys.init``. From the content, a
+    finer scale starts at its own content plus the upsampled stylization of the scale before (what that scale
+    changed), so the photo's fine detail is not blurred away by the upsampling. ``stop_below`` ends the last
+    scale once its total loss falls below that value."""
     origin = time.perf_counter()
     history: list[dict[str, float]] = []
     per_scale: list[float] = []
     evaluations, diverged_at, initial = 0, None, None
     sizes = pyramid(*content.shape[-2:], gatys.scales)
     image: torch.Tensor | None = None
+    previous_content: torch.Tensor | None = None
     steps = gatys.scale_steps or [optim.steps] * len(sizes)
     for i, (scale, size) in enumerate(zip(gatys.scales, sizes, strict=True)):
         c = resize(content, size)
@@ -173,19 +210,22 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
             s = [match_luminance(x, c) for x in s]
             c = luminance(c)
         set_style_targets(objective, c, s, blend)
-        if image is not None:
+        if image is not None and previous_content is not None and init is None and gatys.init == "content":
+            start = (c + resize(image - previous_content, size)).clamp(0, 1)
+        elif image is not None:
             start = resize(image, size)
         else:
             start = resize(init, size) if init is not None else initial_image(gatys.init, c, s[0], seed)
         module = optimise_pixels(objective, start, optim, step_offset=len(history), device=device,
                                  label=f"gatys {size[1]}x{size[0]}", logger=logger, progress=progress,
                                  log_every=log_every, bar_position=bar_position, steps=steps[i], origin=origin,
-                                 stop_below=stop_below if i == len(sizes) - 1 else None, precision=gatys.precision)
+                                 stop_below=stop_below if i == len(sizes) - 1 else None, precision=gatys.precision,
+                                 levels=gatys.pyramid)
         history += module.history
         initial = initial or module.initial
         evaluations += module.evaluations
         per_scale.append(module.seconds)
-        image = module.image.detach()
+        image, previous_content = module.picture, c
         if module.diverged_at is not None:
             diverged_at = module.diverged_at
             break
