@@ -124,7 +124,7 @@ def ensure(out: Path, kind: str, pair: str, size: int, variant: str, overrides: 
         cell.parent.mkdir(parents=True, exist_ok=True)
         print(f"{pair} {size} px {variant} ...", flush=True)
         subprocess.run([sys.executable, __file__, "--cell", str(cell), "--kind", kind, "--pair", pair,
-                        "--size", str(size), "--variant", variant, "--overrides", json.dumps(overrides),
+                        "--size", str(size), "--cell-variant", variant, "--overrides", json.dumps(overrides),
                         "--target", repr(target)], check=True)
     record = json.loads(cell.with_suffix(".json").read_text())
     print(f"  {pair} {size} px {variant}: {record['seconds']:.1f} s, loss {record['final']['total']:.5g}, "
@@ -233,13 +233,13 @@ def main() -> None:
                     help="an nst-bench setting to time besides its defaults (repeatable)")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "time_to_quality")
     ap.add_argument("--cell", help=argparse.SUPPRESS)
-    for hidden in ("--kind", "--pair", "--overrides"):
+    for hidden in ("--kind", "--pair", "--overrides", "--cell-variant"):
         ap.add_argument(hidden, help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--target", type=float, help=argparse.SUPPRESS)
-    args, _ = ap.parse_known_args()
+    args = ap.parse_args()
     if args.cell:
-        args.variant = args.variant[0][0] if args.variant else "default"
+        args.variant = args.cell_variant
         return run_cell(args)
     variants = dict([*(parse_variant(v) for v in args.variant or []), ("default", {})])
     rows = []

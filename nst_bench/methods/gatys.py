@@ -91,7 +91,7 @@ class PixelModule(pl.LightningModule):
     def picture(self) -> torch.Tensor:
         """The optimised image, in [0, 1]."""
         with torch.no_grad():
-            return self.pixels().detach().clamp(0, 1)
+            return self.pixels().clamp(0, 1)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         lr = self.optim.lr if self.optim.lr is not None else DEFAULT_LR[self.optim.name]
@@ -210,7 +210,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
             s = [match_luminance(x, c) for x in s]
             c = luminance(c)
         set_style_targets(objective, c, s, blend)
-        if image is not None and previous_content is not None and init is None and gatys.init == "content":
+        if previous_content is not None and init is None and gatys.init == "content":
             start = (c + resize(image - previous_content, size)).clamp(0, 1)
         elif image is not None:
             start = resize(image, size)
