@@ -397,10 +397,19 @@ def absolute_paths(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
+_UNSET = object()
+# keys added after trial ids were first written: left out of an id while at these (their defaults), so a sweep
+# that never sets them keeps its ids and resumes into its old folders
+LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_steps": None,
+                              "gatys.precision": "fp32", "gatys.pyramid": 1}
+
+
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:
     """Stable id of a resolved config (sorted JSON), used to name runs and trials. Sections that are off (a depth
     loss of weight 0, no video) are left out, so adding an optional loss leaves every earlier id unchanged."""
     data = to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg
     off = {"depth": lambda d: not d["weight"], "video": lambda v: not v["input"]}
     data = {k: v for k, v in data.items() if not (k in off and isinstance(v, dict) and off[k](v))}
+    data = {k: {n: x for n, x in v.items() if LATER_KEYS.get(f"{k}.{n}", _UNSET) != x} if isinstance(v, dict) else v
+            for k, v in data.items()}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:length]

@@ -13,3 +13,11 @@ def test_bundled_sweeps_keep_their_trial_ids(monkeypatch):
     assert set(got) == set(expected), "a sweep file was added or removed: regenerate tests/data/trial_ids.json"
     for name, ids in expected.items():
         assert got[name] == ids, f"{name}: trial ids changed (tests/data/make_trial_ids.py regenerates them)"
+
+
+def test_a_key_added_later_changes_an_id_only_when_set_away_from_its_default():
+    from nst_bench.config import config_hash, load_config
+
+    base = config_hash(load_config([], {"gatys.pyramid": 1}))
+    assert config_hash(load_config()) == base
+    assert config_hash(load_config([], {"gatys.pyramid": 4})) != base
