@@ -47,8 +47,11 @@ package-check: $(STAMP)
 	    --style $(abspath assets/demo/style/starry_night.jpg) --size 64 --steps 3 --out /tmp/nst-bench-package-check
 	test -s /tmp/nst-bench-package-check/stylized.jpg && test -s /tmp/nst-bench-package-check/metrics.json
 
+# runtime table (~30 min), then Gatys time to quality with its bf16 check (hours: one reference and one
+# nst-bench run per cell; finished cells are kept, so an interrupted run resumes)
 bench: $(STAMP)
 	bash experiments/runtime.sh
+	bash experiments/time_to_quality.sh
 
 clean:
 	rm -rf $(VENV) $(PKG) build dist .pytest_cache

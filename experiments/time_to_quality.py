@@ -99,6 +99,32 @@ def run_nst_bench(pair: str, size: int, cell: Path, overrides: dict[str, Any], t
             "curve": [*curve, {"seconds": seconds, "total": result.final["total"]}]}
 
 
+def objective_check(out: Path, size: int = 256) -> pd.DataFrame:
+    """Both objectives on the same image (each pair's photo plus seeded noise, clamped): the loss terms agree to
+    four digits, or the benchmark compares two different problems."""
+    from nst_bench.config import load_config
+    from nst_bench.methods.common import perceptual_objective, set_style_targets
+    from nst_bench.run.cache import ProcessCache
+
+    rows = []
+    for pair, (content_path, style_path) in PAIRS.items():
+        content, style = load(str(DATA / content_path), size), load(str(DATA / style_path), size)
+        cfg = load_config([], {"content": str(DATA / content_path), "styles": [str(DATA / style_path)],
+                               "image.size": size, **SAME_OBJECTIVE})
+        objective = perceptual_objective(cfg, ProcessCache())
+        set_style_targets(objective, content, [style], [1.0])
+        noise = torch.randn(content.shape, generator=torch.Generator().manual_seed(0))
+        x = (content + 0.1 * noise).clamp(0, 1)
+        with torch.no_grad():
+            ours, theirs = objective(x), Reference(content, style).loss(x)
+        for term in ("content", "style", "total"):
+            rows.append({"pair": pair, "size": size, "term": term, "reference": float(theirs[term]),
+                         "nst_bench": float(ours[term]), "relative_difference": float(ours[term] / theirs[term] - 1)})
+    frame = pd.DataFrame(rows)
+    frame.to_csv(out / "objective_check.csv", index=False)
+    return frame
+
+
 def run_cell(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     cell = Path(args.cell)
@@ -152,71 +178,119 @@ def table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame.assign(**machine())
 
 
-def plot_curves(rows: list[dict[str, Any]], path: Path, variants: list[str]) -> None:
-    """Loss against seconds, one panel per size: each pair's reference dashed, nst-bench ``variants`` solid."""
+def _axes(sizes: list[int]) -> tuple[Any, Any, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = sorted({r["size"] for r in rows})
     fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4.2), squeeze=False)
+    return plt, fig, axes[0]
+
+
+def _finish(ax: Any, rows: list[dict[str, Any]], size: int) -> None:
+    ax.set(yscale="log", xlabel="seconds (weights loading included)", title=f"{size} px (long side)")
+    if ax.get_subplotspec().is_first_col():
+        ax.set_ylabel("total loss at full size")
+    targets = [r["final"]["total"] for r in rows if r["size"] == size and r["variant"] == "reference"]
+    if targets:
+        ax.set_ylim(min(targets) * 0.9, max(targets) * 6)
+        for t in targets:
+            ax.axhline(t, color="grey", lw=0.6, ls=":")
+    ax.grid(alpha=0.3)
+
+
+def plot_curves(rows: list[dict[str, Any]], path: Path, variant: str) -> None:
+    """Loss against seconds, one panel per size: each pair's reference dashed, nst-bench's ``variant`` solid."""
+    sizes = sorted({r["size"] for r in rows})
+    plt, fig, axes = _axes(sizes)
     colours = dict(zip(PAIRS, ("tab:blue", "tab:orange", "tab:green")))
-    styles = dict(zip(variants, ("-", ":", "-.", (0, (5, 1)))))
-    for ax, size in zip(axes[0], sizes):
+    for ax, size in zip(axes, sizes):
         for r in rows:
-            if r["size"] != size or r["variant"] not in ["reference", *variants]:
-                continue
-            curve = r["curve"]
-            label = f"{r['pair']}: {'reference' if r['variant'] == 'reference' else 'nst-bench ' + r['variant']}"
-            ax.plot([c["seconds"] for c in curve], [c["total"] for c in curve], color=colours[r["pair"]],
-                    ls="--" if r["variant"] == "reference" else styles[r["variant"]], lw=1.4, label=label)
-        ax.set(yscale="log", xlabel="seconds (weights loading included)", ylabel="total loss at full size",
-               title=f"{size} px (long side)")
-        targets = [r["final"]["total"] for r in rows if r["size"] == size and r["variant"] == "reference"]
-        if targets:
-            ax.set_ylim(min(targets) * 0.8, max(targets) * 20)
-        ax.grid(alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.05 + 0.03 * len(labels) / 2, 1, 1))
-    fig.savefig(path, dpi=110)
+            if r["size"] == size and r["variant"] in ("reference", variant):
+                label = f"{r['pair']}: " + ("reference" if r["variant"] == "reference" else f"nst-bench {variant}")
+                ax.plot([c["seconds"] for c in r["curve"]], [c["total"] for c in r["curve"]],
+                        color=colours[r["pair"]], ls="--" if r["variant"] == "reference" else "-", lw=1.4,
+                        label=label)
+        _finish(ax, rows, size)
+    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               frameon=False)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
-def side_by_side(out: Path, pair: str, size: int, variant: str, frame: pd.DataFrame) -> Path | None:
-    """The reference's picture after 300 iterations beside nst-bench's when it reached the same loss."""
+def plot_levers(rows: list[dict[str, Any]], path: Path) -> None:
+    """Every variant tried on one pair, one panel per size: which lever moved the curve."""
+    sizes = sorted({r["size"] for r in rows})
+    plt, fig, axes = _axes(sizes)
+    variants = [v for v in dict.fromkeys(r["variant"] for r in rows) if not v.startswith("reference")]
+    colours = dict(zip(variants, plt.get_cmap("tab20").colors))
+    for ax, size in zip(axes, sizes):
+        for r in rows:
+            if r["size"] != size:
+                continue
+            reference = r["variant"].startswith("reference")
+            ax.plot([c["seconds"] for c in r["curve"]], [c["total"] for c in r["curve"]],
+                    color="black" if reference else colours[r["variant"]], ls="--" if reference else "-",
+                    lw=1.6 if reference else 1.1, label=r["variant"])
+        _finish(ax, rows, size)
+    handles = {}
+    for ax in axes:
+        handles |= dict(zip(*reversed(ax.get_legend_handles_labels())))
+    fig.tight_layout()
+    fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               frameon=False, title=next(iter(PAIRS)))
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def side_by_side(out: Path, pair: str, size: int, frame: pd.DataFrame) -> Path | None:
+    """The reference's picture after 300 iterations beside every nst-bench picture of the same cell whose image is
+    on disk (cell images are not committed, so a fresh checkout shows what it has measured itself)."""
     from PIL import ImageDraw
 
-    paths = [cell_path(out, pair, size, v).with_suffix(".jpg") for v in ("reference", variant)]
-    if not all(p.exists() for p in paths):
+    rows = frame[(frame.pair == pair) & (frame["size"] == size)]
+    shown = [r for _, r in rows.iterrows() if cell_path(out, pair, size, r.variant).with_suffix(".jpg").exists()]
+    shown = [r for r in shown if r.variant.startswith("reference")][:1] + [
+        r for r in shown if not r.variant.startswith("reference")]
+    if len(shown) < 2 or not shown[0].variant.startswith("reference"):
         return None
-    images = [Image.open(p).convert("RGB") for p in paths]
-    rows = [frame[(frame.pair == pair) & (frame["size"] == size) & (frame.variant == v)].iloc[0]
-            for v in ("reference", variant)]
+    images = [Image.open(cell_path(out, pair, size, r.variant).with_suffix(".jpg")).convert("RGB") for r in shown]
     w, h = images[0].size
-    sheet = Image.new("RGB", (2 * w + 8, h + 36), "white")
+    sheet = Image.new("RGB", (len(images) * (w + 8) - 8, h + 36), "white")
     draw = ImageDraw.Draw(sheet)
-    for i, (im, r) in enumerate(zip(images, rows)):
+    for i, (im, r) in enumerate(zip(images, shown)):
         sheet.paste(im, (i * (w + 8), 36))
-        name = "reference, 300 iterations" if i == 0 else f"nst-bench {variant}"
-        draw.text((i * (w + 8) + 4, 4), f"{name}: loss {r.loss:.4g}\n{r.seconds:.0f} s", fill="black")
+        name = f"{r.variant}, 300 iterations" if i == 0 else f"nst-bench {r.variant}"
+        status = "" if i == 0 or r.reached else ", target not reached"
+        draw.text((i * (w + 8) + 4, 4), f"{name}: loss {r.loss:.4g}\n{r.seconds:.0f} s{status}", fill="black")
     path = out / f"side_by_side_{slug(pair)}_{size}.jpg"
     sheet.save(path, quality=88)
     return path
 
 
-def report(out: Path, rows: list[dict[str, Any]]) -> None:
+def all_cells(out: Path) -> list[dict[str, Any]]:
+    """Every cell measured into ``out``, by this invocation or an earlier one, in size, pair, variant order."""
+    rows = [json.loads(p.read_text()) for p in (out / "cells").glob("*.json")]
+    pairs = list(PAIRS)
+    return sorted(rows, key=lambda r: (r["size"], pairs.index(r["pair"]), r["variant"] != "reference",
+                                       r["variant"]))
+
+
+def report(out: Path, shown: str = "default") -> pd.DataFrame:
+    """The table of every cell, the curves of ``shown`` against the reference, the levers plot and the 512 px
+    side-by-side pictures."""
+    rows = all_cells(out)
     frame = table(rows)
     frame.to_csv(out / "time_to_quality.csv", index=False)
-    plot_curves([r for r in rows if r["variant"] in ("reference", "default")], out / "curves.png", ["default"])
-    lever_rows = [r for r in rows if r["pair"] == next(iter(PAIRS))]
-    plot_curves(lever_rows, out / "levers.png", [v for v in dict.fromkeys(r["variant"] for r in lever_rows)
-                                                 if v != "reference"][:4])
+    plot_curves(rows, out / "curves.png", shown)
+    plot_levers([r for r in rows if r["pair"] == next(iter(PAIRS))], out / "levers.png")
     for pair in PAIRS:
-        side_by_side(out, pair, 512, "default", frame)
+        side_by_side(out, pair, 512, frame)
     print(frame[["pair", "size", "variant", "seconds", "evaluations", "loss", "target", "speedup",
                  "peak_rss_mb"]].to_string(index=False))
+    return frame
 
 
 def parse_variant(words: list[str]) -> tuple[str, dict[str, Any]]:
@@ -231,6 +305,8 @@ def main() -> None:
     ap.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
     ap.add_argument("--variant", nargs="+", action="append", metavar="NAME KEY=VALUE",
                     help="an nst-bench setting to time besides its defaults (repeatable)")
+    ap.add_argument("--repeat-reference", action="store_true",
+                    help="time the reference a second time (cell reference-2): its spread, and its picture")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "time_to_quality")
     ap.add_argument("--cell", help=argparse.SUPPRESS)
     for hidden in ("--kind", "--pair", "--overrides", "--cell-variant"):
@@ -242,14 +318,16 @@ def main() -> None:
         args.variant = args.cell_variant
         return run_cell(args)
     variants = dict([*(parse_variant(v) for v in args.variant or []), ("default", {})])
-    rows = []
     for size in args.sizes:
         for pair in args.pairs:
             ref = ensure(args.out, "reference", pair, size, "reference", {})
-            rows.append(ref)
+            if args.repeat_reference:
+                ensure(args.out, "reference", pair, size, "reference-2", {})
             for name, overrides in variants.items():
-                rows.append(ensure(args.out, "nst-bench", pair, size, name, overrides, ref["final"]["total"]))
-    report(args.out, rows)
+                ensure(args.out, "nst-bench", pair, size, name, overrides, ref["final"]["total"])
+    if not (args.out / "objective_check.csv").exists():
+        objective_check(args.out)
+    report(args.out)
 
 
 if __name__ == "__main__":

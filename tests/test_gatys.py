@@ -12,15 +12,16 @@ LAYERS = (["conv4_2"], ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"])
 
 
 def _run(vgg19, size=64, steps=15, optim="lbfgs", lr=1.0, init="content", scales=(1.0,), preserve=False,
-         styles=(STYLE,), blend=(1.0,), seed=0, style_weight=5.0, scale_steps=None, stop_below=None):
+         styles=(STYLE,), blend=(1.0,), seed=0, style_weight=5.0, scale_steps=None, stop_below=None,
+         line_search_steps=None):
     content = load_image(CONTENT, size)
     style_imgs = [load_image(s, size) for s in styles]
     obj = PerceptualObjective(vgg19, *LAYERS, content_weight=1.0, style_weight=style_weight, tv_weight=0.0)
     return content, stylize(content, style_imgs, list(blend), obj,
                             GatysConfig(init=init, scales=list(scales), preserve_color=preserve,
                                         scale_steps=scale_steps),
-                            OptimizerConfig(name=optim, lr=lr, steps=steps), seed=seed, progress=False,
-                            stop_below=stop_below)
+                            OptimizerConfig(name=optim, lr=lr, steps=steps, line_search_steps=line_search_steps),
+                            seed=seed, progress=False, stop_below=stop_below)
 
 
 def test_lbfgs_lowers_style_loss_and_changes_the_image(vgg19):
@@ -92,6 +93,50 @@ def test_a_pyramid_parameterisation_optimises_the_same_loss_of_the_same_pixels(v
     assert pyr.history[0]["total"] == pytest.approx(plain.history[0]["total"], rel=1e-6)
     assert pyr.final["total"] < 0.5 * pyr.history[0]["total"]
     assert not torch.allclose(pyr.image, plain.image) and pyr.image.min() >= 0 and pyr.image.max() <= 1
+
+
+def test_line_search_steps_search_only_at_the_start_and_after_a_rise(vgg19):
+    from nst_bench.methods.gatys import PixelModule
+
+    content = load_image(CONTENT, 32)
+    obj = PerceptualObjective(vgg19, *LAYERS, content_weight=1.0, style_weight=5.0, tv_weight=0.0)
+    module = PixelModule(obj, content, OptimizerConfig(line_search_steps=2))
+    opt = module.configure_optimizers()
+    searched = []
+    for iteration, total in enumerate([9.0, 8.0, 7.0, 6.0, 6.5, 5.0, 4.0, 3.0]):
+        module.choose_line_search(opt, iteration)
+        searched.append(opt.param_groups[0]["line_search_fn"] is not None)
+        module.history.append({"total": total})
+    # iterations 0-1 search; the rise recorded at iteration 4 makes 5 and 6 search again
+    assert searched == [True, True, False, False, False, True, True, False]
+    _, always = _run(vgg19, steps=12)
+    _, budget = _run(vgg19, steps=12, line_search_steps=2)
+    assert 12 <= budget.evaluations < always.evaluations
+    assert budget.final["total"] < 0.5 * budget.history[0]["total"]
+
+
+def test_a_finer_scale_starts_at_its_own_content_plus_the_upsampled_change_of_the_scale_before(vgg19, monkeypatch):
+    from nst_bench.data.images import resize
+    from nst_bench.methods import gatys
+
+    starts, modules = [], []
+    real = gatys.optimise_pixels
+
+    def spy(objective, start, *args, **kwargs):
+        starts.append(start.clone())
+        modules.append(real(objective, start, *args, **kwargs))
+        return modules[-1]
+
+    monkeypatch.setattr(gatys, "optimise_pixels", spy)
+    content, _ = _run(vgg19, size=96, scales=(0.5, 1.0), scale_steps=[6, 1])
+    coarse_content = resize(content, starts[0].shape[-2:])
+    change = modules[0].picture - coarse_content
+    assert change.abs().mean() > 0.01  # the coarse scale stylized
+    expected = (content + resize(change, content.shape[-2:])).clamp(0, 1)
+    assert torch.allclose(starts[1], expected, atol=1e-6)
+    # plain upsampling of the coarse picture would blur the photo: the residual start keeps more of it
+    blurred = resize(modules[0].picture, content.shape[-2:])
+    assert (starts[1] - content).abs().mean() < (blurred - content).abs().mean()
 
 
 def test_preserve_color_keeps_content_chrominance(vgg19):
