@@ -252,6 +252,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--repeats", type=int, default=3, help="timed runs per Gatys cell (one-pass methods: at least 5)")
     t.add_argument("--fast-checkpoint", help="also time this trained network (net.safetensors)")
     t.add_argument("--cyclegan-checkpoint", help="also time this CycleGAN generator (generator.safetensors)")
+    t.add_argument("--engstrom", nargs="+", default=[], metavar="FOLDER",
+                   help="also time Engstrom's pretrained networks (folders with manifest.json)")
     t.add_argument("--out", default="results/runtime", help="writes runtime.md and runtime.csv here")
     t.set_defaults(func=_runtime)
 
@@ -276,7 +278,8 @@ def _runtime(args: argparse.Namespace) -> int:
 
     quiet_lightning()
     table = runtime_table(args.backbones, args.sizes, args.steps, repeats=args.repeats,
-                          fast_checkpoint=args.fast_checkpoint, cyclegan_checkpoint=args.cyclegan_checkpoint)
+                          fast_checkpoint=args.fast_checkpoint, cyclegan_checkpoint=args.cyclegan_checkpoint,
+                          engstrom=args.engstrom)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "runtime.csv", index=False)

@@ -80,6 +80,12 @@ class AdainConfig:
 
 
 @dataclass
+class MagentaConfig:
+    alpha: float = 1.0  # magenta: 0 = the photo's own style vector, 1 = the painting's
+    style_index: int = 0  # magenta26: which of its 26 built-in styles (0-25)
+
+
+@dataclass
 class FastConfig:
     checkpoint: str | None = None  # trained network (.safetensors from `nst-bench train fast`) for method: fast
     width: int = 32  # channels of the first layer (training only; a checkpoint records its own)
@@ -110,6 +116,7 @@ class TrainConfig:
     """Feed-forward training (`nst-bench train fast`); never part of a stylize trial."""
 
     content_dir: str | None = None  # any folder of photos (COCO for real use)
+    extra_content_dirs: list[str] = field(default_factory=list)  # more photo folders, trained on after content_dir's
     crop: int = 256  # random square crops, px
     batch: int = 4
     steps: int = 2000
@@ -178,6 +185,7 @@ class RunConfig:
     gatys: GatysConfig = field(default_factory=GatysConfig)
     adain: AdainConfig = field(default_factory=AdainConfig)
     fast: FastConfig = field(default_factory=FastConfig)
+    magenta: MagentaConfig = field(default_factory=MagentaConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     depth: DepthConfig = field(default_factory=DepthConfig)
@@ -377,8 +385,8 @@ def validate(cfg: RunConfig) -> RunConfig:
 
 # every key that holds a file or folder: made absolute before a trial runs somewhere else (a Ray worker)
 PATH_KEYS = ("content", "styles", "out", "backbone.weights", "fast.checkpoint", "cyclegan.checkpoint",
-             "cyclegan.domain_a", "cyclegan.domain_b", "train.content_dir", "depth.weights", "video.input",
-             "video.flow_weights")
+             "cyclegan.domain_a", "cyclegan.domain_b", "train.content_dir", "train.extra_content_dirs",
+             "depth.weights", "video.input", "video.flow_weights")
 
 
 def absolute_paths(cfg: RunConfig) -> RunConfig:
@@ -401,7 +409,7 @@ _UNSET = object()
 # keys added after trial ids were first written: left out of an id while at these (their defaults), so a sweep
 # that never sets them keeps its ids and resumes into its old folders
 LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_steps": None,
-                              "gatys.precision": "fp32", "gatys.pyramid": 1}
+                              "gatys.precision": "fp32", "gatys.pyramid": 1, "train.extra_content_dirs": []}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

@@ -84,6 +84,7 @@ def test_runtime_table_has_every_cell(tmp_path):
 
     generator = save_generator(ResnetGenerator(width=8, blocks=1), tmp_path / "g.safetensors")
     t = runtime_table(["efficientnet_lite0"], [64, 96], steps=2, warmup=1, cyclegan_checkpoint=str(generator))
+    t = t[t.dtype == "float32"]  # bf16 rows as well where the CPU has native bf16
     gatys, adain = t[t.method.str.startswith("gatys")], t[t.method == "adain"]
     assert list(gatys["size"]) == [64, 96] == list(adain["size"]) and (gatys.s_per_iteration > 0).all()
     assert (gatys.s_per_image == gatys.s_per_iteration * 300).all() and t.threads.iloc[0] >= 1
@@ -96,9 +97,17 @@ def test_runtime_command_writes_its_table(tmp_path, capsys):
     from nst_bench.cli import main
     from nst_bench.methods.fast import TransformerNet, save_network
 
+    from .test_engstrom import write_checkpoint
+
     save_network(TransformerNet(width=8, blocks=1), tmp_path / "net.safetensors", styles=["s.jpg"])
+    (tmp_path / "wreck").mkdir()
+    write_checkpoint(tmp_path / "wreck")
     assert main(["evaluate", "runtime", "--backbones", "efficientnet_lite0", "--sizes", "64", "--steps", "1",
-                 "--fast-checkpoint", str(tmp_path / "net.safetensors"), "--out", str(tmp_path)]) == 0
+                 "--fast-checkpoint", str(tmp_path / "net.safetensors"), "--engstrom", str(tmp_path / "wreck"),
+                 "--out", str(tmp_path)]) == 0
     table = pd.read_csv(tmp_path / "runtime.csv")
-    assert list(table.method) == ["gatys (efficientnet_lite0)", "adain", "fast"] and (table.s_per_image > 0).all()
+    table = table[table.dtype == "float32"]
+    assert list(table.method) == ["gatys (efficientnet_lite0)", "adain", "magenta", "magenta26", "fast",
+                                  "engstrom (wreck)"] and (table.s_per_image > 0).all()
+    assert list(table.network.fillna("-")) == ["-", "-", "-", "-", "net.safetensors", "wreck"]
     assert "| gatys (efficientnet_lite0) |" in (tmp_path / "runtime.md").read_text()

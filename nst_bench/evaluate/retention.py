@@ -28,7 +28,8 @@ from nst_bench.evaluate.artists import train_artist_probe
 from nst_bench.losses.terms import gram, style_layer_loss
 from nst_bench.nets.backbones import Encoder, build_backbone
 from nst_bench.nets.classifier import Classifier, imagenet_classifier
-from nst_bench.nets.weights import find, load_state_dict
+from nst_bench.nets.content_check import lpips_vgg
+from nst_bench.nets.weights import find
 from nst_bench.run.plots import plt, save_figure
 from nst_bench.run.tracking import log_tables
 from nst_bench.sweeps.runner import run_sweep
@@ -77,27 +78,6 @@ def gram_distance(encoder: Encoder, image: torch.Tensor, style: torch.Tensor) ->
     """Mean over relu1_1..relu5_1 of the mse_chw Gram distance, x1e3 for readable numbers."""
     a, b = encoder(image, REFERENCE_LAYERS), encoder(style, REFERENCE_LAYERS)
     return 1e3 * float(np.mean([style_layer_loss(gram(a[k]), gram(b[k]), "mse_chw").item() for k in a]))
-
-
-def lpips_vgg() -> torch.nn.Module | None:
-    """torchmetrics' LPIPS (VGG variant: its linear heads ship with torchmetrics) on our VGG16 weights; None when
-    those weights are not on this machine (LPIPS is then left out of the table, never computed on random ones)."""
-    from torchmetrics.functional.image.lpips import _LPIPS
-
-    resolved = find("vgg16_tv")
-    if resolved is None:
-        return None
-    sd = load_state_dict(resolved)
-    model = _LPIPS(pretrained=True, net="vgg", pnet_rand=True)  # random trunk, replaced below; no download
-    slices = [(4, 1), (9, 2), (16, 3), (23, 4), (30, 5)]
-    mapped = {}
-    for key, value in sd.items():
-        idx = int(key.removeprefix("features.").split(".")[0])
-        if idx < 30:
-            n = next(s for end, s in slices if idx < end)
-            mapped[f"slice{n}.{idx}.{key.rsplit('.', 1)[1]}"] = value
-    model.net.load_state_dict(mapped)
-    return model.eval().requires_grad_(False)
 
 
 def bootstrap_ci(values: np.ndarray, n: int, rng: np.random.Generator) -> tuple[float, float]:

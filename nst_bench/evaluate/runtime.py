@@ -10,7 +10,7 @@ from __future__ import annotations
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,8 @@ def time_gatys(backbone: str, size: int, steps: int = 5, warmup: int = 2, repeat
             "s_per_image_iqr": per_it.iqr * steps_per_image, "repeats": repeats}
 
 
-def time_one_pass(cfg: RunConfig, cache: ProcessCache, repeats: int = 5, dtype: str = "float32") -> dict[str, Any]:
+def time_one_pass(cfg: RunConfig, cache: ProcessCache, repeats: int = 5, dtype: str = "float32",
+                  label: str | None = None, network: str | None = None) -> dict[str, Any]:
     """Seconds per image of one pass of a feed-forward method (median over ``repeats`` after 2 warm-up passes),
     built through the registry like every other run; ``dtype`` bf16 runs it under bf16 autocast."""
     method = get_method(cfg.method)
@@ -105,10 +106,10 @@ def time_one_pass(cfg: RunConfig, cache: ProcessCache, repeats: int = 5, dtype: 
 
     m = timed(call, repeats)
     h, w = content.shape[-2:]
-    return {"method": cfg.method, "size": cfg.image.size, "image": f"{w}x{h}", "dtype": dtype,
-            "s_per_iteration": float("nan"), "s_per_iteration_iqr": float("nan"),
-            "evaluations_per_iteration": float("nan"), "iterations": 0, "s_per_image": m.median,
-            "s_per_image_iqr": m.iqr, "repeats": repeats}
+    return {"method": label or cfg.method, "size": cfg.image.size, "image": f"{w}x{h}", "dtype": dtype,
+            "network": Path(network).name if network else None, "s_per_iteration": float("nan"),
+            "s_per_iteration_iqr": float("nan"), "evaluations_per_iteration": float("nan"), "iterations": 0,
+            "s_per_image": m.median, "s_per_image_iqr": m.iqr, "repeats": repeats}
 
 
 @dataclass
@@ -143,22 +144,26 @@ def bf16_supported() -> bool:
 
 def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2, repeats: int = 3,
                   adain: bool = True, fast_checkpoint: str | None = None, cyclegan_checkpoint: str | None = None,
-                  dtypes: tuple[str, ...] | None = None) -> pd.DataFrame:
+                  dtypes: tuple[str, ...] | None = None, magenta: bool = True,
+                  engstrom: Sequence[str] = ()) -> pd.DataFrame:
     """One row per method, size and dtype (float32, plus bf16 autocast for the one-pass methods where the CPU has
-    native bf16); a bar counts the cells (1024 px Gatys cells take minutes each)."""
+    native bf16); a bar counts the cells (1024 px Gatys cells take minutes each). ``engstrom``: folders of
+    Engstrom's pretrained networks, each timed as ``method: fast``."""
     dtypes = dtypes or (("float32", "bf16") if bf16_supported() else ("float32",))
-    # the one-pass methods to time: a trained network brings its own styles (styles: [])
-    one_pass = ([("adain", {})] if adain else []) + (
-        [("fast", {"fast.checkpoint": fast_checkpoint, "styles": []})] if fast_checkpoint else []) + (
-        [("cyclegan", {"cyclegan.checkpoint": cyclegan_checkpoint})] if cyclegan_checkpoint else [])
+    # (label, method, config keys, network file) of the one-pass methods: a trained network brings its own styles
+    one_pass = ([("adain", "adain", {}, None)] if adain else []) + (
+        [("magenta", "magenta", {}, None), ("magenta26", "magenta26", {}, None)] if magenta else []) + (
+        [("fast", "fast", {"fast.checkpoint": fast_checkpoint, "styles": []}, fast_checkpoint)]
+        if fast_checkpoint else []) + [
+        (f"engstrom ({Path(f).name})", "fast", {"fast.checkpoint": f}, f) for f in engstrom] + (
+        [("cyclegan", "cyclegan", {"cyclegan.checkpoint": cyclegan_checkpoint}, cyclegan_checkpoint)]
+        if cyclegan_checkpoint else [])
     cells: list[tuple[Callable[..., dict[str, Any]], tuple, dict[str, Any]]] = [
         (time_gatys, (b, s, steps, warmup, repeats), {}) for b in backbones for s in sizes]
     cache = ProcessCache()  # networks load once, not once per size
-    cells += [(time_one_pass, (method_config(name, s, **keys), cache), {"dtype": d, "repeats": max(repeats, 5)})
-              for name, keys in one_pass for s in sizes for d in dtypes]
-    networks = {"fast": fast_checkpoint, "cyclegan": cyclegan_checkpoint}
+    cells += [(time_one_pass, (method_config(name, s, **keys), cache),
+               {"dtype": d, "repeats": max(repeats, 5), "label": label, "network": network})
+              for label, name, keys, network in one_pass for s in sizes for d in dtypes]
     where = machine()  # once: the same machine and commit for every cell
     rows = [fn(*args, **kw) | where for fn, args, kw in tqdm(cells, desc="runtime", unit="cell", disable=None)]
-    for row in rows:
-        row["network"] = Path(networks[row["method"]]).name if networks.get(row["method"]) else None
     return pd.DataFrame(rows)

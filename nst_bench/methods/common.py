@@ -78,8 +78,9 @@ def network_file(cache: ProcessCache, kind: str, path: str | None, load: Callabl
 
 def network_weights(path: str, meta: dict[str, Any]) -> dict[str, Any]:
     """Where a trained network came from, for the record (its file's sha256 and what trained it)."""
-    keep = ("step", "styles", "output", "artist", "domain_a", "direction")
-    return {"path": str(Path(path).resolve()), "sha256": sha256(Path(path))} | {k: meta[k] for k in keep if k in meta}
+    keep = ("step", "styles", "output", "artist", "domain_a", "direction", "format")
+    digest = meta["sha256"] if Path(path).is_dir() else sha256(Path(path))  # a folder's loader hashes its files
+    return {"path": str(Path(path).resolve()), "sha256": digest} | {k: meta[k] for k in keep if k in meta}
 
 
 class TrainedNetwork(Method):

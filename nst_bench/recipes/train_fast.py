@@ -10,6 +10,7 @@ photos through every style), ``samples.jpg``, ``stylized.jpg``, ``metrics.json``
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -20,9 +21,11 @@ from nst_bench.data.datasets import RandomCrops
 from nst_bench.data.images import load_image, save_image
 from nst_bench.errors import UserError
 from nst_bench.losses.objective import PerceptualObjective
+from nst_bench.methods.adain import AdaIN
 from nst_bench.methods.common import describe_objective, perceptual_objective
 from nst_bench.methods.fast import FastStyleModule, TransformerNet, save_network
 from nst_bench.methods.registry import get_method
+from nst_bench.nets.content_check import ContentCheck
 from nst_bench.nets.depth import depth_strip
 from nst_bench.recipes.training import Training, photo_split, sample_photos
 from nst_bench.run.cache import ProcessCache
@@ -30,6 +33,7 @@ from nst_bench.run.context import start_run
 from nst_bench.run.metrics import RunMetrics
 
 VAL_TERMS = ("total", "content", "style")
+log = logging.getLogger(__name__)
 
 
 def style_columns(n_styles: int) -> list[list[float]]:
@@ -40,8 +44,10 @@ def style_columns(n_styles: int) -> list[list[float]]:
 
 @torch.no_grad()
 def evaluate_samples(net: TransformerNet, objective: PerceptualObjective, photos: torch.Tensor,
-                     grams: list[dict[str, torch.Tensor]]) -> tuple[torch.Tensor, dict[str, float]]:
-    """A grid (photo | style 1 | ... | blend) and the held-out loss terms averaged over photos and single styles."""
+                     grams: list[dict[str, torch.Tensor]], check: ContentCheck | None = None
+                     ) -> tuple[torch.Tensor, dict[str, float]]:
+    """A grid (photo | style 1 | ... | blend) and the held-out loss terms averaged over photos and single styles;
+    with ``check``, its content scores too (``collapsed`` 1.0 when the outputs have lost the photos)."""
     was_training = net.training
     net.eval()
     objective.set_content(photos, cache=False)
@@ -52,11 +58,27 @@ def evaluate_samples(net: TransformerNet, objective: PerceptualObjective, photos
         if i < net.n_styles:
             objective.set_style({k: v.expand(len(photos), -1, -1) for k, v in grams[i].items()})
             terms = objective(out)
-            for k in sums:
+            for k in VAL_TERMS + (("depth",) if objective.depth else ()):
                 sums[k] += float(terms[k]) / net.n_styles
+            if check is not None:
+                for k, v in check(photos, out).items():
+                    sums[k] = sums.get(k, 0.0) + float(v) / net.n_styles
+    if check is not None and check.floor is not None:  # a style's flag is the mean agreement against the floor
+        sums["collapsed"] = float(sums["top5_agreement"] < check.floor)
     net.train(was_training)
     tiles = torch.stack(columns, dim=1).flatten(0, 1)  # row-major: one row per photo
     return make_grid(tiles, nrow=len(columns), padding=2, pad_value=1.0), sums
+
+
+def content_check(cfg: RunConfig, photos: torch.Tensor, cache: ProcessCache) -> ContentCheck:
+    """The content check of the held-out photos, its floor set by pretrained AdaIN with the same paintings."""
+    adain = cache.get("network", ("adain",), AdaIN)
+    styles = [load_image(s, cfg.image.style_size or cfg.image.size) for s in cfg.styles]
+
+    def reference(p: torch.Tensor) -> torch.Tensor:
+        return torch.cat([adain(p, [s]) for s in styles])
+
+    return ContentCheck.build(photos.repeat(len(styles), 1, 1, 1), reference=lambda _: reference(photos))
 
 
 def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
@@ -66,7 +88,8 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
         raise UserError("no style image: give --style PATH (several for an N-style network)")
     t = cfg.train
     run = start_run(cfg, cache)
-    train_paths, held_out = photo_split(t.content_dir, t.holdout, cfg.seed, "--content-dir", t.skip_first)
+    train_paths, held_out = photo_split(t.content_dir, t.holdout, cfg.seed, "--content-dir", t.skip_first,
+                                       t.extra_content_dirs)
     get_method(cfg.method).check(cfg)
     objective = perceptual_objective(cfg, run.cache)  # a sweep's trials share the encoder
     min_side = objective.encoder.min_side(objective.layers)
@@ -76,6 +99,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
     grams = [objective.compute_style_grams(load_image(s, style_size, min_side=min_side).to(cfg.device))
              for s in cfg.styles]
     photos = sample_photos(held_out, cfg.image.size)
+    check = content_check(cfg, photos, run.cache)
 
     training = Training(run, t, resume)
     if training.finished is not None:
@@ -92,7 +116,12 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
             "backbone": objective.encoder.describe(), "held_out": [str(p) for p in held_out]}
 
     def evaluate(module: FastStyleModule, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        return evaluate_samples(module.net, objective, photos, grams)
+        grid, val = evaluate_samples(module.net, objective, photos, grams, check)
+        if val.get("collapsed"):
+            log.warning("step %d: the network has lost the photos (collapsed): top-5 agreement %.2f is below the "
+                        "floor %.2f (%s)", module.global_step, val["top5_agreement"], check.floor,
+                        check.describe()["floor_rule"])
+        return grid, val
 
     def export(module: FastStyleModule, step: int) -> None:
         save_network(module.net, run.out / "net.safetensors", step=step, **meta)
@@ -101,7 +130,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
                                                    cfg.seed, first=first),
                  training.sampler(photos, evaluate, caption), export, run.out / "net.safetensors", name, progress)
 
-    grid, val = evaluate_samples(net, objective, photos.to(cfg.device), grams)
+    grid, val = evaluate_samples(net, objective, photos.to(cfg.device), grams, check)
     with torch.no_grad():  # one picture per run, for the sweep report's image grid
         first = net.stylize(photos[:1].to(cfg.device))
     save_image(first, run.out / "stylized.jpg")
@@ -114,4 +143,5 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
         held_out_photos=[str(p) for p in held_out], styles=cfg.styles,
         network={"width": net.width, "blocks": net.blocks, "n_styles": net.n_styles, "output": net.output,
                  "parameters": sum(p.numel() for p in net.parameters())},
+        content_check=check.describe(), collapsed=bool(val.get("collapsed", False)),
         **describe_objective(objective, cfg.depth.weight))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +33,18 @@ log = logging.getLogger(__name__)
 Sampler = Callable[[Any, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]  # (module, photos) -> (grid, val)
 
 
-def photo_split(folder: str | None, holdout: int, seed: int, flag: str,
-                skip_first: int = 0) -> tuple[list[Path], list[Path]]:
+def photo_split(folder: str | None, holdout: int, seed: int, flag: str, skip_first: int = 0,
+                extra: Sequence[str] = ()) -> tuple[list[Path], list[Path]]:
     """(train, held-out) readable photos of ``folder`` after its first ``skip_first`` (sorted; the photos an
-    evaluation uses), so a network is never scored on photos it trained on. ``flag`` names the option in errors."""
+    evaluation uses), then those of the ``extra`` folders, so a network is never scored on photos it trained on.
+    ``flag`` names the option in errors."""
     if not folder:
         raise UserError(f"no training photos: give {flag} DIR (any folder of photos, e.g. COCO train2017)")
-    if not Path(folder).is_dir():
-        raise UserError(f"folder not found: {folder} (given as {flag})")
+    for f in (folder, *extra):
+        if not Path(f).is_dir():
+            raise UserError(f"folder not found: {f} (given as {flag} or train.extra_content_dirs)")
     paths = [p for p in list_images(folder) if readable(p)][skip_first:]
+    paths += [p for f in extra for p in list_images(f) if readable(p)]
     if len(paths) < 2:
         raise UserError(f"{folder} holds {len(paths)} readable images after skipping {skip_first} "
                         "(train.skip_first); training needs a folder of them")

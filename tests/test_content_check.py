@@ -1,0 +1,70 @@
+"""The content check of feed-forward networks: it flags a network that paints the same texture over every photo
+and passes the identity and pretrained AdaIN."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nst_bench.data.images import list_images, load_image, resize
+from nst_bench.losses.objective import PerceptualObjective
+from nst_bench.methods.adain import AdaIN
+from nst_bench.nets.content_check import FLOOR, ContentCheck, top5_agreement
+from nst_bench.recipes.train_fast import evaluate_samples
+from nst_bench.recipes.training import sample_photos
+
+from .conftest import SHARED, STYLE
+
+IMAGENET = SHARED / "data" / "imagenet_sample"
+
+
+@pytest.fixture(scope="module")
+def photos():
+    if not IMAGENET.is_dir():
+        pytest.skip("../shared/data/imagenet_sample is not here")
+    return sample_photos(list_images(IMAGENET)[::20], 256)  # 10 photos of 10 unrelated classes
+
+
+@pytest.fixture(scope="module")
+def check(photos):
+    style = load_image(STYLE, 256)
+    adain = AdaIN()
+    return ContentCheck.build(photos, reference=lambda p: adain(p, [style]))
+
+
+class Texture(torch.nn.Module):
+    """A 'network' that ignores its input: the same painting for every photo (what a collapsed network does)."""
+
+    n_styles = 1
+
+    def __init__(self, texture: torch.Tensor) -> None:
+        super().__init__()
+        self.texture = texture
+
+    def stylize(self, x: torch.Tensor, style_weights=None) -> torch.Tensor:
+        return resize(self.texture, tuple(x.shape[-2:])).expand(len(x), -1, -1, -1)
+
+
+class Identity(Texture):
+    def __init__(self) -> None:
+        torch.nn.Module.__init__(self)
+
+    def stylize(self, x: torch.Tensor, style_weights=None) -> torch.Tensor:
+        return x
+
+
+def test_identity_agrees_fully_and_adain_sets_a_floor_below_it(check, photos):
+    assert float(top5_agreement(check.classifier, photos, photos).mean()) == 1.0
+    assert 0.1 < check.reference_agreement < 1.0 and check.floor == pytest.approx(FLOOR * check.reference_agreement)
+    row = check(photos, photos)
+    assert row["collapsed"] is False and row["ssim"] > 0.99 and row.get("lpips", 0.0) < 0.01
+
+
+def test_a_network_that_ignores_its_input_is_flagged_collapsed_in_the_training_samples(check, photos, vgg19):
+    objective = PerceptualObjective(vgg19, ["conv4_2"], ["conv1_1", "conv2_1"], content_weight=1.0,
+                                    style_weight=1.0, tv_weight=0.0)
+    grams = [objective.compute_style_grams(load_image(STYLE, 256))]
+    _, texture = evaluate_samples(Texture(load_image(STYLE, 256)), objective, photos, grams, check)
+    assert texture["collapsed"] == 1.0 and texture["top5_agreement"] < check.floor and texture["ssim"] < 0.3
+    _, identity = evaluate_samples(Identity(), objective, photos, grams, check)
+    assert identity["collapsed"] == 0.0 and identity["top5_agreement"] == 1.0
