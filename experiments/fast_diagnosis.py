@@ -1,7 +1,7 @@
 """Why the Starry Night fast network collapsed (issue 18): short trainings that change one thing at a time, each
 scored by the content check at every sample step.
 
-    .venv/bin/python experiments/fast_diagnosis.py --steps 200 --out results/fast/diagnosis
+    .venv/bin/python experiments/fast_diagnosis.py --steps 100 --runs old johnson --out results/fast/diagnosis
 
 Every run trains the same TransformerNet (width 32, 5 blocks, sigmoid) on the same photos (landscapes256 +
 imagenet_sample, 8 held out) and the same painting; only the objective differs:
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +48,8 @@ def train(name: str, out: Path, steps: int, sample_every: int) -> dict:
            "--sample-every", str(sample_every), "--checkpoint-every", str(sample_every), "--out", str(folder)]
     if not (folder / "metrics.json").is_file():
         print(" ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True, cwd=ROOT)
+        env = {"NST_BENCH_WEIGHTS": str(ROOT.parent / "shared" / "weights")} | dict(os.environ)
+        subprocess.run(cmd, check=True, cwd=ROOT, env=env)
     return json.loads((folder / "metrics.json").read_text())
 
 
