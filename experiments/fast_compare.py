@@ -42,7 +42,7 @@ SIZE = 256
 
 def methods(style: str, out: Path) -> dict[str, dict]:
     """Config overrides of every method for one painting; those whose network is missing are left out."""
-    own = out / style / "net.safetensors"
+    own = ROOT / "results" / "fast" / style / "net.safetensors"
     engstrom = WEIGHTS / STYLES[style]
     found = {"nst-bench (Johnson recipe)": {"method": "fast", "fast.checkpoint": str(own)} if own.is_file() else None,
              "Engstrom (pretrained)": {"method": "fast", "fast.checkpoint": str(engstrom)}
@@ -69,6 +69,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "fast")
     args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(2)
     johnson = load_config([str(ROOT / "configs" / "fast" / "la_muse.yaml")], {})
     t = johnson.train
