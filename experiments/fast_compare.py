@@ -5,7 +5,8 @@ AdaIN and Magenta (both with the same painting).
     .venv/bin/python experiments/fast_compare.py --out results/fast
 
 The photos are the 8 that the Johnson configs hold out of training (same split, same seed). Per method, style and
-photo: the content check (top-5 agreement, SSIM, LPIPS; collapsed below half of AdaIN's agreement), the Gram
+photo: the content check (top-5 agreement, SSIM, LPIPS, identified: whether the output's LPIPS-nearest held-out
+photo is its own; collapsed when fewer than 0.75 x AdaIN's outputs are identified), the Gram
 distance to the painting on the retention study's reference network, the Johnson objective's content and style
 terms, and seconds per image (median of 5 passes at 256 px after 2 warm-up passes). Writes ``compare.csv``
 (one row per method, style and photo), ``compare_summary.csv`` (means per method and style) and ``grid.jpg``
@@ -30,7 +31,7 @@ from nst_bench.evaluate.retention import gram_distance, reference_encoder
 from nst_bench.methods.common import perceptual_objective, set_style_targets
 from nst_bench.methods.registry import get_method
 from nst_bench.nets.classifier import imagenet_classifier
-from nst_bench.nets.content_check import ContentCheck, top5_agreement
+from nst_bench.nets.content_check import ContentCheck
 from nst_bench.recipes.training import photo_split, sample_photos
 from nst_bench.run.cache import ProcessCache
 
@@ -81,8 +82,8 @@ def main() -> None:
     for style_name in STYLES:
         painting_path = ROOT.parent / "shared" / "data" / "styles" / f"{style_name}.jpg"
         painting = load_image(painting_path, SIZE)
-        adain_out = None
         outputs = {}
+        objective = None
         for name, keys in methods(style_name, args.out).items():
             cfg = load_config([str(ROOT / "configs" / "fast" / f"{style_name}.yaml")],
                               {"styles": [str(painting_path)], "tracking.wandb": "disabled", **keys})
@@ -91,10 +92,8 @@ def main() -> None:
             stylize = method.build(cfg, cache)
             with torch.no_grad():
                 outputs[name] = torch.cat([stylize(p[None], [painting], [1.0], score=False).image for p in photos])
-            if name == "AdaIN":
-                adain_out = outputs[name]
             seconds = timed_pass(stylize, photos[:1], painting)
-            objective = perceptual_objective(cfg, cache)  # the Johnson objective (VGG-16) of the config
+            objective = objective or perceptual_objective(cfg, cache)  # the config's Johnson objective (VGG-16)
             for i, (photo, image) in enumerate(zip(photos, outputs[name])):
                 set_style_targets(objective, photo[None], [painting], [1.0])
                 with torch.no_grad():
@@ -103,24 +102,24 @@ def main() -> None:
                              "content": float(terms["content"]), "style_loss": float(terms["style"]),
                              "gram_distance": gram_distance(reference, image[None], painting),
                              "seconds": seconds})
-        check = ContentCheck.build(photos, reference=lambda _, a=adain_out: a, classifier=classifier)
+        check = ContentCheck.build(photos, references=[outputs["AdaIN"]], classifier=classifier)
         for name, images in outputs.items():
-            per_photo = top5_agreement(check.classifier, photos, images)
-            scores = check(photos, images)
+            scores = check.per_photo(images)
+            collapsed = float(scores["identified"].mean()) < check.floor
             for row in rows:
                 if row["style"] == style_name and row["method"] == name:
                     i = [p.name for p in held_out].index(row["photo"])
-                    row |= {"top5_agreement": float(per_photo[i]), "collapsed": scores["collapsed"],
-                            "ssim_mean": scores["ssim"], "lpips_mean": scores.get("lpips"),
-                            "adain_top5_agreement": check.reference_agreement}
+                    row |= {k: float(v[i]) for k, v in scores.items()}
+                    row |= {"collapsed": collapsed, "adain_identified": check.reference["identified"]}
             tiles.append(images)
             labels.append(f"{style_name}: {name}")
     frame = pd.DataFrame(rows)
     frame.to_csv(args.out / "compare.csv", index=False)
     summary = frame.groupby(["style", "method"], sort=False).agg(
-        top5_agreement=("top5_agreement", "mean"), ssim=("ssim_mean", "first"), lpips=("lpips_mean", "first"),
-        gram_distance=("gram_distance", "mean"), content=("content", "mean"), style_loss=("style_loss", "mean"),
-        seconds=("seconds", "first"), collapsed=("collapsed", "first"), photos=("photo", "count")).reset_index()
+        top5_agreement=("top5_agreement", "mean"), identified=("identified", "mean"), ssim=("ssim", "mean"),
+        lpips=("lpips", "mean"), gram_distance=("gram_distance", "mean"), content=("content", "mean"),
+        style_loss=("style_loss", "mean"), seconds=("seconds", "first"), collapsed=("collapsed", "first"),
+        photos=("photo", "count")).reset_index()
     summary.to_csv(args.out / "compare_summary.csv", index=False)
     grid(tiles, labels, args.out / "grid.jpg")
     print(summary.to_string(index=False))

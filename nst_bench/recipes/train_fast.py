@@ -61,10 +61,10 @@ def evaluate_samples(net: TransformerNet, objective: PerceptualObjective, photos
             for k in VAL_TERMS + (("depth",) if objective.depth else ()):
                 sums[k] += float(terms[k]) / net.n_styles
             if check is not None:
-                for k, v in check(photos, out).items():
+                for k, v in check(out).items():
                     sums[k] = sums.get(k, 0.0) + float(v) / net.n_styles
-    if check is not None and check.floor is not None:  # a style's flag is the mean agreement against the floor
-        sums["collapsed"] = float(sums["top5_agreement"] < check.floor)
+    if check is not None and check.floor is not None:  # a style's flag is the mean identification vs the floor
+        sums["collapsed"] = float(sums["identified"] < check.floor)
     net.train(was_training)
     tiles = torch.stack(columns, dim=1).flatten(0, 1)  # row-major: one row per photo
     return make_grid(tiles, nrow=len(columns), padding=2, pad_value=1.0), sums
@@ -74,11 +74,8 @@ def content_check(cfg: RunConfig, photos: torch.Tensor, cache: ProcessCache) -> 
     """The content check of the held-out photos, its floor set by pretrained AdaIN with the same paintings."""
     adain = cache.get("network", ("adain",), AdaIN)
     styles = [load_image(s, cfg.image.style_size or cfg.image.size) for s in cfg.styles]
-
-    def reference(p: torch.Tensor) -> torch.Tensor:
-        return torch.cat([adain(p, [s]) for s in styles])
-
-    return ContentCheck.build(photos.repeat(len(styles), 1, 1, 1), reference=lambda _: reference(photos))
+    with torch.no_grad():
+        return ContentCheck.build(photos, references=[adain(photos, [s]) for s in styles])
 
 
 def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
@@ -118,9 +115,9 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
     def evaluate(module: FastStyleModule, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         grid, val = evaluate_samples(module.net, objective, photos, grams, check)
         if val.get("collapsed"):
-            log.warning("step %d: the network has lost the photos (collapsed): top-5 agreement %.2f is below the "
-                        "floor %.2f (%s)", module.global_step, val["top5_agreement"], check.floor,
-                        check.describe()["floor_rule"])
+            log.warning("step %d: the network has lost the photos (collapsed): %.2f of its outputs are nearest "
+                        "their own photo, below the floor %.2f (%s)", module.global_step, val["identified"],
+                        check.floor, check.describe()["floor_rule"])
         return grid, val
 
     def export(module: FastStyleModule, step: int) -> None:
