@@ -138,7 +138,7 @@ def package_file(dist: str, relpath: str) -> Path | None:
 
 
 @lru_cache(maxsize=64)
-def _sha256(path: str, size: int, mtime: float) -> str:
+def _sha256(path: str, size: int, mtime_ns: int, inode: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -147,8 +147,8 @@ def _sha256(path: str, size: int, mtime: float) -> str:
 
 
 def sha256(path: Path) -> str:
-    st = path.stat()
-    return _sha256(str(path), st.st_size, st.st_mtime)
+    st = path.stat()  # the inode too: mtime is coarse (ms), and a file saved by replace has a new one
+    return _sha256(str(path), st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def candidates(spec: WeightSpec) -> list[tuple[str, Path]]:
