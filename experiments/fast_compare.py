@@ -105,7 +105,7 @@ def main() -> None:
         check = ContentCheck.build(photos, references=[outputs["AdaIN"]], classifier=classifier)
         for name, images in outputs.items():
             scores = check.per_photo(images)
-            collapsed = float(scores["identified"].mean()) < check.floor
+            collapsed = check.is_collapsed(float(scores["identified"].mean()))
             for row in rows:
                 if row["style"] == style_name and row["method"] == name:
                     i = [p.name for p in held_out].index(row["photo"])

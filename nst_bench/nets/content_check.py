@@ -93,6 +93,10 @@ class ContentCheck:
         """Collapsed below this share of identified outputs; None when no reference was scored."""
         return FLOOR * self.reference["identified"] if "identified" in self.reference else None
 
+    def is_collapsed(self, identified: float) -> bool:
+        """The collapse rule, in one place: a mean ``identified`` below the floor (never without a floor)."""
+        return self.floor is not None and identified < self.floor
+
     @torch.no_grad()
     def per_photo(self, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each score per held-out photo (``identified`` as 0/1), for tables with a row per photo."""
@@ -108,7 +112,7 @@ class ContentCheck:
         """Means over the photos, and with a reference the floor and the collapse flag."""
         row: dict[str, float | bool] = {k: float(v.mean()) for k, v in self.per_photo(outputs).items()}
         if self.floor is not None:
-            row |= {"identified_floor": self.floor, "collapsed": float(row["identified"]) < self.floor}
+            row |= {"identified_floor": self.floor, "collapsed": self.is_collapsed(float(row["identified"]))}
         return row
 
     def describe(self) -> dict[str, object]:

@@ -64,7 +64,7 @@ def evaluate_samples(net: TransformerNet, objective: PerceptualObjective, photos
                 for k, v in check(out).items():
                     sums[k] = sums.get(k, 0.0) + float(v) / net.n_styles
     if check is not None and check.floor is not None:  # a style's flag is the mean identification vs the floor
-        sums["collapsed"] = float(sums["identified"] < check.floor)
+        sums["collapsed"] = float(check.is_collapsed(sums["identified"]))
     net.train(was_training)
     tiles = torch.stack(columns, dim=1).flatten(0, 1)  # row-major: one row per photo
     return make_grid(tiles, nrow=len(columns), padding=2, pad_value=1.0), sums
