@@ -7,7 +7,8 @@ AdaIN and Magenta (both with the same painting).
 The photos are the 8 that the Johnson configs hold out of training (same split, same seed). Per method, style and
 photo: the content check (top-5 agreement, SSIM, LPIPS, identified: whether the output's LPIPS-nearest held-out
 photo is its own; collapsed when fewer than 0.75 x AdaIN's outputs are identified), the Gram
-distance to the painting on the retention study's reference network, the Johnson objective's content and style
+distance to the painting on two networks (VGG-16, which nst-bench's networks trained on, and Gatys' VGG19, the
+family Engstrom's trained on; neither side is scored only on its own), the Johnson objective's content and style
 terms, and seconds per image (median of 5 passes at 256 px after 2 warm-up passes). Writes ``compare.csv``
 (one row per method, style and photo), ``compare_summary.csv`` (means per method and style) and ``grid.jpg``
 (the photos, then one row per method and style). A network that is not on this machine (own networks not yet
@@ -30,6 +31,7 @@ from nst_bench.data.images import load_image, save_image
 from nst_bench.evaluate.retention import gram_distance, reference_encoder
 from nst_bench.methods.common import perceptual_objective, set_style_targets
 from nst_bench.methods.registry import get_method
+from nst_bench.nets.backbones import build_backbone
 from nst_bench.nets.classifier import imagenet_classifier
 from nst_bench.nets.content_check import ContentCheck
 from nst_bench.recipes.training import photo_split, sample_photos
@@ -77,7 +79,8 @@ def main() -> None:
     _, held_out = photo_split(str(ROOT / t.content_dir), t.holdout, johnson.seed, "train.content_dir", t.skip_first,
                               [str(ROOT / d) for d in t.extra_content_dirs])
     photos = sample_photos(held_out, SIZE)
-    cache, reference, classifier = ProcessCache(), reference_encoder(), imagenet_classifier()
+    cache, classifier = ProcessCache(), imagenet_classifier()
+    references = {"gram_distance": reference_encoder(), "gram_distance_vgg19": build_backbone("vgg19")}
     rows, tiles, labels = [], [photos], ["photo"]
     for style_name in STYLES:
         painting_path = ROOT.parent / "shared" / "data" / "styles" / f"{style_name}.jpg"
@@ -100,7 +103,7 @@ def main() -> None:
                     terms = objective(image[None])
                 rows.append({"style": style_name, "method": name, "photo": held_out[i].name,
                              "content": float(terms["content"]), "style_loss": float(terms["style"]),
-                             "gram_distance": gram_distance(reference, image[None], painting),
+                             **{k: gram_distance(net, image[None], painting) for k, net in references.items()},
                              "seconds": seconds})
         check = ContentCheck.build(photos, references=[outputs["AdaIN"]], classifier=classifier)
         for name, images in outputs.items():
@@ -117,7 +120,8 @@ def main() -> None:
     frame.to_csv(args.out / "compare.csv", index=False)
     summary = frame.groupby(["style", "method"], sort=False).agg(
         top5_agreement=("top5_agreement", "mean"), identified=("identified", "mean"), ssim=("ssim", "mean"),
-        lpips=("lpips", "mean"), gram_distance=("gram_distance", "mean"), content=("content", "mean"),
+        lpips=("lpips", "mean"), gram_distance=("gram_distance", "mean"),
+        gram_distance_vgg19=("gram_distance_vgg19", "mean"), content=("content", "mean"),
         style_loss=("style_loss", "mean"), seconds=("seconds", "first"), collapsed=("collapsed", "first"),
         photos=("photo", "count")).reset_index()
     summary.to_csv(args.out / "compare_summary.csv", index=False)
