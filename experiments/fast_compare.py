@@ -2,7 +2,7 @@
 The Scream and The Shipwreck, nst-bench's network trained with Johnson's recipe, Engstrom's pretrained network,
 AdaIN and Magenta (both with the same painting).
 
-    .venv/bin/python experiments/fast_compare.py --out results/fast
+    NST_BENCH_WEIGHTS=../shared/weights .venv/bin/python experiments/fast_compare.py --out results/fast/compare
 
 The photos are the 8 that the Johnson configs hold out of training (same split, same seed). Per method, style and
 photo: the content check (top-5 agreement, SSIM, LPIPS, identified: whether the output's LPIPS-nearest held-out
@@ -70,7 +70,7 @@ def timed_pass(stylize, photo: torch.Tensor, style: torch.Tensor) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "fast")
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "fast" / "compare")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(2)
