@@ -153,7 +153,8 @@ def _sweep(args: argparse.Namespace) -> int:
         trials = expand(sweep, root)
         done = RunsLog(root / sweep.name / "runs.jsonl").done()
         for t in trials:
-            print(f"{t.id}  {'done' if t.id in done else 'todo'}  {t.label}")
+            seed = f", seed={t.config.seed}" if "seed" in sweep.parameters else ""
+            print(f"{t.id}  {'done' if t.id in done else 'todo'}  {t.label}{seed}")
         todo = len(pending_trials(trials, RunsLog(root / sweep.name / "runs.jsonl"), args.retry_failed))
         print(f"{len(trials)} trials in sweep {sweep.name}: {len(trials) - todo} done, {todo} to run")
         return 0

@@ -32,6 +32,7 @@ def test_stylize_writes_image_metrics_history_and_offline_wandb_run(tmp_path, ca
     m = json.loads((out / "metrics.json").read_text())
     assert m["status"] == "ok" and m["iterations"] == 6 and m["s_per_iteration"] > 0
     assert m["final"]["style"] < m["initial"]["style"]
+    assert 0 < m["final"]["ssim"] < 1 and m["final"]["lpips"] > 0  # how much of the photo it kept, beside the loss
     assert m["config"]["style_blend"] == [0.5, 0.5] and m["config"]["backbone"]["content_layers"] == ["conv4_2"]
     assert m["backbone"]["weights"]["sha256"] == "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0c148d286bb4a"
     assert m["provenance"]["torch"] and m["provenance"]["device"] == "cpu" and m["provenance"]["seed"] == 0

@@ -9,7 +9,7 @@ import torch
 from nst_bench.data.images import list_images, load_image, resize
 from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.methods.adain import AdaIN
-from nst_bench.nets.content_check import FLOOR, ContentCheck, identified, top5_agreement
+from nst_bench.nets.content_check import FLOOR, ContentCheck, identified, lpips_vgg, similarity_to_photo, top5_agreement
 from nst_bench.recipes.train_fast import evaluate_samples
 from nst_bench.recipes.training import sample_photos
 
@@ -62,6 +62,16 @@ def test_identity_agrees_fully_and_adain_sets_a_floor_below_it(check, photos):
     assert check.floor == pytest.approx(FLOOR * check.reference["identified"])
     row = check(photos)
     assert row["collapsed"] is False and row["identified"] == 1.0 and row["ssim"] > 0.99 and row["lpips"] < 0.01
+
+
+def test_similarity_to_photo_is_perfect_for_the_photo_and_low_for_a_texture_of_another_size(photos):
+    if lpips_vgg() is None:
+        pytest.skip("LPIPS needs the VGG-16 weights (vgg16_tv), which are not here")
+    photo = photos[:1]
+    same = similarity_to_photo(photo, photo)
+    assert same["ssim"] > 0.99 and same["lpips"] < 0.01
+    other = similarity_to_photo(photo, load_image(STYLE, 100))  # another picture, resized to the photo's size
+    assert other["ssim"] < 0.5 and other["lpips"] > 0.3
 
 
 def test_identified_counts_outputs_whose_nearest_photo_is_their_own():

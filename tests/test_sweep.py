@@ -192,3 +192,17 @@ def test_absolute_paths_resolves_every_path_key_and_keeps_the_rest(tmp_path, mon
         str(tmp_path / "paintings"))
     assert out.backbone.weights == str(tmp_path / "w.pth") and out.depth.weights is None and cfg.content == "c.jpg"
     assert {"video.input", "train.content_dir", "cyclegan.checkpoint", "depth.weights"} <= set(PATH_KEYS)
+
+
+def test_seeds_are_replicates_averaged_in_one_row_per_setting(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    f = _sweep_file(tmp_path, {"seed": {"values": [0, 1]}, "loss.style_weight": {"values": [1.0, 5.0]},
+                               "content": {"values": [str(DEMO / "content" / "chelsea.jpg")]}}, name="reps")
+    trials = expand(load_sweep(f), tmp_path)
+    assert len(trials) == 4 and {t.config.seed for t in trials} == {0, 1}
+    assert all("seed" not in t.params for t in trials), "a seed is a replicate, not a setting"
+    assert main(["sweep", str(f), "--results", "res"]) == 0
+    rows = RunsLog(tmp_path / "res" / "reps" / "runs.jsonl").read()
+    assert sorted(r["seed"] for r in rows) == [0, 0, 1, 1]
+    table = pd.read_csv(tmp_path / "res" / "reps" / "table.csv")
+    assert list(table.pairs) == [2, 2] and table["final/total std"].notna().all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 from nst_bench.evaluate.retention import RetentionJob, build_sweep
 from nst_bench.sweeps.spec import expand, load_sweep
@@ -13,7 +14,13 @@ RETENTION = {"retention.yaml": ["hokusai", "van_gogh"]}
 
 
 def bundled_trial_ids() -> dict[str, list[str]]:
-    """{sweep file: [trial id, ...]} in expansion order; run with the repository root as working directory."""
+    """{sweep file: [trial id, ...]} in expansion order, as on a clean clone (no trained network is hashed into
+    an id, whether or not one was trained here); run with the repository root as working directory."""
+    with mock.patch("nst_bench.sweeps.spec.network_digest", lambda network: None):
+        return _trial_ids()
+
+
+def _trial_ids() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for path in sorted((ROOT / "configs" / "sweeps").glob("*.yaml")):
         sweep = load_sweep(path.relative_to(ROOT), require_images=False)

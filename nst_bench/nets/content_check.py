@@ -52,6 +52,21 @@ def lpips_vgg() -> torch.nn.Module | None:
     return model.eval().requires_grad_(False)
 
 
+@torch.no_grad()
+def similarity_to_photo(photo: torch.Tensor, output: torch.Tensor) -> dict[str, float]:
+    """SSIM and LPIPS of one output to its photo, for the tables of one-image runs (a sweep of stylizations);
+    the output is resized to the photo when a method changed its size. LPIPS is left out without its weights."""
+    photo, output = photo.float().cpu(), output.float().cpu()
+    if output.shape[-2:] != photo.shape[-2:]:
+        output = torch.nn.functional.interpolate(output, size=photo.shape[-2:], mode="bilinear", antialias=True)
+    output = output.clamp(0, 1)
+    scores = {"ssim": float(structural_similarity_index_measure(output, photo, data_range=1.0))}
+    lpips = lpips_vgg()
+    if lpips is not None:
+        scores["lpips"] = float(lpips(output, photo, normalize=True).mean())
+    return scores
+
+
 def top5_agreement(classifier: Classifier, photos: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
     """Per photo: the share of its top-5 classes that are also in the output's top-5 (1 for the identity)."""
     clean = classifier.probabilities(list(photos.split(1))).topk(5).indices

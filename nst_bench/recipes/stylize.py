@@ -15,6 +15,7 @@ from nst_bench.data.images import load_image, save_image
 from nst_bench.errors import UserError
 from nst_bench.losses.terms import SHOWN_TERMS
 from nst_bench.methods.registry import get_method
+from nst_bench.nets.content_check import similarity_to_photo
 from nst_bench.nets.depth import depth_strip
 from nst_bench.run.cache import ProcessCache
 from nst_bench.run.context import start_run
@@ -67,7 +68,9 @@ def run(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | None = N
                  "style", 0) > 0 else None,
              "steps_to_5pct": steps_to_within(result.history), "evaluations": result.evaluations,
              "sizes": result.sizes, "diverged_at": result.diverged_at, "image": image.name}
-    metrics = run.metrics("diverged" if result.diverged_at is not None else "ok", result.final, result.seconds,
+    # how much of the photo the output keeps, beside the losses: the objective alone cannot rank methods
+    final = result.final | similarity_to_photo(content, result.image)
+    metrics = run.metrics("diverged" if result.diverged_at is not None else "ok", final, result.seconds,
                           result.iterations, **stylizer.describe(), **(extra | result.extra))
     run.finish(metrics, {"stylized": (image, name), "loss_curves": (plot, ""),
                          "depth": (strip, "content | output | depth of content | depth of output")})

@@ -24,7 +24,8 @@ def run_trial(trial: Trial, progress: bool = False) -> dict[str, Any]:
     """Run one trial and return its runs.jsonl row; a failure becomes a row with the error, never an exception.
     The process cache lives as long as the process: a Ray worker keeps it across the tasks it runs."""
     t0 = time.perf_counter()
-    row: dict[str, Any] = {"trial_id": trial.id, "params": trial.params, "out": trial.config.out}
+    row: dict[str, Any] = {"trial_id": trial.id, "params": trial.params, "seed": trial.config.seed,
+                           "out": trial.config.out}
     try:
         row |= get_program(trial.program).run(trial.config, progress, process_cache()).row()
     except Exception as e:  # a failed trial is a result too: record it and let the sweep go on

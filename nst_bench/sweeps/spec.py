@@ -30,6 +30,9 @@ SWEEP_KEYS = {"name", "description", "method", "metric", "parameters", "recipe",
               "early_terminate", "project", "entity"}
 IMAGE_PARAMS = ("content", "styles", "pairs")
 RESOURCE_PARAMS = ("ray.cpus", "ray.gpus")  # per-trial Ray resources, e.g. ray.gpus: {value: 1}
+# replicates, not settings: `seed: {values: [0, 1, 2]}` runs every setting once per seed, and the table gives the
+# mean ± std over the seeds in one row per setting
+REPLICATE_PARAMS = ("seed",)
 
 
 @dataclass
@@ -62,7 +65,8 @@ class Sweep:
         """Parameters that take more than one value (the columns a table groups by)."""
         if self.swept is not None:
             return self.swept
-        return [k for k, spec in self.parameters.items() if k not in IMAGE_PARAMS + RESOURCE_PARAMS
+        fixed = IMAGE_PARAMS + RESOURCE_PARAMS + REPLICATE_PARAMS
+        return [k for k, spec in self.parameters.items() if k not in fixed
                 and (("values" in spec and len(spec["values"]) > 1) or "min" in spec)]
 
     def resource(self, key: str, default: float) -> float:
@@ -191,10 +195,15 @@ def trial_hash(cfg: RunConfig) -> str:
     method = get_method(cfg.method)
     skip = {"out", "tracking", "train", *other_sections(cfg.method)} - set(method.sections)
     data = {k: v for k, v in to_dict(cfg).items() if k not in skip}
-    network = method.network_path(cfg)
-    if network and Path(network).is_file():
-        data["network_sha256"] = sha256(Path(network))  # a retrained network is a new trial
+    digest = network_digest(method.network_path(cfg))
+    if digest:
+        data["network_sha256"] = digest  # a retrained network is a new trial
     return config_hash(data)
+
+
+def network_digest(network: str | None) -> str | None:
+    """sha256 of the trained network file a trial loads, when it exists (on a clean clone it does not)."""
+    return sha256(Path(network)) if network and Path(network).is_file() else None
 
 
 def training_hash(cfg: RunConfig, program: Program) -> str:
