@@ -2,7 +2,7 @@
 # The video study of issue 8 (about 12 min on 2 CPU cores; the sweep resumes by trial and by frame):
 # a 2.5 s zoom-and-pan clip of Tubingen, then configs/sweeps/video.yaml (fast, AdaIN and Gatys, each with and
 # without temporal consistency). The fast rows need results/fast/starry_night/net.safetensors
-# (experiments/fast_study.sh).
+# (experiments/fast_study.sh trains it in the same checkout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NST=.venv/bin/nst-bench
