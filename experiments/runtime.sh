@@ -6,15 +6,7 @@ cd "$(dirname "$0")/.."
 export NST_BENCH_WEIGHTS=${NST_BENCH_WEIGHTS:-../shared/weights}
 # speed does not depend on the weights: untrained networks of the bundled fast and CycleGAN configs' architectures
 nets=$(mktemp -d)
-.venv/bin/python - "$nets" <<'PY'
-import sys
-from pathlib import Path
-from nst_bench.methods.cyclegan import ResnetGenerator, save_generator
-from nst_bench.methods.fast import TransformerNet, save_network
-out = Path(sys.argv[1])
-save_network(TransformerNet(width=32, blocks=5), out / "transformernet_w32_b5.safetensors", styles=["untrained"])
-save_generator(ResnetGenerator(width=16, blocks=6, resize_up=True), out / "resnet_generator_w16_b6.safetensors")
-PY
+.venv/bin/python experiments/untrained_nets.py "$nets"
 .venv/bin/nst-bench evaluate runtime --sizes 256 512 1024 --backbones vgg19 vgg16_tv efficientnet_lite0 \
     --fast-checkpoint "$nets/transformernet_w32_b5.safetensors" \
     --cyclegan-checkpoint "$nets/resnet_generator_w16_b6.safetensors" --out results/runtime \

@@ -247,7 +247,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--wandb", choices=["offline", "online", "disabled"])
     r.set_defaults(func=_retention)
     t = kinds.add_parser("runtime", help="seconds per iteration and per image at several sizes")
-    t.add_argument("--backbones", nargs="+", default=["vgg19", "vgg16_tv", "efficientnet_lite0"])
+    t.add_argument("--backbones", nargs="*", default=["vgg19", "vgg16_tv", "efficientnet_lite0"],
+                   help="Gatys backbones to time; none (a bare --backbones) times the one-pass methods only")
     t.add_argument("--sizes", nargs="+", type=int, default=[256, 512, 1024])
     t.add_argument("--steps", type=int, default=5, help="Gatys: iterations per timed run (after 2 warm-up ones)")
     t.add_argument("--repeats", type=int, default=3, help="timed runs per Gatys cell (one-pass methods: at least 5)")
@@ -285,8 +286,8 @@ def _runtime(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "runtime.csv", index=False)
     m = machine()
-    shown = table[["method", "size", "image", "dtype", "s_per_iteration", "evaluations_per_iteration",
-                   "s_per_image", "s_per_image_iqr"]].to_markdown(index=False, floatfmt=".3g")
+    shown = table.reindex(columns=["method", "size", "image", "dtype", "s_per_iteration", "evaluations_per_iteration",
+                                   "s_per_image", "s_per_image_iqr"]).to_markdown(index=False, floatfmt=".3g")
     text = (f"`nst-bench evaluate runtime --sizes {' '.join(map(str, args.sizes))}`: {m['device']} ({m['cpu']}), "
             f"{m['threads']} threads, torch {m['torch']}. Gatys: median over {args.repeats} runs of {args.steps} "
             "L-BFGS iterations after 2 warm-up ones, per image = s/iteration x 300; one-pass methods: median over "

@@ -111,3 +111,12 @@ def test_runtime_command_writes_its_table(tmp_path, capsys):
                                   "engstrom (wreck)"] and (table.s_per_image > 0).all()
     assert list(table.network.fillna("-")) == ["-", "-", "-", "-", "net.safetensors", "wreck"]
     assert "| gatys (efficientnet_lite0) |" in (tmp_path / "runtime.md").read_text()
+
+
+def test_runtime_without_backbones_times_the_one_pass_methods_only(tmp_path, capsys):
+    from nst_bench.cli import main
+
+    assert main(["evaluate", "runtime", "--backbones", "--sizes", "48", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "runtime.csv")
+    assert set(table.method) == {"adain", "magenta", "magenta26"} and (table.s_per_image > 0).all()
+    assert "gatys" not in (tmp_path / "runtime.md").read_text()
