@@ -61,7 +61,13 @@ class Page:
         meta: dict[str, Any] = {}
         if text.startswith("---\n"):
             head, _, text = text[4:].partition("\n---\n")
-            meta = yaml.safe_load(head) or {}
+            try:
+                meta = yaml.safe_load(head) or {}
+            except yaml.YAMLError as e:
+                where = getattr(e, "problem_mark", None)
+                line = f" line {where.line + 2}" if where else ""
+                raise UserError(f"{path}{line}: the front matter is not valid YAML ({getattr(e, 'problem', e)}); "
+                                "quote a value that holds ': '") from None
         return cls(folder, meta, text)
 
 

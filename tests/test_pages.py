@@ -76,3 +76,10 @@ def test_committed_study_pages_agree_with_their_data_and_a_hand_edit_fails(tmp_p
     assert readme.read_text() != text
     assert main(["report", "--check", str(copy)]) == 1
     assert "differs from its data" in capsys.readouterr().err
+
+
+def test_front_matter_that_is_not_yaml_is_a_one_line_error(study):
+    (study / "page.md").write_text("---\ncommand: x\nmade: 2026 (a: b)\n---\n# x\n")
+    with pytest.raises(UserError, match=r"page.md line 3: the front matter is not valid YAML") as e:
+        pages.render(study)
+    assert "\n" not in str(e.value)
