@@ -288,9 +288,10 @@ def _runtime(args: argparse.Namespace) -> int:
     m = machine()
     shown = table.reindex(columns=["method", "size", "image", "dtype", "s_per_iteration", "evaluations_per_iteration",
                                    "s_per_image", "s_per_image_iqr"]).to_markdown(index=False, floatfmt=".3g")
+    gatys = (f"Gatys: median over {args.repeats} runs of {args.steps} L-BFGS iterations after 2 warm-up ones, per "
+             "image = s/iteration x 300; " if args.backbones else "one-pass methods only; ")
     text = (f"`nst-bench evaluate runtime --sizes {' '.join(map(str, args.sizes))}`: {m['device']} ({m['cpu']}), "
-            f"{m['threads']} threads, torch {m['torch']}. Gatys: median over {args.repeats} runs of {args.steps} "
-            "L-BFGS iterations after 2 warm-up ones, per image = s/iteration x 300; one-pass methods: median over "
+            f"{m['threads']} threads, torch {m['torch']}. {gatys}one-pass methods: median over "
             f"{max(args.repeats, 5)} passes after 2 warm-up ones; IQR = interquartile range\n\n{shown}\n")
     (out / "runtime.md").write_text(f"# Runtime\n\n{text}")
     print(text)
