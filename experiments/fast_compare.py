@@ -6,7 +6,8 @@ AdaIN and Magenta (both with the same painting).
 
 The photos are the 8 that the Johnson configs hold out of training (same split, same seed). Per method, style and
 photo: the content check (top-5 agreement, SSIM, LPIPS, identified: whether the output's LPIPS-nearest held-out
-photo is its own; collapsed when fewer than 0.75 x AdaIN's outputs are identified), the Gram
+photo is its own, and identified_local, the same per tile of a 4 x 4 grid; collapsed when either is below 0.75 x
+AdaIN's), the Gram
 distance to the painting on two networks (VGG-16, which nst-bench's networks trained on, and Gatys' VGG19, the
 family Engstrom's trained on; neither side is scored only on its own), the Johnson objective's content and style
 terms, and seconds per image (median of 5 passes at 256 px after 2 warm-up passes). Writes ``compare.csv``
@@ -28,7 +29,7 @@ from torchvision.utils import make_grid
 
 from nst_bench.config import load_config
 from nst_bench.data.images import load_image, save_image
-from nst_bench.evaluate.retention import gram_distance, reference_encoder
+from nst_bench.evaluate.retention import gram_distance, reference_encoder, style_grams
 from nst_bench.methods.common import perceptual_objective, set_style_targets
 from nst_bench.methods.registry import get_method
 from nst_bench.nets.backbones import build_backbone
@@ -85,6 +86,7 @@ def main() -> None:
     for style_name in STYLES:
         painting_path = ROOT.parent / "shared" / "data" / "styles" / f"{style_name}.jpg"
         painting = load_image(painting_path, SIZE)
+        targets = {k: style_grams(net, painting) for k, net in references.items()}
         outputs = {}
         objective = None
         for name, keys in methods(style_name, args.out).items():
@@ -103,23 +105,25 @@ def main() -> None:
                     terms = objective(image[None])
                 rows.append({"style": style_name, "method": name, "photo": held_out[i].name,
                              "content": float(terms["content"]), "style_loss": float(terms["style"]),
-                             **{k: gram_distance(net, image[None], painting) for k, net in references.items()},
+                             **{k: gram_distance(net, image[None], targets[k]) for k, net in references.items()},
                              "seconds": seconds})
         check = ContentCheck.build(photos, references=[outputs["AdaIN"]], classifier=classifier)
         for name, images in outputs.items():
             scores = check.per_photo(images)
-            collapsed = check.is_collapsed(float(scores["identified"].mean()))
+            collapsed = check.is_collapsed({k: float(v.mean()) for k, v in scores.items()})
             for row in rows:
                 if row["style"] == style_name and row["method"] == name:
                     i = [p.name for p in held_out].index(row["photo"])
                     row |= {k: float(v[i]) for k, v in scores.items()}
-                    row |= {"collapsed": collapsed, "adain_identified": check.reference["identified"]}
+                    row |= {"collapsed": collapsed, "adain_identified": check.reference["identified"],
+                            "adain_identified_local": check.reference["identified_local"]}
             tiles.append(images)
             labels.append(f"{style_name}: {name}")
     frame = pd.DataFrame(rows)
     frame.to_csv(args.out / "compare.csv", index=False)
     summary = frame.groupby(["style", "method"], sort=False).agg(
-        top5_agreement=("top5_agreement", "mean"), identified=("identified", "mean"), ssim=("ssim", "mean"),
+        top5_agreement=("top5_agreement", "mean"), identified=("identified", "mean"),
+        identified_local=("identified_local", "mean"), ssim=("ssim", "mean"),
         lpips=("lpips", "mean"), gram_distance=("gram_distance", "mean"),
         gram_distance_vgg19=("gram_distance_vgg19", "mean"), content=("content", "mean"),
         style_loss=("style_loss", "mean"), seconds=("seconds", "first"), collapsed=("collapsed", "first"),

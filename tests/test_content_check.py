@@ -9,7 +9,15 @@ import torch
 from nst_bench.data.images import list_images, load_image, resize
 from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.methods.adain import AdaIN
-from nst_bench.nets.content_check import FLOOR, ContentCheck, identified, lpips_vgg, similarity_to_photo, top5_agreement
+from nst_bench.nets.content_check import (
+    FLOOR,
+    ContentCheck,
+    identified,
+    lpips_maps,
+    lpips_vgg,
+    similarity_to_photo,
+    top5_agreement,
+)
 from nst_bench.recipes.train_fast import evaluate_samples
 from nst_bench.recipes.training import sample_photos
 
@@ -59,9 +67,11 @@ def test_identity_agrees_fully_and_adain_sets_a_floor_below_it(check, photos):
         pytest.skip("LPIPS needs the VGG-16 weights (vgg16_tv), which are not here")
     assert float(top5_agreement(check.classifier, photos, photos).mean()) == 1.0
     assert check.reference["identified"] >= 0.8  # AdaIN keeps these photos: most are nearest their own
-    assert check.floor == pytest.approx(FLOOR * check.reference["identified"])
+    assert check.reference["identified_local"] >= 0.6
+    assert check.floors == pytest.approx({k: FLOOR * check.reference[k] for k in ("identified", "identified_local")})
     row = check(photos)
-    assert row["collapsed"] is False and row["identified"] == 1.0 and row["ssim"] > 0.99 and row["lpips"] < 0.01
+    assert row["collapsed"] is False and row["identified"] == 1.0 and row["identified_local"] == 1.0
+    assert row["ssim"] > 0.99 and row["lpips"] < 0.01
 
 
 def test_similarity_to_photo_is_perfect_for_the_photo_and_low_for_a_texture_of_another_size(photos):
@@ -77,6 +87,35 @@ def test_similarity_to_photo_is_perfect_for_the_photo_and_low_for_a_texture_of_a
 def test_identified_counts_outputs_whose_nearest_photo_is_their_own():
     distances = torch.tensor([[0.1, 0.5, 0.9], [0.2, 0.4, 0.3], [0.9, 0.8, 0.7]])
     assert identified(distances).tolist() == [True, False, True]
+    tiles = torch.stack([distances, distances.T], dim=-1)[..., None]  # two tiles per output: N x N x 2 x 1
+    assert identified(tiles)[..., 0].tolist() == [[True, True], [False, True], [True, False]]
+
+
+def test_lpips_maps_match_torchmetrics_lpips_and_average_to_it_over_the_tiles(photos):
+    lpips = lpips_vgg()
+    if lpips is None:
+        pytest.skip("LPIPS needs the VGG-16 weights (vgg16_tv), which are not here")
+    photos = resize(photos, (256, 256))  # every layer's map (256 ... 16 px) splits evenly into 4 x 4 tiles
+    outputs = photos.flip(0)
+    with torch.no_grad():
+        whole, tiles = lpips_maps(lpips, photos[:3], outputs[:3])
+        expected = torch.stack([lpips(o[None].expand(3, -1, -1, -1), photos[:3], normalize=True).flatten()
+                                for o in outputs[:3]])
+    assert whole.shape == (3, 3) and tiles.shape == (3, 3, 4, 4)
+    assert torch.allclose(whole, expected, atol=1e-5)
+    assert torch.allclose(tiles.mean((-2, -1)), whole, atol=1e-5)
+
+
+def test_the_tiles_flag_an_output_that_keeps_only_a_strip_of_each_photo(check, photos):
+    """What Starry Night's network did at step 100: the photo's outline in one place, texture everywhere else.
+    The whole-image question passes it; the tiles do not."""
+    if check.lpips is None:
+        pytest.skip("LPIPS needs the VGG-16 weights (vgg16_tv), which are not here")
+    texture = resize(load_image(STYLE, 256), tuple(photos.shape[-2:])).expand_as(photos).clone()
+    texture[..., : photos.shape[-2] // 4, :] = photos[..., : photos.shape[-2] // 4, :]  # the top quarter kept
+    row = check(texture)
+    assert row["identified"] >= check.floors["identified"]
+    assert row["identified_local"] < check.floors["identified_local"] and row["collapsed"] is True
 
 
 def test_a_network_that_ignores_its_input_is_flagged_collapsed_in_the_training_samples(check, photos, vgg19):
@@ -87,6 +126,7 @@ def test_a_network_that_ignores_its_input_is_flagged_collapsed_in_the_training_s
     grams = [objective.compute_style_grams(load_image(STYLE, 256))]
     _, texture = evaluate_samples(Texture(load_image(STYLE, 256)), objective, photos, grams, check)
     assert texture["collapsed"] == 1.0 and texture["identified"] == pytest.approx(1 / len(photos))
-    assert texture["identified"] < check.floor and texture["ssim"] < 0.3
+    assert texture["identified"] < check.floors["identified"] and texture["ssim"] < 0.3
+    assert texture["identified_local"] == pytest.approx(1 / len(photos))  # one photo is nearest, per tile
     _, identity = evaluate_samples(Identity(), objective, photos, grams, check)
     assert identity["collapsed"] == 0.0 and identity["identified"] == 1.0 and identity["top5_agreement"] == 1.0

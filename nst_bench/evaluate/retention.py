@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 from tqdm import tqdm
 
 from nst_bench.data.datasets import WNID, artist_paintings, labelled_images
@@ -28,7 +27,7 @@ from nst_bench.evaluate.artists import train_artist_probe
 from nst_bench.losses.terms import gram, style_layer_loss
 from nst_bench.nets.backbones import Encoder, build_backbone
 from nst_bench.nets.classifier import Classifier, imagenet_classifier
-from nst_bench.nets.content_check import lpips_vgg
+from nst_bench.nets.content_check import similarity_to_photo
 from nst_bench.nets.weights import find
 from nst_bench.run.plots import plt, save_figure
 from nst_bench.run.tracking import log_tables
@@ -74,10 +73,18 @@ def reference_encoder() -> Encoder:
 
 
 @torch.no_grad()
-def gram_distance(encoder: Encoder, image: torch.Tensor, style: torch.Tensor) -> float:
-    """Mean over relu1_1..relu5_1 of the mse_chw Gram distance, x1e3 for readable numbers."""
-    a, b = encoder(image, REFERENCE_LAYERS), encoder(style, REFERENCE_LAYERS)
-    return 1e3 * float(np.mean([style_layer_loss(gram(a[k]), gram(b[k]), "mse_chw").item() for k in a]))
+def style_grams(encoder: Encoder, style: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The painting's Gram matrices on the reference layers, computed once per painting and reused."""
+    return {k: gram(v) for k, v in encoder(style, REFERENCE_LAYERS).items()}
+
+
+@torch.no_grad()
+def gram_distance(encoder: Encoder, image: torch.Tensor, style: torch.Tensor | dict[str, torch.Tensor]) -> float:
+    """Mean over relu1_1..relu5_1 of the mse_chw Gram distance, x1e3 for readable numbers. ``style`` is the
+    painting or its ``style_grams``."""
+    targets = style if isinstance(style, dict) else style_grams(encoder, style)
+    feats = encoder(image, REFERENCE_LAYERS)
+    return 1e3 * float(np.mean([style_layer_loss(gram(feats[k]), targets[k], "mse_chw").item() for k in feats]))
 
 
 def bootstrap_ci(values: np.ndarray, n: int, rng: np.random.Generator) -> tuple[float, float]:
@@ -102,25 +109,24 @@ def score_trials(job: RetentionJob, trial_ids: set[str], classifier: Classifier,
             if r.get("status") == "ok" and r["trial_id"] in trial_ids]
     if not runs:
         raise UserError(f"no finished trials in {job.results_root / job.name}: stylization failed for all")
-    rows = []
-    lpips = lpips_vgg()
+    rows, targets = [], {}
     for r in tqdm(runs, desc="scoring", unit="image", disable=None):
         metrics = json.loads((Path(r["out"]) / "metrics.json").read_text())
         cfg = metrics["config"]
         content_path, style_path = Path(cfg["content"]), Path(cfg["styles"][0])
         stylized = load_image(Path(r["out"]) / "stylized.jpg")
-        clean = load_image(content_path, max(stylized.shape[-2:]))
-        style = load_image(style_path, max(stylized.shape[-2:]))
+        size = max(stylized.shape[-2:])
+        clean = load_image(content_path, size)
+        if (style_path, size) not in targets:
+            targets[style_path, size] = style_grams(reference, load_image(style_path, size))
         label = m.group(0) if (m := WNID.match(content_path.name)) else None
         rows.append({
             "trial_id": r["trial_id"], "setting": setting_label(r["params"]),
             "artist": style_path.parent.name, "content": content_path.stem, "painting": style_path.stem,
             "label": label, "seconds": r.get("seconds"), "steps_to_5pct": metrics.get("steps_to_5pct"),
             **{k: v for k, v in r["params"].items() if k not in ("content", "style", "pairs", "config")},
-            "gram_distance": gram_distance(reference, stylized, style),
-            "ssim": float(structural_similarity_index_measure(stylized, clean, data_range=1.0)),
-            "psnr": float(peak_signal_noise_ratio(stylized, clean, data_range=1.0)),
-            "lpips": float(lpips(stylized, clean, normalize=True).mean()) if lpips is not None else float("nan"),
+            "gram_distance": gram_distance(reference, stylized, targets[style_path, size]),
+            "lpips": float("nan"), **similarity_to_photo(clean, stylized),  # LPIPS is nan without its weights
             "_clean": clean, "_stylized": stylized,
         })
     df = pd.DataFrame(rows)

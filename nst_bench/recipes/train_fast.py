@@ -63,15 +63,15 @@ def evaluate_samples(net: TransformerNet, objective: PerceptualObjective, photos
             if check is not None:
                 for k, v in check(out).items():
                     sums[k] = sums.get(k, 0.0) + float(v) / net.n_styles
-    if check is not None and check.floor is not None:  # a style's flag is the mean identification vs the floor
-        sums["collapsed"] = float(check.is_collapsed(sums["identified"]))
+    if check is not None and check.floors:  # the network's flag: its shares, averaged over styles, vs the floors
+        sums["collapsed"] = float(check.is_collapsed(sums))
     net.train(was_training)
     tiles = torch.stack(columns, dim=1).flatten(0, 1)  # row-major: one row per photo
     return make_grid(tiles, nrow=len(columns), padding=2, pad_value=1.0), sums
 
 
 def content_check(cfg: RunConfig, photos: torch.Tensor, cache: ProcessCache) -> ContentCheck:
-    """The content check of the held-out photos, its floor set by pretrained AdaIN with the same paintings."""
+    """The content check of the held-out photos, its floors set by pretrained AdaIN with the same paintings."""
     adain = cache.get("network", ("adain",), AdaIN)
     styles = [load_image(s, cfg.image.style_size or cfg.image.size) for s in cfg.styles]
     with torch.no_grad():
@@ -115,9 +115,10 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
     def evaluate(module: FastStyleModule, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         grid, val = evaluate_samples(module.net, objective, photos, grams, check)
         if val.get("collapsed"):
-            log.warning("step %d: the network has lost the photos (collapsed): %.2f of its outputs are nearest "
-                        "their own photo, below the floor %.2f (%s)", module.global_step, val["identified"],
-                        check.floor, check.describe()["floor_rule"])
+            log.warning("step %d: the network has lost the photos (collapsed): %.2f of its outputs and %.2f of "
+                        "their tiles are nearest their own photo; floors %s (%s)", module.global_step,
+                        val["identified"], val["identified_local"],
+                        ", ".join(f"{k} {v:.2f}" for k, v in check.floors.items()), check.describe()["floor_rule"])
         return grid, val
 
     def export(module: FastStyleModule, step: int) -> None:

@@ -19,6 +19,7 @@ from nst_bench.sweeps.store import RunsLog
 # final/collapsed: the share of trained networks whose outputs lost the photos (nets.content_check)
 METRICS = ["final/total", "final/content", "final/style", "final/tv", "final/warping_error",
            "final/content_warping_error", "final/warping_ratio", "final/top5_agreement", "final/identified",
+           "final/identified_local",
            "final/ssim", "final/lpips", "final/collapsed", "seconds", "s_per_iteration", "iterations"]
 IMAGE_KEYS = ("content", "style")
 
