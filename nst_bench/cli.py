@@ -311,7 +311,7 @@ FAST_FLAGS: dict[str, str] = {
 }
 CYCLEGAN_FLAGS: dict[str, str] = {
     "domain_a": "cyclegan.domain_a", "domain_b": "cyclegan.domain_b", "lr": "cyclegan.lr",
-    "width": "cyclegan.width", "blocks": "cyclegan.blocks", "resize_up": "cyclegan.resize_up",
+    "width": "cyclegan.width", "blocks": "cyclegan.blocks", "upsample": "cyclegan.upsample",
 }
 
 
@@ -358,7 +358,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--lr", type=float, help="Adam learning rate (default 2e-4)")
     c.add_argument("--width", type=int, help="generator channels (default 64)")
     c.add_argument("--blocks", type=int, help="generator residual blocks (default 9)")
-    c.add_argument("--resize-up", action="store_const", const=True, help="upsample + conv, not transposed conv")
+    c.add_argument("--upsample", choices=["transposed", "nearest", "bilinear"],
+                   help="generator x2 upsampling: transposed conv (the paper, default) or a resize + conv")
     _add_train_flags(c, steps=2000, batch=4, crop=256)
     c.set_defaults(func=_train, flags=CYCLEGAN_FLAGS, method="cyclegan", recipe="nst_bench.recipes.train_cyclegan",
                    network="generator.safetensors", run_name=_cyclegan_run_name)

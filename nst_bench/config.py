@@ -100,7 +100,7 @@ class CycleGANConfig:
     domain_b: str | None = None  # training: the artist's paintings
     width: int = 64  # generator channels (the paper: 64)
     blocks: int = 9  # residual blocks (the paper: 9 at 256 px)
-    resize_up: bool = False  # upsample + conv instead of transposed conv
+    upsample: str = "transposed"  # transposed (the paper) | nearest | bilinear: a resize, then a 3x3 conv
     d_width: int = 64  # discriminator channels
     lr: float = 2e-4
     beta1: float = 0.5
@@ -108,7 +108,10 @@ class CycleGANConfig:
     lambda_identity: float = 0.5  # x lambda_cycle
     pool_size: int = 50
     decay_from: float = 0.5  # fraction of train.steps after which the learning rate falls linearly to 0
+    a_scale: float = 1.0  # photos are resized to crop x a_scale on the short side (256 / crop: native 256 px)
     b_scale: float = 1.5  # paintings are resized to crop x b_scale on the short side: more distinct crops
+    holdout_b: int = 0  # paintings never trained on: the held-out set KID and the Gram distance compare against
+    sample_rows: int = 6  # held-out photos shown in the sample grids (all train.holdout photos are scored)
 
 
 @dataclass

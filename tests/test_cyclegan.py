@@ -17,7 +17,7 @@ from nst_bench.methods.cyclegan import (
 
 
 def test_generator_keeps_size_and_range_and_discriminator_sees_70px_patches():
-    g = ResnetGenerator(width=8, blocks=1, resize_up=True)
+    g = ResnetGenerator(width=8, blocks=1, upsample="bilinear")
     y = g(torch.rand(2, 3, 37, 50))
     assert y.shape == (2, 3, 37, 50) and y.min() >= 0 and y.max() <= 1
     d = PatchDiscriminator(width=8)
@@ -77,15 +77,23 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
     photos, out = _photos(tmp_path), tmp_path / "cg"
     args = ["train", "cyclegan", "--domain-a", str(photos), "--domain-b", str(SHARED / "data/artists/hokusai"),
             "--out", str(out), "--crop", "32", "--batch", "1", "--size", "32", "--width", "8", "--blocks", "1",
-            "--resize-up", "--sample-every", "2", "--checkpoint-every", "2", "--holdout", "1", "--no-progress",
-            "--set", "cyclegan.d_width=8"]
+            "--upsample", "nearest", "--sample-every", "2", "--checkpoint-every", "2", "--holdout", "2",
+            "--no-progress", "--set", "cyclegan.d_width=8", "--set", "cyclegan.holdout_b=2"]
     assert main([*args, "--steps", "2"]) == 0, capsys.readouterr().err
     assert main([*args, "--steps", "4"]) == 0, capsys.readouterr().err  # resumes at step 2
     with open(out / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4] and "loss/cycle_a" in rows[0]
     m = json.loads((out / "metrics.json").read_text())
-    assert m["resumed_from_step"] == 2 and m["paintings"] == 7 and m["held_out"]["cycle_l1"] > 0
+    assert m["resumed_from_step"] == 2 and m["paintings"] == 5 and m["held_out"]["cycle_l1"] > 0
+    _, meta = load_generator(out / "generator.safetensors")
+    assert len(meta["held_out_paintings"]) == 2 and not set(meta["held_out_paintings"]) & set(meta["paintings"])
+    # every sample step scored, across the resume: cycle, content check, KID / Gram to held-out paintings, grid
+    assert [v["step"] for v in m["val_history"]] == [2, 4]
+    assert {"identified", "identified_local", "kid", "gram_to_paintings", "grid_peak"} <= set(m["val_history"][0])
+    assert m["references"]["photos"]["identified"] == 1.0 and m["references"]["photos"]["kid"] > 0
+    assert all(abs(float(r[f"loss/D_{k}"])) < 10 for r in rows for k in ("a_real", "a_fake", "b_real", "b_fake"))
+    assert (out / "held_out.png").is_file() and (out / "discriminators.png").is_file()
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000002.jpg", "step_000004.jpg"]
     assert list((out / "wandb").glob("offline-run-*/run-*.wandb"))
 
@@ -94,5 +102,57 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
                  "--content", str(CONTENT), "--size", "40", "--out", str(run), "--no-progress",
                  "--wandb", "disabled"]) == 0, capsys.readouterr().err
     s = json.loads((run / "metrics.json").read_text())
-    assert len(s["config"]["styles"]) == 7 and s["method_weights"]["artist"] == "hokusai"
+    assert len(s["config"]["styles"]) == 5 and s["method_weights"]["artist"] == "hokusai"  # the training paintings
     assert s["final"]["style"] > 0 and (run / "stylized.jpg").is_file()
+
+
+def test_every_upsampling_keeps_the_size_and_an_unknown_one_is_a_clear_error():
+    import pytest
+
+    from nst_bench.errors import UserError
+
+    x = torch.rand(1, 3, 36, 44)
+    outs = {u: ResnetGenerator(8, 1, u)(x) for u in ("transposed", "nearest", "bilinear")}
+    assert all(y.shape == x.shape for y in outs.values())
+    assert not torch.allclose(outs["nearest"], outs["bilinear"])
+    with pytest.raises(UserError, match=r"cyclegan\.upsample"):
+        ResnetGenerator(8, 1, "pixelshuffle")
+
+
+def test_periodic_peak_finds_a_4px_grid_that_photos_do_not_have():
+    import pytest
+
+    from nst_bench.evaluate.artefacts import periodic_peak
+    from nst_bench.recipes.training import sample_photos
+
+    from .conftest import SHARED
+
+    photos = sample_photos(sorted((SHARED / "data/landscapes256").glob("*.jpg"))[:8], 128)
+    grid = torch.zeros(1, 1, 128, 128)
+    grid[..., 1::4, 2::4] = 1  # a faint dot every 4 px, anywhere in the 4 x 4 cell
+    clean, gridded = periodic_peak(photos), periodic_peak((photos + 0.05 * grid).clamp(0, 1))
+    assert clean < 2 and gridded > 8, (clean, gridded)
+    assert periodic_peak(photos, period=8) < 2
+    with pytest.raises(ValueError, match="at least 16 px"):
+        periodic_peak(photos[..., :12, :12])
+
+
+def test_painting_domain_kid_puts_an_artists_other_paintings_nearer_than_photos_and_keeps_the_rng():
+    from nst_bench.evaluate.domain import PaintingDomain
+    from nst_bench.recipes.training import sample_photos
+
+    from .conftest import SHARED
+
+    van_gogh = sorted((SHARED / "data/paintings256/van_gogh").glob("*.jpg"))
+    photos = sorted((SHARED / "data/landscapes256").glob("*.jpg"))
+    domain = PaintingDomain([sample_photos([p], 128) for p in van_gogh[:12]], subsets=20)
+    state = torch.random.get_rng_state()
+    other = domain(sample_photos(van_gogh[12:24], 128))
+    assert torch.equal(torch.random.get_rng_state(), state)  # scoring never moves a training run's stream
+    photo = domain(sample_photos(photos[:12], 128))
+    assert other["kid"] < photo["kid"], (other, photo)
+    assert domain(sample_photos(van_gogh[12:24], 128)) == other  # seeded: the same outputs score the same
+    # the Gram distance is to the paintings' mean Grams: a painting scores 0 against a set of itself
+    one = sample_photos(van_gogh[:1], 128)
+    itself = PaintingDomain([one, one], classifier=domain.classifier, encoder=domain.encoder, subsets=2)
+    assert itself(one)["gram_to_paintings"] < 1e-6 < itself(sample_photos(photos[:1], 128))["gram_to_paintings"]

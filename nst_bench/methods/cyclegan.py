@@ -1,6 +1,7 @@
 """CycleGAN (Zhu et al. 2017): unpaired photo <-> artist translation.
 
-ResNet generators (reflection padding, instance norm, optional upsample-then-convolve), 70x70 PatchGAN
+ResNet generators (reflection padding, instance norm; x2 upsampling by transposed convolution as in the paper, or
+by a nearest or bilinear resize and a convolution), 70x70 PatchGAN
 discriminators, least-squares GAN loss, cycle loss (lambda 10) and identity loss (0.5 lambda), a history pool of
 50 generated images per domain, Adam (lr 2e-4, beta1 0.5) with a linear decay to zero, N(0, 0.02) init. Images
 are RGB in [0, 1] at the interface and [-1, 1] inside, as in the paper's code.
@@ -43,25 +44,32 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-def up_block(c_in: int, c_out: int, resize: bool) -> list[nn.Module]:
-    """x2 upsampling: the paper's transposed conv, or nearest resize + conv (no checkerboard artefacts)."""
-    if resize:
-        return [nn.Upsample(scale_factor=2, mode="nearest"), *conv_block(c_in, c_out, 3)]
-    return [nn.ConvTranspose2d(c_in, c_out, 3, 2, padding=1, output_padding=1), nn.InstanceNorm2d(c_out),
-            nn.ReLU(True)]
+UPSAMPLING = ("transposed", "nearest", "bilinear")
+
+
+def up_block(c_in: int, c_out: int, upsample: str) -> list[nn.Module]:
+    """x2 upsampling: the paper's transposed convolution (kernel 3, stride 2: its kernel overlaps itself unevenly,
+    Odena et al.'s checkerboard), or a resize then a 3x3 convolution."""
+    if upsample == "transposed":
+        return [nn.ConvTranspose2d(c_in, c_out, 3, 2, padding=1, output_padding=1), nn.InstanceNorm2d(c_out),
+                nn.ReLU(True)]
+    if upsample not in UPSAMPLING:
+        raise UserError(f"unknown cyclegan.upsample {upsample!r}: choose {', '.join(UPSAMPLING)}")
+    resize = nn.Upsample(scale_factor=2, mode=upsample, **({"align_corners": False} if upsample == "bilinear" else {}))
+    return [resize, *conv_block(c_in, c_out, 3)]
 
 
 class ResnetGenerator(nn.Module):
     """c7s1-w, d2w, d4w, ``blocks`` x R4w, u2w, uw, c7s1-3 with tanh (Johnson's layout, as in the paper)."""
 
-    def __init__(self, width: int = 64, blocks: int = 9, resize_up: bool = False) -> None:
+    def __init__(self, width: int = 64, blocks: int = 9, upsample: str = "transposed") -> None:
         super().__init__()
-        self.width, self.blocks, self.resize_up = width, blocks, resize_up
+        self.width, self.blocks, self.upsample = width, blocks, upsample
         w = width
         self.net = nn.Sequential(
             *conv_block(3, w, 7), *conv_block(w, 2 * w, 3, 2), *conv_block(2 * w, 4 * w, 3, 2),
             *[ResidualBlock(4 * w) for _ in range(blocks)],
-            *up_block(4 * w, 2 * w, resize_up), *up_block(2 * w, w, resize_up),
+            *up_block(4 * w, 2 * w, upsample), *up_block(2 * w, w, upsample),
             nn.ReflectionPad2d(3), nn.Conv2d(w, 3, 7), nn.Tanh())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -184,9 +192,13 @@ class CycleGANModule(pl.LightningModule):
         self.d_a.requires_grad_(True)
         self.d_b.requires_grad_(True)
         pa, pb = self.pool_a.query(fake_a), self.pool_b.query(fake_b)
-        terms["d_a"] = 0.5 * (lsgan(self.d_a(a), True) + lsgan(self.d_a(pa), False))
-        terms["d_b"] = 0.5 * (lsgan(self.d_b(b), True) + lsgan(self.d_b(pb), False))
+        scores = {"a_real": self.d_a(a), "a_fake": self.d_a(pa), "b_real": self.d_b(b), "b_fake": self.d_b(pb)}
+        terms["d_a"] = 0.5 * (lsgan(scores["a_real"], True) + lsgan(scores["a_fake"], False))
+        terms["d_b"] = 0.5 * (lsgan(scores["b_real"], True) + lsgan(scores["b_fake"], False))
         terms["d"] = terms["d_a"] + terms["d_b"]
+        # the discriminators' mean scores (LSGAN targets: 1 real, 0 fake): D(real) near 1 and D(fake) near 0 for
+        # long means the discriminator has won and the generator learns from a saturated signal
+        terms |= {f"D_{k}": v.mean() for k, v in scores.items()}
         opt_d.zero_grad()
         self.manual_backward(terms["d"])
         opt_d.step()
@@ -207,13 +219,13 @@ HINT = "train one with `nst-bench train cyclegan` and pass its generator.safeten
 
 def save_generator(g: ResnetGenerator, path: Path, **meta: Any) -> Path:
     return save_network_file(g, path, {"format": FORMAT, "width": g.width, "blocks": g.blocks,
-                                       "resize_up": g.resize_up, **meta})
+                                       "upsample": g.upsample, **meta})
 
 
 def load_generator(path: str | Path) -> tuple[ResnetGenerator, dict[str, Any]]:
     """A trained photo -> artist generator (eval mode) and its metadata."""
     tensors, meta = load_network_file(path, FORMAT, "CycleGAN generator", HINT)
-    g = ResnetGenerator(meta["width"], meta["blocks"], meta["resize_up"])
+    g = ResnetGenerator(meta["width"], meta["blocks"], meta["upsample"])
     g.load_state_dict(tensors)
     return g.eval().requires_grad_(False), meta
 

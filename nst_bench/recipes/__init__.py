@@ -39,6 +39,12 @@ def _train_fast(cfg: RunConfig, progress: bool, cache: ProcessCache) -> RunMetri
     return train(cfg, progress=progress, cache=cache)  # resumes from its own checkpoint after a crash
 
 
+def _train_cyclegan(cfg: RunConfig, progress: bool, cache: ProcessCache) -> RunMetrics:
+    from nst_bench.recipes.train_cyclegan import train
+
+    return train(cfg, progress=progress, cache=cache)  # resumes from its own checkpoint after a crash
+
+
 def _video(cfg: RunConfig, progress: bool, cache: ProcessCache) -> RunMetrics:
     from nst_bench.recipes.video import run_video
 
@@ -48,6 +54,8 @@ def _video(cfg: RunConfig, progress: bool, cache: ProcessCache) -> RunMetrics:
 PROGRAMS: dict[str, Program] = {p.name: p for p in (
     Program("stylize", _stylize, ("content", "styles")),
     Program("train-fast", _train_fast, ("styles",), method="fast", trains=True),
+    Program("train-cyclegan", _train_cyclegan, ("cyclegan.domain_a", "cyclegan.domain_b"), method="cyclegan",
+            trains=True),
     Program("video", _video, ("video.input", "styles")),
 )}
 

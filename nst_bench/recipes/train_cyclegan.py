@@ -2,8 +2,13 @@
 
 Writes to ``cfg.out``: ``generator.safetensors`` (photo -> artist, loadable by ``method: cyclegan``) and
 ``generator_ba.safetensors``, ``checkpoints/last.ckpt`` (all four networks and both optimisers; the run resumes
-from it), ``history.csv`` and ``loss.png``, ``samples/step_*.jpg`` (held-out photos: photo | A->B | A->B->A),
-``samples.jpg``, ``stylized.jpg``, ``metrics.json`` and an offline W&B run with the losses and the sample grids.
+from it), ``history.csv``, ``loss.png`` and ``discriminators.png`` (D(real) / D(fake)), ``samples/step_*.jpg``
+(held-out photos: photo | A->B | A->B->A), ``held_out.png`` (the held-out scores at every sample step),
+``samples.jpg``, ``stylized.jpg``, ``metrics.json`` and an offline W&B run.
+
+Every sample step scores all ``train.holdout`` photos: the A->B->A cycle L1, the content check of the fast
+networks (identification among the held-out photos, SSIM, LPIPS; floors from AdaIN with held-out paintings),
+KID and Gram distance to the ``cyclegan.holdout_b`` held-out paintings, and the 4-pixel grid artefact's peak.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ import torch.nn.functional as F
 from torchvision.utils import make_grid
 
 from nst_bench.config import RunConfig
-from nst_bench.data.datasets import RandomCrops, UnpairedCrops, readable
+from nst_bench.data.datasets import RandomCrops, UnpairedCrops, readable, split_holdout
 from nst_bench.data.images import list_images, save_image
 from nst_bench.errors import UserError
+from nst_bench.evaluate.artefacts import periodic_peak
+from nst_bench.evaluate.domain import PaintingDomain
+from nst_bench.methods.adain import AdaIN
 from nst_bench.methods.cyclegan import (
     CycleGANModule,
     PatchDiscriminator,
@@ -26,28 +34,70 @@ from nst_bench.methods.cyclegan import (
     save_generator,
 )
 from nst_bench.methods.registry import get_method
+from nst_bench.nets.content_check import ContentCheck
 from nst_bench.recipes.training import Training, photo_split, sample_photos
 from nst_bench.run.cache import ProcessCache
 from nst_bench.run.context import start_run
 from nst_bench.run.metrics import RunMetrics
+from nst_bench.run.plots import discriminator_scores, held_out_curves
 
 PLOTTED = ("g", "d", "cycle_a", "cycle_b", "gan_ab", "gan_ba")
 
 
+HELD_OUT_PANELS = (("cycle_l1", "cycle L1, A->B->A vs photo"), ("kid", "KID to held-out paintings"),
+                   ("gram_to_paintings", "Gram distance to held-out paintings"),
+                   ("identified_local", "content check: identified tiles"), ("lpips", "LPIPS to photo"),
+                   ("grid_peak", "4-px grid peak (1 = none)"))
+
+
 @torch.no_grad()
-def translate_samples(module: CycleGANModule, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-    """Grid rows photo | A->B | A->B->A, and the held-out cycle error (mean absolute, pixels in [0, 1])."""
+def translate(module: CycleGANModule, photos: torch.Tensor, chunk: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """A->B and A->B->A of every photo, in eval mode and in chunks (50 photos at 256 px fit either way)."""
     g_ab, g_ba = module.g_ab, module.g_ba
     modes = (g_ab.training, g_ba.training)
     g_ab.eval()
     g_ba.eval()
-    fake_b = g_ab(photos)
-    back = g_ba(fake_b)
+    fake_b = torch.cat([g_ab(x) for x in photos.split(chunk)])
+    back = torch.cat([g_ba(x) for x in fake_b.split(chunk)])
     g_ab.train(modes[0])
     g_ba.train(modes[1])
-    tiles = torch.stack([photos, fake_b, back], dim=1).flatten(0, 1)
-    val = {"cycle_l1": float(F.l1_loss(back, photos)), "change_l1": float(F.l1_loss(fake_b, photos))}
-    return make_grid(tiles, nrow=3, padding=2, pad_value=1.0), val
+    return fake_b.float(), back.float()
+
+
+class HeldOut:
+    """The held-out photos and paintings and everything that scores a generator on them."""
+
+    def __init__(self, photos: torch.Tensor, paintings: list[torch.Tensor], rows: int, check: ContentCheck,
+                 domain: PaintingDomain | None) -> None:
+        self.photos, self.paintings, self.rows, self.check, self.domain = photos, paintings, rows, check, domain
+
+    def score(self, outputs: torch.Tensor) -> dict[str, float]:
+        val = {k: float(v) for k, v in self.check(outputs).items()}
+        val["grid_peak"] = periodic_peak(outputs)
+        return val | (self.domain(outputs) if self.domain is not None else {})
+
+    def __call__(self, module: CycleGANModule, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Grid rows photo | A->B | A->B->A for the first ``rows`` photos, and the scores of all of them."""
+        fake_b, back = translate(module, photos)
+        n = self.rows
+        tiles = torch.stack([photos[:n].float(), fake_b[:n], back[:n]], dim=1).flatten(0, 1)
+        val = {"cycle_l1": float(F.l1_loss(back, photos)), "change_l1": float(F.l1_loss(fake_b, photos))}
+        return make_grid(tiles, nrow=3, padding=2, pad_value=1.0), val | self.score(fake_b)
+
+
+def held_out_set(cfg: RunConfig, photos: torch.Tensor, held_paintings: list[Path], train_paintings: list[Path],
+                 cache: ProcessCache) -> HeldOut:
+    """The content check (its floors: AdaIN with two of the held-out paintings, or of the training ones when none
+    are held out) and the painting domain of the held-out paintings (none held out: no KID, no Gram distance)."""
+    size = photos.shape[-1]
+    load = lambda p: sample_photos([p], size)  # noqa: E731 - paintings as centre squares, as the photos
+    paintings = [load(p) for p in held_paintings]
+    adain = cache.get("network", ("adain",), AdaIN)
+    with torch.no_grad():
+        refs = [adain(photos, [load(p)]) for p in (held_paintings or train_paintings)[:2]]
+    check = ContentCheck.build(photos, references=refs)
+    domain = PaintingDomain(paintings, classifier=check.classifier, seed=cfg.seed) if len(paintings) >= 2 else None
+    return HeldOut(photos, paintings, cfg.cyclegan.sample_rows, check, domain)
 
 
 def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
@@ -56,26 +106,33 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
     c, t = cfg.cyclegan, cfg.train
     run = start_run(cfg, cache)
     get_method(cfg.method).check(cfg)
-    photos_train, held_out = photo_split(c.domain_a, t.holdout, cfg.seed, "--domain-a", t.skip_first)
+    photos_train, held_photos = photo_split(c.domain_a, t.holdout, cfg.seed, "--domain-a", t.skip_first)
     if not c.domain_b or not Path(c.domain_b).is_dir():
         raise UserError(f"artist folder not found: {c.domain_b} (give --domain-b DIR, e.g. "
-                        "../shared/data/artists/van_gogh)")
+                        "../shared/data/paintings256/van_gogh)")
     paintings = [p for p in list_images(c.domain_b) if readable(p)]
-    if not paintings:
-        raise UserError(f"no readable paintings in {c.domain_b}")
-    photos = sample_photos(held_out, cfg.image.size)
+    if len(paintings) < 2:
+        raise UserError(f"{len(paintings)} readable paintings in {c.domain_b}: CycleGAN needs a folder of them")
+    paintings, held_paintings = split_holdout(paintings, c.holdout_b, cfg.seed) if c.holdout_b else (paintings, [])
 
     training = Training(run, t, resume, optimizer_steps_per_step=2)
     if training.finished is not None:
         return training.finished
+    photos = sample_photos(held_photos, cfg.image.size)
+    held = held_out_set(cfg, photos, held_paintings, paintings, run.cache)
+    references = {"photos": held.score(photos)}  # where a generator starts: the identity
+    if held.domain is not None:  # a real painting's scores: training paintings, as many as the photos
+        sample = sample_photos(paintings[:len(held_photos)], cfg.image.size)
+        references["training paintings"] = held.domain(sample) | {"grid_peak": periodic_peak(sample)}
     artist = Path(c.domain_b).name
     name = f"cyclegan-{Path(c.domain_a).name}-{artist}"
     run.open(name, job_type="train-cyclegan", resumed_from_step=training.start)
     meta = {"domain_a": c.domain_a, "domain_b": c.domain_b, "artist": artist, "config": run.config,
-            "held_out": [str(p) for p in held_out], "paintings": [str(p) for p in paintings]}
+            "held_out": [str(p) for p in held_photos], "paintings": [str(p) for p in paintings],
+            "held_out_paintings": [str(p) for p in held_paintings]}
 
     torch.manual_seed(cfg.seed)
-    nets = [ResnetGenerator(c.width, c.blocks, c.resize_up), ResnetGenerator(c.width, c.blocks, c.resize_up),
+    nets = [ResnetGenerator(c.width, c.blocks, c.upsample), ResnetGenerator(c.width, c.blocks, c.upsample),
             PatchDiscriminator(c.d_width), PatchDiscriminator(c.d_width)]
     for n in nets:
         init_weights(n)
@@ -89,17 +146,24 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
 
     def data(first: int) -> UnpairedCrops:
         count = (t.steps - training.start) * t.batch
-        return UnpairedCrops(RandomCrops(photos_train, t.crop, count, cfg.seed, first=first),
+        return UnpairedCrops(RandomCrops(photos_train, t.crop, count, cfg.seed, first=first, scale=c.a_scale),
                              RandomCrops(paintings, t.crop, count, cfg.seed + 1, first=first, scale=c.b_scale))
 
-    training.fit(module, data, training.sampler(photos, translate_samples, f"photo | {artist} | back to photo"),
+    training.fit(module, data, training.sampler(photos, held, f"photo | {artist} | back to photo"),
                  export, run.out / "generator.safetensors", name, progress)
 
-    grid, val = translate_samples(module, photos.to(cfg.device))
+    grid, val = held(module, photos.to(cfg.device))
     with torch.no_grad():
         save_image(module.g_ab.eval()(photos[:1].to(cfg.device)), run.out / "stylized.jpg")
+    if module.history:
+        discriminator_scores(module.history, run.out / "discriminators.png")
+    held_out_curves(training.val_history, run.out / "held_out.png",
+                    [p for p in HELD_OUT_PANELS if p[0] in val], references)
     return training.finish(
         module, grid, val, PLOTTED, 50, "held-out photos: photo | A->B | A->B->A",
-        held_out_photos=[str(p) for p in held_out], paintings=len(paintings), training_photos=len(photos_train),
+        held_out_photos=[str(p) for p in held_photos], held_out_paintings=[str(p) for p in held_paintings],
+        paintings=len(paintings), training_photos=len(photos_train), references=references,
+        content_check=held.check.describe(),
+        painting_domain=held.domain.describe() if held.domain is not None else None,
         networks={"generator_parameters": sum(p.numel() for p in module.g_ab.parameters()),
                   "discriminator_parameters": sum(p.numel() for p in module.d_a.parameters())})

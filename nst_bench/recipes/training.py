@@ -2,8 +2,9 @@
 Lightning module (resume point, history, held-out samples, checkpoints and exported networks, final metrics).
 
 A run folder is resumable at any moment: ``checkpoints/last.ckpt`` (networks + optimiser state, saved by
-Lightning's atomic checkpoint writer) is the resume point, and ``history.csv`` is rewritten beside it, so after a
-crash the history is cut back to the checkpoint's step and continues from there.
+Lightning's atomic checkpoint writer) is the resume point, and ``history.csv`` and ``val_history.json`` (the
+held-out scores) are rewritten beside it, so after a crash both are cut back to the checkpoint's step and continue
+from there.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Snapshots(pl.Callback):
             trainer.save_checkpoint(self.training.ckpt)
             self.export(module, step)
             write_history(self.training.run.out / "history.csv", module.history)
+            self.training.save_val_history()
 
 
 class Training:
@@ -98,7 +100,10 @@ class Training:
             state = torch.load(self.ckpt, map_location="cpu", weights_only=True)
             self.start = int(state["global_step"]) // self.per_step  # Lightning counts optimiser steps
         self.history = read_history(run.out / "history.csv", self.start) if self.start else []
-        self.val_history: list[dict[str, float]] = []
+        self.val_path = run.out / "val_history.json"  # the held-out scores of every sample step, for the curves
+        self.val_history: list[dict[str, float]] = [v for v in json.loads(self.val_path.read_text())
+                                                    if v["step"] <= self.start] if (
+            self.start and self.val_path.is_file()) else []
         metrics = run.out / "metrics.json"
         self.finished = RunMetrics.from_dict(json.loads(metrics.read_text())) if (
             self.start >= t.steps and metrics.is_file()) else None
@@ -106,6 +111,12 @@ class Training:
             log.info("%s already holds %d steps (train.steps = %d): nothing to train", run.out, self.start, t.steps)
         elif self.start:
             log.info("resuming from %s at step %d of %d", self.ckpt, self.start, t.steps)
+
+    def save_val_history(self) -> None:
+        """Beside the checkpoint, through a temp file, so a resumed run's curves start at step 0."""
+        tmp = self.val_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.val_history))
+        tmp.replace(self.val_path)
 
     def sampler(self, photos: torch.Tensor, evaluate: Sampler, caption: str) -> Callable[[Any, int], None]:
         """A callback that writes ``samples/step_N.jpg`` and logs the held-out values of ``evaluate``."""

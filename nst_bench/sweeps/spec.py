@@ -225,6 +225,8 @@ def _image_sets(sweep: Sweep) -> list[tuple[str, list[str]]]:
         return out
     contents = expand_images(_values(sweep.parameters["content"]), base) if "content" in sweep.parameters else [None]
     style_sets: list[list[str]] = []
+    if "styles" not in sweep.parameters:  # a program without images (CycleGAN training: its folders are params)
+        return [(c, []) for c in contents]
     for v in _values(sweep.parameters["styles"]):
         style_sets += [expand_images(v, base)] if isinstance(v, list) else [[s] for s in expand_images(v, base)]
     return list(itertools.product(contents, style_sets))
@@ -260,6 +262,7 @@ def expand(sweep: Sweep, results_root: Path = Path("results")) -> list[Trial]:
             seen.add(trial_id)
             cfg.out = str(results_root / sweep.name / trial_id)
             params = {"content": Path(content).stem} if content else {}
-            params |= {"style": "+".join(Path(s).stem for s in styles)} | {k: setting[k] for k in sweep.swept_keys}
+            params |= ({"style": "+".join(Path(s).stem for s in styles)} if styles else {}) | {
+                k: setting[k] for k in sweep.swept_keys}
             trials.append(Trial(trial_id, cfg, params, sweep.program))
     return trials
