@@ -107,6 +107,7 @@ class CycleGANConfig:
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5  # x lambda_cycle
     pool_size: int = 50
+    cycle_noise: float = 0.0  # std of Gaussian noise on A->B (and B->A) before the way back; 0 = the paper
     decay_from: float = 0.5  # fraction of train.steps after which the learning rate falls linearly to 0
     a_scale: float = 1.0  # photos are resized to crop x a_scale on the short side (256 / crop: native 256 px)
     b_scale: float = 1.5  # paintings are resized to crop x b_scale on the short side: more distinct crops

@@ -90,7 +90,8 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
     assert len(meta["held_out_paintings"]) == 2 and not set(meta["held_out_paintings"]) & set(meta["paintings"])
     # every sample step scored, across the resume: cycle, content check, KID / Gram to held-out paintings, grid
     assert [v["step"] for v in m["val_history"]] == [2, 4]
-    assert {"identified", "identified_local", "kid", "gram_to_paintings", "grid_peak"} <= set(m["val_history"][0])
+    assert {"identified", "identified_local", "kid", "gram_to_paintings", "grid_peak", "cycle_l1_blurred"} <= set(
+        m["val_history"][0])
     assert m["references"]["photos"]["identified"] == 1.0 and m["references"]["photos"]["kid"] > 0
     assert all(abs(float(r[f"loss/D_{k}"])) < 10 for r in rows for k in ("a_real", "a_fake", "b_real", "b_fake"))
     assert (out / "held_out.png").is_file() and (out / "discriminators.png").is_file()

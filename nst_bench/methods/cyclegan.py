@@ -148,13 +148,14 @@ class CycleGANModule(pl.LightningModule):
 
     def __init__(self, g_ab: ResnetGenerator, g_ba: ResnetGenerator, d_a: PatchDiscriminator,
                  d_b: PatchDiscriminator, *, lr: float = 2e-4, beta1: float = 0.5, lambda_cycle: float = 10.0,
-                 lambda_identity: float = 0.5, pool_size: int = 50, steps: int = 1000, decay_from: int = 500) -> None:
+                 lambda_identity: float = 0.5, pool_size: int = 50, steps: int = 1000, decay_from: int = 500,
+                 cycle_noise: float = 0.0) -> None:
         super().__init__()
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
         self.lr, self.beta1 = lr, beta1
         self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity
         self.pool_a, self.pool_b = ImagePool(pool_size, 1), ImagePool(pool_size, 2)
-        self.steps, self.decay_from = steps, decay_from
+        self.steps, self.decay_from, self.cycle_noise = steps, decay_from, cycle_noise
         self.automatic_optimization = False
         self.history: list[dict[str, float]] = []
 
@@ -166,11 +167,16 @@ class CycleGANModule(pl.LightningModule):
                  for o in (opt_g, opt_d)]
         return [opt_g, opt_d], decay
 
+    def jitter(self, fake: torch.Tensor) -> torch.Tensor:
+        """Gaussian noise on a translation before the way back (``cycle_noise``, pixels in [0, 1]): a code hidden
+        in a faint pattern no longer survives the round trip, so the cycle loss stops paying for one."""
+        return fake + self.cycle_noise * torch.randn_like(fake) if self.cycle_noise > 0 else fake
+
     def generator_losses(self, a: torch.Tensor, b: torch.Tensor) -> tuple[dict[str, torch.Tensor], tuple]:
         fake_b, fake_a = self.g_ab(a), self.g_ba(b)
         terms = {"gan_ab": lsgan(self.d_b(fake_b), True), "gan_ba": lsgan(self.d_a(fake_a), True),
-                 "cycle_a": F.l1_loss(self.g_ba(fake_b), a) * self.lambda_cycle,
-                 "cycle_b": F.l1_loss(self.g_ab(fake_a), b) * self.lambda_cycle}
+                 "cycle_a": F.l1_loss(self.g_ba(self.jitter(fake_b)), a) * self.lambda_cycle,
+                 "cycle_b": F.l1_loss(self.g_ab(self.jitter(fake_a)), b) * self.lambda_cycle}
         if self.lambda_identity > 0:  # a generator fed its own output domain should leave it alone
             w = self.lambda_cycle * self.lambda_identity
             terms["idt_a"] = F.l1_loss(self.g_ba(a), a) * w

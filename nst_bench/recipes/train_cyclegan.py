@@ -6,7 +6,8 @@ from it), ``history.csv``, ``loss.png`` and ``discriminators.png`` (D(real) / D(
 (held-out photos: photo | A->B | A->B->A), ``held_out.png`` (the held-out scores at every sample step),
 ``samples.jpg``, ``stylized.jpg``, ``metrics.json`` and an offline W&B run.
 
-Every sample step scores all ``train.holdout`` photos: the A->B->A cycle L1, the content check of the fast
+Every sample step scores all ``train.holdout`` photos: the A->B->A cycle L1 (also from a blurred A->B: hidden
+high-frequency codes), the content check of the fast
 networks (identification among the held-out photos, SSIM, LPIPS; floors from AdaIN with held-out paintings),
 KID and Gram distance to the ``cyclegan.holdout_b`` held-out paintings, and the 4-pixel grid artefact's peak.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torchvision.transforms.functional import gaussian_blur
 from torchvision.utils import make_grid
 
 from nst_bench.config import RunConfig
@@ -44,24 +46,30 @@ from nst_bench.run.plots import discriminator_scores, held_out_curves
 PLOTTED = ("g", "d", "cycle_a", "cycle_b", "gan_ab", "gan_ba")
 
 
-HELD_OUT_PANELS = (("cycle_l1", "cycle L1, A->B->A vs photo"), ("kid", "KID to held-out paintings"),
+HELD_OUT_PANELS = (("cycle_l1", "cycle L1, A->B->A vs photo"),
+                   ("cycle_l1_blurred", "cycle L1 from a blurred A->B"), ("kid", "KID to held-out paintings"),
                    ("gram_to_paintings", "Gram distance to held-out paintings"),
                    ("identified_local", "content check: identified tiles"), ("lpips", "LPIPS to photo"),
                    ("grid_peak", "4-px grid peak (1 = none)"))
 
 
 @torch.no_grad()
-def translate(module: CycleGANModule, photos: torch.Tensor, chunk: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
-    """A->B and A->B->A of every photo, in eval mode and in chunks (50 photos at 256 px fit either way)."""
+def translate(module: CycleGANModule, photos: torch.Tensor, chunk: int = 10
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A->B, A->B->A, and A->B->A from a slightly blurred A->B (Gaussian, sigma 1 px), in eval mode and in chunks.
+    The last is the steganography test of Chu et al. (2017): a generator that hides the photo in a faint
+    high-frequency pattern for the way back loses its reconstruction when that pattern is blurred away."""
     g_ab, g_ba = module.g_ab, module.g_ba
     modes = (g_ab.training, g_ba.training)
     g_ab.eval()
     g_ba.eval()
     fake_b = torch.cat([g_ab(x) for x in photos.split(chunk)])
     back = torch.cat([g_ba(x) for x in fake_b.split(chunk)])
+    blurred = gaussian_blur(fake_b, kernel_size=5, sigma=1.0)
+    back_blurred = torch.cat([g_ba(x) for x in blurred.split(chunk)])
     g_ab.train(modes[0])
     g_ba.train(modes[1])
-    return fake_b.float(), back.float()
+    return fake_b.float(), back.float(), back_blurred.float()
 
 
 class HeldOut:
@@ -78,10 +86,11 @@ class HeldOut:
 
     def __call__(self, module: CycleGANModule, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """Grid rows photo | A->B | A->B->A for the first ``rows`` photos, and the scores of all of them."""
-        fake_b, back = translate(module, photos)
+        fake_b, back, back_blurred = translate(module, photos)
         n = self.rows
         tiles = torch.stack([photos[:n].float(), fake_b[:n], back[:n]], dim=1).flatten(0, 1)
-        val = {"cycle_l1": float(F.l1_loss(back, photos)), "change_l1": float(F.l1_loss(fake_b, photos))}
+        val = {"cycle_l1": float(F.l1_loss(back, photos)), "change_l1": float(F.l1_loss(fake_b, photos)),
+               "cycle_l1_blurred": float(F.l1_loss(back_blurred, photos))}
         return make_grid(tiles, nrow=3, padding=2, pad_value=1.0), val | self.score(fake_b)
 
 
@@ -138,7 +147,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
         init_weights(n)
     module = CycleGANModule(*nets, lr=c.lr, beta1=c.beta1, lambda_cycle=c.lambda_cycle,
                             lambda_identity=c.lambda_identity, pool_size=c.pool_size, steps=t.steps,
-                            decay_from=round(c.decay_from * t.steps))
+                            decay_from=round(c.decay_from * t.steps), cycle_noise=c.cycle_noise)
 
     def export(module: CycleGANModule, step: int) -> None:
         save_generator(module.g_ab, run.out / "generator.safetensors", step=step, direction="a2b", **meta)

@@ -1,0 +1,64 @@
+"""Zoomed crops of CycleGAN outputs, side by side, so a grid artefact can be seen and not only measured: from each
+run's last sample grid (photo | A->B | A->B->A rows), the A->B tile of one held-out photo, a square of it
+enlarged with nearest-neighbour pixels, labelled with the run's name and its grid peak.
+
+    .venv/bin/python experiments/cyclegan_crops.py OUT.jpg LABEL=RUN_DIR [LABEL=RUN_DIR ...] [--row 0] [--box 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+
+def last_grid(run: Path) -> Path:
+    samples = sorted((run / "samples").glob("step_*.jpg"))
+    return samples[-1] if samples else run / "samples.jpg"
+
+
+def output_tile(grid: Image.Image, row: int, pad: int = 2) -> Image.Image:
+    """The A->B tile of ``row`` in a 3-column sample grid (torchvision's make_grid, ``pad`` px apart)."""
+    side = (grid.width - 4 * pad) // 3
+    top = pad + row * (side + pad)
+    left = pad + (side + pad)
+    return grid.crop((left, top, left + side, top + side))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
+    ap.add_argument("--row", type=int, default=0, help="which held-out photo (row of the sample grid)")
+    ap.add_argument("--box", type=int, default=64, help="side of the square cut from the tile's centre, px")
+    ap.add_argument("--zoom", type=int, default=4)
+    args = ap.parse_args()
+    panels = []
+    for item in args.runs:
+        label, run = item.split("=", 1)
+        grid_path = last_grid(Path(run))
+        tile = output_tile(Image.open(grid_path).convert("RGB"), args.row)
+        c = tile.width // 2 - args.box // 2
+        crop = tile.crop((c, c, c + args.box, c + args.box)).resize(
+            (args.box * args.zoom,) * 2, Image.Resampling.NEAREST)
+        metrics = Path(run) / "metrics.json"
+        peak = json.loads(metrics.read_text()).get("final", {}).get("grid_peak") if metrics.is_file() else None
+        caption = f"{label}: {grid_path.stem}" + (f", grid peak {peak:.1f}" if peak is not None else "")
+        panel = Image.new("RGB", (crop.width, crop.height + 16), "white")
+        panel.paste(crop, (0, 16))
+        ImageDraw.Draw(panel).text((2, 2), caption, fill="black")
+        panels.append(panel)
+    strip = Image.new("RGB", (sum(p.width for p in panels) + 4 * (len(panels) - 1), panels[0].height), "white")
+    x = 0
+    for p in panels:
+        strip.paste(p, (x, 0))
+        x += p.width + 4
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    strip.save(args.out, quality=92)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
