@@ -19,8 +19,10 @@ from nst_bench.sweeps.store import RunsLog
 # final/collapsed: the share of trained networks whose outputs lost the photos (nets.content_check)
 METRICS = ["final/total", "final/content", "final/style", "final/tv", "final/warping_error",
            "final/content_warping_error", "final/warping_ratio", "final/top5_agreement", "final/identified",
-           "final/identified_local",
-           "final/ssim", "final/lpips", "final/collapsed", "seconds", "s_per_iteration", "iterations"]
+           "final/identified_local", "final/ssim", "final/lpips", "final/collapsed",
+           # CycleGAN's held-out scores (recipes.train_cyclegan)
+           "final/cycle_l1", "final/cycle_l1_blurred", "final/kid", "final/gram_to_paintings", "final/grid_peak",
+           "seconds", "s_per_iteration", "iterations"]
 IMAGE_KEYS = ("content", "style")
 
 
