@@ -29,7 +29,7 @@ from torchvision.utils import make_grid
 
 from nst_bench.config import load_config
 from nst_bench.data.images import load_image, save_image
-from nst_bench.evaluate.retention import gram_distance, reference_encoder, style_grams
+from nst_bench.losses.style_distance import gram_distance, reference_encoder, style_grams
 from nst_bench.methods.common import perceptual_objective, set_style_targets
 from nst_bench.methods.registry import get_method
 from nst_bench.nets.backbones import build_backbone

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from nst_bench.data.images import read_image
-from nst_bench.evaluate.artefacts import periodic_peak
+from nst_bench.losses.artefacts import periodic_peak
 
 
 def columns(grid: torch.Tensor, pad: int = 2) -> list[torch.Tensor]:

@@ -123,7 +123,7 @@ def test_every_upsampling_keeps_the_size_and_an_unknown_one_is_a_clear_error():
 def test_periodic_peak_finds_a_4px_grid_that_photos_do_not_have():
     import pytest
 
-    from nst_bench.evaluate.artefacts import periodic_peak
+    from nst_bench.losses.artefacts import periodic_peak
     from nst_bench.recipes.training import sample_photos
 
     from .conftest import SHARED
@@ -139,7 +139,7 @@ def test_periodic_peak_finds_a_4px_grid_that_photos_do_not_have():
 
 
 def test_painting_domain_kid_puts_an_artists_other_paintings_nearer_than_photos_and_keeps_the_rng():
-    from nst_bench.evaluate.domain import PaintingDomain
+    from nst_bench.losses.painting_domain import PaintingDomain
     from nst_bench.recipes.training import sample_photos
 
     from .conftest import SHARED

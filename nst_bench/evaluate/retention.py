@@ -24,11 +24,10 @@ from nst_bench.data.datasets import WNID, artist_paintings, labelled_images
 from nst_bench.data.images import load_image
 from nst_bench.errors import UserError
 from nst_bench.evaluate.artists import train_artist_probe
-from nst_bench.losses.terms import gram, style_layer_loss
-from nst_bench.nets.backbones import Encoder, build_backbone
+from nst_bench.losses.style_distance import gram_distance, reference_encoder, style_grams
+from nst_bench.nets.backbones import Encoder
 from nst_bench.nets.classifier import Classifier, imagenet_classifier
 from nst_bench.nets.content_check import similarity_to_photo
-from nst_bench.nets.weights import find
 from nst_bench.run.plots import plt, save_figure
 from nst_bench.run.tracking import log_tables
 from nst_bench.sweeps.runner import run_sweep
@@ -37,7 +36,6 @@ from nst_bench.sweeps.store import RunsLog
 
 log = logging.getLogger(__name__)
 RATES = ("top1", "top5", "clean_top1", "agreement", "deception")
-REFERENCE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 
 
 @dataclass
@@ -65,26 +63,6 @@ def build_sweep(job: RetentionJob) -> Sweep:
     sweep.parameters["pairs"] = {"values": pairs}
     sweep.name = job.name
     return sweep
-
-
-def reference_encoder() -> Encoder:
-    """A fixed network for style distances: torchvision VGG16 when its weights are here, else the bundled VGG19."""
-    return build_backbone("vgg16_tv" if find("vgg16_tv") else "vgg19")
-
-
-@torch.no_grad()
-def style_grams(encoder: Encoder, style: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The painting's Gram matrices on the reference layers, computed once per painting and reused."""
-    return {k: gram(v) for k, v in encoder(style, REFERENCE_LAYERS).items()}
-
-
-@torch.no_grad()
-def gram_distance(encoder: Encoder, image: torch.Tensor, style: torch.Tensor | dict[str, torch.Tensor]) -> float:
-    """Mean over relu1_1..relu5_1 of the mse_chw Gram distance, x1e3 for readable numbers. ``style`` is the
-    painting or its ``style_grams``."""
-    targets = style if isinstance(style, dict) else style_grams(encoder, style)
-    feats = encoder(image, REFERENCE_LAYERS)
-    return 1e3 * float(np.mean([style_layer_loss(gram(feats[k]), targets[k], "mse_chw").item() for k in feats]))
 
 
 def bootstrap_ci(values: np.ndarray, n: int, rng: np.random.Generator) -> tuple[float, float]:

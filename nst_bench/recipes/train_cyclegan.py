@@ -25,8 +25,8 @@ from nst_bench.config import RunConfig
 from nst_bench.data.datasets import RandomCrops, UnpairedCrops, readable, split_holdout
 from nst_bench.data.images import list_images, save_image
 from nst_bench.errors import UserError
-from nst_bench.evaluate.artefacts import periodic_peak
-from nst_bench.evaluate.domain import PaintingDomain
+from nst_bench.losses.artefacts import periodic_peak
+from nst_bench.losses.painting_domain import PaintingDomain
 from nst_bench.methods.adain import AdaIN
 from nst_bench.methods.cyclegan import (
     CycleGANModule,

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from nst_bench.evaluate.retention import gram_distance, reference_encoder, style_grams
+from nst_bench.losses.style_distance import gram_distance, reference_encoder, style_grams
 from nst_bench.nets.backbones import Encoder
 from nst_bench.nets.classifier import Classifier, imagenet_classifier
 
