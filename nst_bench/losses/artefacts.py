@@ -1,7 +1,8 @@
 """A number for the grid artefact of generators with a total stride of 4 (here, below the recipes, which score
-it during training): a pattern that repeats every 4 pixels puts spectral power on a lattice of frequencies (multiples of 1/4 cycle per pixel on each axis), where natural
-images have no more power than at the frequencies beside them. Measured on the output, it separates a
-generator's own texture from the photo's, since both are compared at the same frequencies."""
+it during training): a pattern that repeats every 4 pixels puts spectral power on a lattice of frequencies
+(multiples of 1/4 cycle per pixel on each axis), where natural images have no more power than at the frequencies
+beside them. Measured on the output, it separates a generator's own texture from the photo's, since both are
+compared at the same frequencies."""
 
 from __future__ import annotations
 
