@@ -75,23 +75,35 @@ def translate(module: CycleGANModule, photos: torch.Tensor, chunk: int = 10
 class HeldOut:
     """The held-out photos and paintings and everything that scores a generator on them."""
 
-    def __init__(self, photos: torch.Tensor, paintings: list[torch.Tensor], rows: int, check: ContentCheck,
-                 domain: PaintingDomain | None) -> None:
-        self.photos, self.paintings, self.rows, self.check, self.domain = photos, paintings, rows, check, domain
+    def __init__(self, photos: torch.Tensor, rows: int, check: ContentCheck, domain: PaintingDomain | None) -> None:
+        self.photos, self.rows, self.check, self.domain = photos, rows, check, domain
 
     def score(self, outputs: torch.Tensor) -> dict[str, float]:
         val = {k: float(v) for k, v in self.check(outputs).items()}
         val["grid_peak"] = periodic_peak(outputs)
         return val | (self.domain(outputs) if self.domain is not None else {})
 
-    def __call__(self, module: CycleGANModule, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Grid rows photo | A->B | A->B->A for the first ``rows`` photos, and the scores of all of them."""
-        fake_b, back, back_blurred = translate(module, photos)
+    def grid(self, photos: torch.Tensor, fake_b: torch.Tensor, back: torch.Tensor) -> torch.Tensor:
+        """Rows photo | A->B | A->B->A for the first ``rows`` photos."""
         n = self.rows
         tiles = torch.stack([photos[:n].float(), fake_b[:n], back[:n]], dim=1).flatten(0, 1)
+        return make_grid(tiles, nrow=3, padding=2, pad_value=1.0)
+
+    def __call__(self, module: CycleGANModule, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The sample grid, and the scores of all the photos."""
+        fake_b, back, back_blurred = translate(module, photos)
         val = {"cycle_l1": float(F.l1_loss(back, photos)), "change_l1": float(F.l1_loss(fake_b, photos)),
                "cycle_l1_blurred": float(F.l1_loss(back_blurred, photos))}
-        return make_grid(tiles, nrow=3, padding=2, pad_value=1.0), val | self.score(fake_b)
+        return self.grid(photos, fake_b, back), val | self.score(fake_b)
+
+    def final(self, module: CycleGANModule, photos: torch.Tensor, history: list[dict[str, float]], steps: int
+              ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The last step's grid and scores: reused from the sample step that ended training when there was one
+        (the whole held-out scoring is the slow part), else computed."""
+        if not history or history[-1]["step"] != steps:
+            return self(module, photos)
+        fake_b, back, _ = translate(module, photos[:self.rows])
+        return self.grid(photos, fake_b, back), {k: v for k, v in history[-1].items() if k != "step"}
 
 
 def held_out_set(cfg: RunConfig, photos: torch.Tensor, held_paintings: list[Path], train_paintings: list[Path],
@@ -100,13 +112,13 @@ def held_out_set(cfg: RunConfig, photos: torch.Tensor, held_paintings: list[Path
     are held out) and the painting domain of the held-out paintings (none held out: no KID, no Gram distance)."""
     size = photos.shape[-1]
     load = lambda p: sample_photos([p], size)  # noqa: E731 - paintings as centre squares, as the photos
-    paintings = [load(p) for p in held_paintings]
+    paintings = [load(p) for p in held_paintings]  # the held-out set KID and the Gram distance compare against
     adain = cache.get("network", ("adain",), AdaIN)
     with torch.no_grad():
         refs = [adain(photos, [load(p)]) for p in (held_paintings or train_paintings)[:2]]
     check = ContentCheck.build(photos, references=refs)
     domain = PaintingDomain(paintings, classifier=check.classifier, seed=cfg.seed) if len(paintings) >= 2 else None
-    return HeldOut(photos, paintings, cfg.cyclegan.sample_rows, check, domain)
+    return HeldOut(photos, cfg.cyclegan.sample_rows, check, domain)
 
 
 def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
@@ -161,7 +173,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
     training.fit(module, data, training.sampler(photos, held, f"photo | {artist} | back to photo"),
                  export, run.out / "generator.safetensors", name, progress)
 
-    grid, val = held(module, photos.to(cfg.device))
+    grid, val = held.final(module, photos.to(cfg.device), training.val_history, t.steps)
     with torch.no_grad():
         save_image(module.g_ab.eval()(photos[:1].to(cfg.device)), run.out / "stylized.jpg")
     if module.history:
