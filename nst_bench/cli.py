@@ -312,6 +312,7 @@ FAST_FLAGS: dict[str, str] = {
 CYCLEGAN_FLAGS: dict[str, str] = {
     "domain_a": "cyclegan.domain_a", "domain_b": "cyclegan.domain_b", "lr": "cyclegan.lr",
     "width": "cyclegan.width", "blocks": "cyclegan.blocks", "upsample": "cyclegan.upsample",
+    "d_lr": "cyclegan.d_lr", "d_spectral_norm": "cyclegan.d_spectral_norm",
 }
 
 
@@ -360,6 +361,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--blocks", type=int, help="generator residual blocks (default 9)")
     c.add_argument("--upsample", choices=["transposed", "nearest", "bilinear"],
                    help="generator x2 upsampling: transposed conv (the paper, default) or a resize + conv")
+    c.add_argument("--d-lr", type=float, help="discriminators' learning rate (default: --lr)")
+    c.add_argument("--d-spectral-norm", action="store_true", default=None,
+                   help="spectral norm on the discriminators' convs")
     _add_train_flags(c, steps=2000, batch=4, crop=256)
     c.set_defaults(func=_train, flags=CYCLEGAN_FLAGS, method="cyclegan", recipe="nst_bench.recipes.train_cyclegan",
                    network="generator.safetensors", run_name=_cyclegan_run_name)

@@ -102,7 +102,11 @@ class CycleGANConfig:
     blocks: int = 9  # residual blocks (the paper: 9 at 256 px)
     upsample: str = "transposed"  # transposed (the paper) | nearest | bilinear: a resize, then a 3x3 conv
     d_width: int = 64  # discriminator channels
+    d_spectral_norm: bool = False  # spectral norm on every discriminator conv (Miyato et al. 2018): caps how
+    #   sharply D can react to a pattern, so it cannot run away from the generator
+    d_antialias: bool = False  # a fixed blur before each of the discriminators' stride-2 convs (Zhang 2019)
     lr: float = 2e-4
+    d_lr: float | None = None  # the discriminators' learning rate; None = lr
     beta1: float = 0.5
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5  # x lambda_cycle
@@ -413,7 +417,9 @@ _UNSET = object()
 # keys added after trial ids were first written: left out of an id while at these (their defaults), so a sweep
 # that never sets them keeps its ids and resumes into its old folders
 LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_steps": None,
-                              "gatys.precision": "fp32", "gatys.pyramid": 1, "train.extra_content_dirs": []}
+                              "gatys.precision": "fp32", "gatys.pyramid": 1, "train.extra_content_dirs": [],
+                              "cyclegan.d_spectral_norm": False, "cyclegan.d_lr": None,
+                              "cyclegan.d_antialias": False}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

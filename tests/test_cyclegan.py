@@ -107,6 +107,12 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
     assert len(s["config"]["styles"]) == 5 and s["method_weights"]["artist"] == "hokusai"  # the training paintings
     assert s["final"]["style"] > 0 and (run / "stylized.jpg").is_file()
 
+    capsys.readouterr()
+    too_many = [*args[:args.index("--out") + 1], str(tmp_path / "none"), *args[args.index("--out") + 2:]]
+    assert main([*too_many, "--set", "cyclegan.holdout_b=7"]) != 0  # hokusai has 7 paintings
+    err = capsys.readouterr().err
+    assert "cannot spare 7" in err and "cyclegan.holdout_b" in err and not (tmp_path / "none" / "history.csv").exists()
+
 
 def test_every_upsampling_keeps_the_size_and_an_unknown_one_is_a_clear_error():
     import pytest
@@ -158,3 +164,31 @@ def test_painting_domain_kid_puts_an_artists_other_paintings_nearer_than_photos_
     one = sample_photos(van_gogh[:1], 128)
     itself = PaintingDomain([one, one], classifier=domain.classifier, encoder=domain.encoder, subsets=2)
     assert itself(one)["gram_to_paintings"] < 1e-6 < itself(sample_photos(photos[:1], 128))["gram_to_paintings"]
+
+
+def test_spectral_norm_holds_each_discriminator_conv_at_unit_gain_and_d_lr_reaches_its_optimizer():
+    torch.manual_seed(0)
+    d = PatchDiscriminator(width=8)
+    init_weights(d)
+    d.net[0].weight.data.mul_(50)  # a conv far above unit gain before the norm
+    d.spectral_normalize()
+    for _ in range(20):  # power iteration converges in training mode
+        d(torch.rand(1, 3, 64, 64))
+    convs = [m for m in d.net if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 5
+    sigmas = [torch.linalg.matrix_norm(m.weight.flatten(1), ord=2).item() for m in convs]
+    assert all(abs(s - 1) < 0.05 for s in sigmas), sigmas
+    nets = [ResnetGenerator(8, 1), ResnetGenerator(8, 1), d, PatchDiscriminator(8)]
+    (opt_g, opt_d), _ = CycleGANModule(*nets, lr=2e-4, d_lr=5e-5).configure_optimizers()
+    assert opt_g.param_groups[0]["lr"] == 2e-4 and opt_d.param_groups[0]["lr"] == 5e-5
+
+
+def test_an_antialiased_discriminator_is_blind_to_a_2px_checkerboard_that_the_plain_one_sees():
+    torch.manual_seed(0)
+    flat = torch.full((1, 3, 64, 64), 0.5)
+    checker = flat + 0.2 * ((torch.arange(64)[:, None] + torch.arange(64)[None, :]) % 2 * 2 - 1)
+    for antialias, blind in ((True, True), (False, False)):
+        d = PatchDiscriminator(width=8, antialias=antialias)
+        init_weights(d)
+        with torch.no_grad():
+            assert torch.allclose(d(flat), d(checker), atol=1e-6) == blind

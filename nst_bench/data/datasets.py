@@ -85,11 +85,12 @@ def artist_paintings(root: str | Path, artists: list[str] | None = None) -> dict
     return out
 
 
-def split_holdout(paths: list[Path], holdout: int, seed: int = 0) -> tuple[list[Path], list[Path]]:
-    """(train, held-out): ``holdout`` photos picked by a seeded shuffle, so samples are never trained on."""
+def split_holdout(paths: list[Path], holdout: int, seed: int = 0, key: str = "train.holdout",
+                  what: str = "photos") -> tuple[list[Path], list[Path]]:
+    """(train, held-out): ``holdout`` images picked by a seeded shuffle, so samples are never trained on. ``key``
+    is the config setting that asked for them, named in the error."""
     if holdout >= len(paths):
-        raise UserError(f"{len(paths)} photos cannot spare {holdout} for held-out samples: add photos or lower "
-                        "train.holdout")
+        raise UserError(f"{len(paths)} {what} cannot spare {holdout} to hold out: add {what} or lower {key}")
     order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(seed)).tolist()
     held = sorted(paths[i] for i in order[:holdout])
     return [p for p in paths if p not in held], held

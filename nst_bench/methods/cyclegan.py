@@ -78,16 +78,34 @@ class ResnetGenerator(nn.Module):
         return F.interpolate(y, size=(x.shape[-2], x.shape[-1]), mode="bilinear", align_corners=False)
 
 
-class PatchDiscriminator(nn.Module):
-    """70x70 PatchGAN: C64 (no norm) - C128 - C256 - C512 (stride 1) - 1-channel map of real/fake scores."""
+class Blur(nn.Module):
+    """Fixed [1, 2, 1] x [1, 2, 1] / 16 low-pass per channel (Zhang 2019, "Making convolutional networks
+    shift-invariant again"): before a stride-2 conv it removes what that stride would alias, so a pattern at the
+    next layer's Nyquist rate (a 4-pixel grid after two strides) no longer reaches the deeper layers."""
 
-    def __init__(self, width: int = 64, layers: int = 3) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        mods: list[nn.Module] = [nn.Conv2d(3, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        k = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("kernel", (k[:, None] * k[None, :] / 16).expand(1, 1, 3, 3).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel.expand(c, 1, 3, 3).to(x.dtype), groups=c)
+
+
+class PatchDiscriminator(nn.Module):
+    """70x70 PatchGAN: C64 (no norm) - C128 - C256 - C512 (stride 1) - 1-channel map of real/fake scores.
+    ``antialias`` puts a fixed blur before each stride-2 conv (the receptive field grows by a few pixels)."""
+
+    def __init__(self, width: int = 64, layers: int = 3, antialias: bool = False) -> None:
+        super().__init__()
+        blur = [Blur()] if antialias else []
+        mods: list[nn.Module] = [*blur, nn.Conv2d(3, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         c = width
         for i in range(1, layers + 1):
             c_out = width * min(2 ** i, 8)
-            mods += [nn.Conv2d(c, c_out, 4, 2 if i < layers else 1, 1), nn.InstanceNorm2d(c_out),
+            stride = 2 if i < layers else 1
+            mods += [*(blur if stride == 2 else []), nn.Conv2d(c, c_out, 4, stride, 1), nn.InstanceNorm2d(c_out),
                      nn.LeakyReLU(0.2, True)]
             c = c_out
         mods.append(nn.Conv2d(c, 1, 4, 1, 1))
@@ -95,6 +113,14 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x * 2 - 1)
+
+    def spectral_normalize(self) -> PatchDiscriminator:
+        """Spectral norm on every conv (after ``init_weights``): each layer's largest singular value is held at 1,
+        so D's scores change at most linearly with its input and it cannot outrun the generator."""
+        for i, m in enumerate(self.net):
+            if isinstance(m, nn.Conv2d):
+                self.net[i] = nn.utils.parametrizations.spectral_norm(m)
+        return self
 
 
 def init_weights(module: nn.Module, std: float = 0.02) -> None:
@@ -149,10 +175,10 @@ class CycleGANModule(pl.LightningModule):
     def __init__(self, g_ab: ResnetGenerator, g_ba: ResnetGenerator, d_a: PatchDiscriminator,
                  d_b: PatchDiscriminator, *, lr: float = 2e-4, beta1: float = 0.5, lambda_cycle: float = 10.0,
                  lambda_identity: float = 0.5, pool_size: int = 50, steps: int = 1000, decay_from: int = 500,
-                 cycle_noise: float = 0.0) -> None:
+                 cycle_noise: float = 0.0, d_lr: float | None = None) -> None:
         super().__init__()
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
-        self.lr, self.beta1 = lr, beta1
+        self.lr, self.d_lr, self.beta1 = lr, lr if d_lr is None else d_lr, beta1
         self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity
         self.pool_a, self.pool_b = ImagePool(pool_size, 1), ImagePool(pool_size, 2)
         self.steps, self.decay_from, self.cycle_noise = steps, decay_from, cycle_noise
@@ -162,7 +188,7 @@ class CycleGANModule(pl.LightningModule):
     def configure_optimizers(self) -> tuple[list, list]:
         betas = (self.beta1, 0.999)
         opt_g = torch.optim.Adam([*self.g_ab.parameters(), *self.g_ba.parameters()], lr=self.lr, betas=betas)
-        opt_d = torch.optim.Adam([*self.d_a.parameters(), *self.d_b.parameters()], lr=self.lr, betas=betas)
+        opt_d = torch.optim.Adam([*self.d_a.parameters(), *self.d_b.parameters()], lr=self.d_lr, betas=betas)
         decay = [torch.optim.lr_scheduler.LambdaLR(o, lambda s: linear_decay(s, self.steps, self.decay_from))
                  for o in (opt_g, opt_d)]
         return [opt_g, opt_d], decay

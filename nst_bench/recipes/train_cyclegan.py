@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.functional import gaussian_blur
 from torchvision.utils import make_grid
+from tqdm import tqdm
 
 from nst_bench.config import RunConfig
 from nst_bench.data.datasets import RandomCrops, UnpairedCrops, readable, split_holdout
@@ -75,12 +76,15 @@ def translate(module: CycleGANModule, photos: torch.Tensor, chunk: int = 10
 class HeldOut:
     """The held-out photos and paintings and everything that scores a generator on them."""
 
-    def __init__(self, photos: torch.Tensor, rows: int, check: ContentCheck, domain: PaintingDomain | None) -> None:
-        self.photos, self.rows, self.check, self.domain = photos, rows, check, domain
+    def __init__(self, photos: torch.Tensor, rows: int, check: ContentCheck, domain: PaintingDomain | None,
+                 progress: bool = True) -> None:
+        self.photos, self.rows, self.check, self.domain, self.progress = photos, rows, check, domain, progress
 
-    def score(self, outputs: torch.Tensor) -> dict[str, float]:
+    def score(self, outputs: torch.Tensor, bar: tqdm | None = None) -> dict[str, float]:
         val = {k: float(v) for k, v in self.check(outputs).items()}
         val["grid_peak"] = periodic_peak(outputs)
+        if bar is not None:
+            bar.update()
         return val | (self.domain(outputs) if self.domain is not None else {})
 
     def grid(self, photos: torch.Tensor, fake_b: torch.Tensor, back: torch.Tensor) -> torch.Tensor:
@@ -91,10 +95,15 @@ class HeldOut:
 
     def __call__(self, module: CycleGANModule, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """The sample grid, and the scores of all the photos."""
-        fake_b, back, back_blurred = translate(module, photos)
-        val = {"cycle_l1": float(F.l1_loss(back, photos)), "change_l1": float(F.l1_loss(fake_b, photos)),
-               "cycle_l1_blurred": float(F.l1_loss(back_blurred, photos))}
-        return self.grid(photos, fake_b, back), val | self.score(fake_b)
+        with tqdm(total=3, desc=f"scoring {len(photos)} held-out photos", unit="stage", leave=False,
+                  disable=None if self.progress else True) as bar:
+            fake_b, back, back_blurred = translate(module, photos)
+            bar.update()
+            val = {"cycle_l1": float(F.l1_loss(back, photos)), "change_l1": float(F.l1_loss(fake_b, photos)),
+                   "cycle_l1_blurred": float(F.l1_loss(back_blurred, photos))}
+            val |= self.score(fake_b, bar)
+            bar.update()
+        return self.grid(photos, fake_b, back), val
 
     def final(self, module: CycleGANModule, photos: torch.Tensor, history: list[dict[str, float]], steps: int
               ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -107,7 +116,7 @@ class HeldOut:
 
 
 def held_out_set(cfg: RunConfig, photos: torch.Tensor, held_paintings: list[Path], train_paintings: list[Path],
-                 cache: ProcessCache) -> HeldOut:
+                 cache: ProcessCache, progress: bool = True) -> HeldOut:
     """The content check (its floors: AdaIN with two of the held-out paintings, or of the training ones when none
     are held out) and the painting domain of the held-out paintings (none held out: no KID, no Gram distance)."""
     size = photos.shape[-1]
@@ -118,7 +127,7 @@ def held_out_set(cfg: RunConfig, photos: torch.Tensor, held_paintings: list[Path
         refs = [adain(photos, [load(p)]) for p in (held_paintings or train_paintings)[:2]]
     check = ContentCheck.build(photos, references=refs)
     domain = PaintingDomain(paintings, classifier=check.classifier, seed=cfg.seed) if len(paintings) >= 2 else None
-    return HeldOut(photos, cfg.cyclegan.sample_rows, check, domain)
+    return HeldOut(photos, cfg.cyclegan.sample_rows, check, domain, progress)
 
 
 def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
@@ -134,13 +143,14 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
     paintings = [p for p in list_images(c.domain_b) if readable(p)]
     if len(paintings) < 2:
         raise UserError(f"{len(paintings)} readable paintings in {c.domain_b}: CycleGAN needs a folder of them")
-    paintings, held_paintings = split_holdout(paintings, c.holdout_b, cfg.seed) if c.holdout_b else (paintings, [])
+    paintings, held_paintings = (split_holdout(paintings, c.holdout_b, cfg.seed, "cyclegan.holdout_b", "paintings")
+                                 if c.holdout_b else (paintings, []))
 
     training = Training(run, t, resume, optimizer_steps_per_step=2)
     if training.finished is not None:
         return training.finished
     photos = sample_photos(held_photos, cfg.image.size)
-    held = held_out_set(cfg, photos, held_paintings, paintings, run.cache)
+    held = held_out_set(cfg, photos, held_paintings, paintings, run.cache, progress)
     references = {"photos": held.score(photos)}  # where a generator starts: the identity
     if held.domain is not None:  # a real painting's scores: training paintings, as many as the photos
         sample = sample_photos(paintings[:len(held_photos)], cfg.image.size)
@@ -153,13 +163,15 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
             "held_out_paintings": [str(p) for p in held_paintings]}
 
     torch.manual_seed(cfg.seed)
-    nets = [ResnetGenerator(c.width, c.blocks, c.upsample), ResnetGenerator(c.width, c.blocks, c.upsample),
-            PatchDiscriminator(c.d_width), PatchDiscriminator(c.d_width)]
+    nets = [*(ResnetGenerator(c.width, c.blocks, c.upsample) for _ in "ab"),
+            *(PatchDiscriminator(c.d_width, antialias=c.d_antialias) for _ in "ab")]
     for n in nets:
         init_weights(n)
+    if c.d_spectral_norm:
+        nets[2:] = [d.spectral_normalize() for d in nets[2:]]
     module = CycleGANModule(*nets, lr=c.lr, beta1=c.beta1, lambda_cycle=c.lambda_cycle,
                             lambda_identity=c.lambda_identity, pool_size=c.pool_size, steps=t.steps,
-                            decay_from=round(c.decay_from * t.steps), cycle_noise=c.cycle_noise)
+                            decay_from=round(c.decay_from * t.steps), cycle_noise=c.cycle_noise, d_lr=c.d_lr)
 
     def export(module: CycleGANModule, step: int) -> None:
         save_generator(module.g_ab, run.out / "generator.safetensors", step=step, direction="a2b", **meta)
