@@ -10,4 +10,5 @@ from nst_bench.methods.fast import TransformerNet, save_network
 if __name__ == "__main__":
     out = Path(sys.argv[1])
     save_network(TransformerNet(width=32, blocks=5), out / "transformernet_w32_b5.safetensors", styles=["untrained"])
-    save_generator(ResnetGenerator(width=16, blocks=6, upsample="nearest"), out / "resnet_generator_w16_b6.safetensors")
+    save_generator(ResnetGenerator(width=32, blocks=9, upsample="bilinear"),
+                   out / "resnet_generator_w32_b9.safetensors")
