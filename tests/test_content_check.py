@@ -13,6 +13,7 @@ from nst_bench.nets.content_check import (
     FLOOR,
     ContentCheck,
     identified,
+    lpips_features,
     lpips_maps,
     lpips_vgg,
     similarity_to_photo,
@@ -104,6 +105,26 @@ def test_lpips_maps_match_torchmetrics_lpips_and_average_to_it_over_the_tiles(ph
     assert whole.shape == (3, 3) and tiles.shape == (3, 3, 4, 4)
     assert torch.allclose(whole, expected, atol=1e-5)
     assert torch.allclose(tiles.mean((-2, -1)), whole, atol=1e-5)
+
+
+def test_lpips_maps_by_the_expanded_square_equal_the_pairwise_definition_on_uneven_tiles(photos):
+    """At 100 px the deeper maps (25, 12, 6 px) do not split evenly into 4 x 4 tiles: adaptive pooling's
+    overlapping bins, computed from each pair's own distance map, are the definition the fast path must meet."""
+    lpips = lpips_vgg()
+    if lpips is None:
+        pytest.skip("LPIPS needs the VGG-16 weights (vgg16_tv), which are not here")
+    photos = resize(photos, (100, 100))[:3]
+    outputs = (0.6 * photos.flip(0) + 0.4 * photos).clamp(0, 1)
+    with torch.no_grad():
+        whole, tiles = lpips_maps(lpips, lpips_features(lpips, photos), outputs, chunk=2)
+        a, b = lpips_features(lpips, photos), lpips_features(lpips, outputs)
+        maps = [[[lin((x[i:i + 1] - y[j:j + 1]) ** 2)[0, 0] for lin, x, y in zip(lpips.lins, b, a)]
+                 for j in range(3)] for i in range(3)]
+    expected_whole = torch.tensor([[sum(float(m.mean()) for m in pair) for pair in row] for row in maps])
+    expected_tiles = torch.stack([torch.stack([sum(torch.nn.functional.adaptive_avg_pool2d(m[None], 4)[0]
+                                                   for m in pair) for pair in row]) for row in maps])
+    assert torch.allclose(whole, expected_whole, atol=1e-4)
+    assert torch.allclose(tiles, expected_tiles, atol=1e-5)
 
 
 def test_the_tiles_flag_an_output_that_keeps_only_a_strip_of_each_photo(check, photos):

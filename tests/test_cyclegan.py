@@ -70,6 +70,7 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
     import json
 
     from nst_bench.cli import main
+    from nst_bench.nets.weights import sha256
 
     from .conftest import CONTENT, SHARED
     from .test_train_fast import _photos
@@ -86,6 +87,7 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4] and "loss/cycle_a" in rows[0]
     m = json.loads((out / "metrics.json").read_text())
     assert m["resumed_from_step"] == 2 and m["paintings"] == 5 and m["held_out"]["cycle_l1"] > 0
+    assert m["network"] == {"file": "generator.safetensors", "sha256": sha256(out / "generator.safetensors")}
     _, meta = load_generator(out / "generator.safetensors")
     assert len(meta["held_out_paintings"]) == 2 and not set(meta["held_out_paintings"]) & set(meta["paintings"])
     # every sample step scored, across the resume: cycle, content check, KID / Gram to held-out paintings, grid

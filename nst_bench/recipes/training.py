@@ -24,6 +24,7 @@ from nst_bench.config import TrainConfig
 from nst_bench.data.datasets import readable, split_holdout
 from nst_bench.data.images import list_images, load_image, resize, save_image
 from nst_bench.errors import UserError
+from nst_bench.nets.weights import sha256
 from nst_bench.run.context import Run
 from nst_bench.run.metrics import RunMetrics
 from nst_bench.run.plots import loss_curves
@@ -96,6 +97,7 @@ class Training:
         self.run, self.t, self.per_step = run, t, optimizer_steps_per_step
         self.ckpt = run.out / "checkpoints" / "last.ckpt"
         self.start = 0
+        self.output: Path | None = None  # the exported network, set by fit
         if resume and self.ckpt.is_file():  # weights_only: tensors and plain data, nothing executed
             state = torch.load(self.ckpt, map_location="cpu", weights_only=True)
             self.start = int(state["global_step"]) // self.per_step  # Lightning counts optimiser steps
@@ -133,6 +135,7 @@ class Training:
             export: Callable[[Any, int], None], output: Path, label: str, progress: bool) -> None:
         """Train from ``self.start`` to ``train.steps`` on ``data(first_sample)``; nothing to do when done."""
         module.history = self.history
+        self.output = output
         cfg, t = self.run.cfg, self.t
         if self.start < t.steps:
             loader = DataLoader(data(self.start * t.batch), batch_size=t.batch, shuffle=False, num_workers=0)
@@ -142,6 +145,11 @@ class Training:
             trainer.fit(module, loader, ckpt_path=self.ckpt if self.start else None, weights_only=True)
         elif not output.is_file():
             raise UserError(f"{self.ckpt} is complete but {output.name} is missing: delete it to retrain")
+
+    def network_record(self) -> dict[str, str] | None:
+        """The trained network's file and sha256: networks stay out of git, so a page names the one it shows."""
+        out = self.output
+        return {"file": out.name, "sha256": sha256(out)} if out is not None and out.is_file() else None
 
     def finish(self, module: Any, grid: torch.Tensor, val: dict[str, float], plotted: tuple[str, ...], smooth: int,
                caption: str, **extra: Any) -> RunMetrics:
@@ -157,6 +165,6 @@ class Training:
             held_out=val, resumed_from_step=self.start, images_seen=t.steps * t.batch,
             dtype="float32" if t.precision == "32" else t.precision,
             final_train={k: history[-1][k] for k in plotted if k in history[-1]} if history else None,
-            val_history=self.val_history, **extra)
+            val_history=self.val_history, network=self.network_record(), **extra)
         return run.finish(metrics, {"final_samples": (final_grid, caption), "loss_curves": (plot, "")},
                           summary={f"held_out/{k}": v for k, v in val.items()} | {"steps": t.steps})
