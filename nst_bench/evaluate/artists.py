@@ -68,6 +68,23 @@ def split_paintings(paintings: dict[str, list[Path]], holdout: float, seed: int
     return train, test
 
 
+def fit_probe(artists: list[str], x: torch.Tensor, y: torch.Tensor, epochs: int = 400) -> ArtistProbe:
+    """Softmax regression on standardised features, classes weighted so that an artist with 9 paintings does not
+    drown one with 1; full-batch Adam (a few thousand crops fit in one batch)."""
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    xn = (x - mean) / std
+    linear = torch.nn.Linear(x.shape[1], len(artists))
+    opt = torch.optim.Adam(linear.parameters(), lr=1e-2, weight_decay=1e-3)
+    counts = torch.bincount(y, minlength=len(artists)).clamp(min=1).float()
+    class_weight = counts.sum() / (len(artists) * counts)
+    for _ in range(epochs):
+        opt.zero_grad()
+        F.cross_entropy(linear(xn), y, weight=class_weight).backward()
+        opt.step()
+    return ArtistProbe(artists, linear.weight.detach(), linear.bias.detach(), mean, std, float("nan"), 0,
+                       float("nan"))
+
+
 def train_artist_probe(classifier: Classifier, paintings: dict[str, list[Path]], *, crops: int = 24,
                        holdout: float = 0.25, size: int = 320, epochs: int = 400, seed: int = 0) -> ArtistProbe:
     """Fit the probe on crops of the training paintings; score it on the held-out paintings."""
@@ -81,20 +98,7 @@ def train_artist_probe(classifier: Classifier, paintings: dict[str, list[Path]],
             f = classifier.features(random_crops(load_image(p, size), crops, rng))
             feats.append(f)
             labels += [artists.index(a)] * len(f)
-    x, y = torch.cat(feats), torch.tensor(labels)
-    mean, std = x.mean(0), x.std(0) + 1e-6
-    xn = (x - mean) / std
-    linear = torch.nn.Linear(x.shape[1], len(artists))
-    opt = torch.optim.Adam(linear.parameters(), lr=1e-2, weight_decay=1e-3)
-    # balance artists: one with 9 paintings must not drown one with 1
-    counts = torch.bincount(y, minlength=len(artists)).clamp(min=1).float()
-    class_weight = counts.sum() / (len(artists) * counts)
-    for _ in range(epochs):
-        opt.zero_grad()
-        F.cross_entropy(linear(xn), y, weight=class_weight).backward()
-        opt.step()
-    probe = ArtistProbe(artists, linear.weight.detach(), linear.bias.detach(), mean, std, float("nan"), 0,
-                        float("nan"))
+    probe = fit_probe(artists, torch.cat(feats), torch.tensor(labels), epochs)
     held = [(a, p) for a, paths in test.items() for p in paths]
     if held:
         images = [load_image(p, size) for _, p in held]
