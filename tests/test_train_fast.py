@@ -42,7 +42,8 @@ def test_train_resume_then_stylize_with_the_network(tmp_path, capsys):
     assert main([*args, "--steps", "6"]) == 0, capsys.readouterr().err
     m = json.loads((out / "metrics.json").read_text())
     assert _steps(out) == [1, 2, 3, 4, 5, 6] and m["resumed_from_step"] == 4 and m["steps"] == 6
-    assert m["network"]["n_styles"] == 2 and len(m["held_out_photos"]) == 1 and m["held_out"]["style"] > 0
+    assert m["network"]["n_styles"] == 2 and m["network"]["file"] == "net.safetensors"
+    assert len(m["held_out_photos"]) == 1 and m["held_out"]["style"] > 0
     assert m["provenance"]["torch"] and m["backbone"]["weights"]["sha256"]
 
     # the trained network is a method: its styles come from the checkpoint, a weight vector blends them

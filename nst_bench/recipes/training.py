@@ -156,6 +156,7 @@ class Training:
         """``samples.jpg``, ``loss.png`` and metrics.json: held-out values as ``final``, training steps as
         iterations."""
         run, t = self.run, self.t
+        network = extra.pop("network", {}) | (self.network_record() or {})  # the recipe's shape, then the file
         final_grid = save_image(grid, run.out / "samples.jpg", quality=90)
         history = module.history
         plot = loss_curves(history, run.out / "loss.png", terms=plotted, title=run.out.name, smooth=smooth) if (
@@ -165,6 +166,6 @@ class Training:
             held_out=val, resumed_from_step=self.start, images_seen=t.steps * t.batch,
             dtype="float32" if t.precision == "32" else t.precision,
             final_train={k: history[-1][k] for k in plotted if k in history[-1]} if history else None,
-            val_history=self.val_history, network=self.network_record(), **extra)
+            val_history=self.val_history, network=network or None, **extra)
         return run.finish(metrics, {"final_samples": (final_grid, caption), "loss_curves": (plot, "")},
                           summary={f"held_out/{k}": v for k, v in val.items()} | {"steps": t.steps})
