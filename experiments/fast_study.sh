@@ -14,5 +14,5 @@ $NST train fast --config configs/fast/three_styles.yaml --set train.steps=600
 $NST sweep configs/sweeps/fast_outputs.yaml
 $NST sweep configs/sweeps/fast_vs_gatys.yaml
 bash experiments/video_study.sh
-$NST evaluate retention configs/sweeps/fast_retention.yaml --name fast_retention \
-    --content ../shared/data/imagenet_sample --artists-root ../shared/data/artists --artist van_gogh --limit 50
+# results/fast_retention was made by protocol v1's `evaluate retention` (commit 974be69 and before); the fast
+# networks' content retention is now part of results/retention (configs/retention.yaml, protocol v2)

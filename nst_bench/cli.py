@@ -230,19 +230,27 @@ def _report(args: argparse.Namespace) -> int:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="content retention, style metrics, runtime tables")
     kinds = p.add_subparsers(dest="kind", required=True)
-    r = kinds.add_parser("retention", help="stylize labelled photos with each artist's paintings and classify them",
-                         description="Stylize every photo of --content with the paintings of each --artist under "
-                                     "every setting of SETTINGS (a sweep file; its image parameters are ignored), "
-                                     "then score top-1/top-5 with an ImageNet classifier. Resumes like a sweep.")
-    r.add_argument("settings", help="sweep file with the settings to compare, e.g. configs/retention.yaml")
+    r = kinds.add_parser("retention", help="content retention of each setting under protocol v2",
+                         description="Stylize the classifier's view of every photo of --content with k paintings "
+                                     "of each --artist under every setting of SETTINGS, then score top-1/top-5 "
+                                     "with an ImageNet classifier that is none of the tested backbones, and the "
+                                     "deception rate with an artist classifier that never saw the painting. "
+                                     "Resumes like a sweep; scores.jsonl keeps what is scored.")
+    r.add_argument("settings", help="settings file, e.g. configs/retention.yaml")
     r.add_argument("--content", required=True, help="labelled photos: <wnid>_*.jpg folder, ImageFolder or CSV")
-    r.add_argument("--artists-root", required=True, help="folder with one sub-folder of paintings per artist")
-    r.add_argument("--artist", nargs="+", required=True, help="artists to use, e.g. hokusai van_gogh")
-    r.add_argument("--limit", type=int, default=50, help="number of photos (default 50)")
+    r.add_argument("--artist", nargs="+", required=True, type=Path, metavar="FOLDER",
+                   help="one folder of paintings per artist (its name is the artist), e.g. "
+                        "../shared/data/paintings256/monet ../shared/data/artists/hokusai")
+    r.add_argument("--probe-root", nargs="+", type=Path, default=[], metavar="FOLDER",
+                   help="folders of artist folders for the artist classifier (the --artist folders always join)")
+    r.add_argument("--k", type=int, default=2, help="paintings per photo and artist (default 2, at least 2)")
+    r.add_argument("--limit", type=int, help="first N photos only (default: all)")
+    r.add_argument("--seed", type=int, default=0, help="the study's seed: paintings drawn, bootstrap resamples")
     r.add_argument("--name", help="results/<name>/ (default: the settings file's name)")
-    r.add_argument("--classifier", default="auto", help="auto | resnet50 | efficientnet_lite0")
+    r.add_argument("--classifier", default="independent",
+                   help="independent (resnet50, else efficientnet_lite2: default) | resnet50 | efficientnet_lite2")
     r.add_argument("--results", default="results")
-    r.add_argument("--probe-crops", type=int, default=24, help="crops per painting for the artist probe")
+    r.add_argument("--probe-crops", type=int, default=24, help="crops per painting for the artist classifier")
     r.add_argument("--executor", choices=["local", "ray"], default="local")
     r.add_argument("--wandb", choices=["offline", "online", "disabled"])
     r.set_defaults(func=_retention)
@@ -261,16 +269,17 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _retention(args: argparse.Namespace) -> int:
-    from nst_bench.evaluate.retention import RetentionJob, readable_table, run_retention
-    from nst_bench.sweeps.spec import load_sweep
+    from nst_bench.evaluate.retention import RetentionStudy, run_retention
 
-    name = args.name or load_sweep(Path(args.settings), require_images=False).name
-    job = RetentionJob(Path(args.settings), Path(args.content), Path(args.artists_root), args.artist, args.limit,
-                       name, args.classifier, Path(args.results), probe_crops=args.probe_crops)
-    result = run_retention(job, executor=args.executor, wandb_mode=args.wandb)
-    print(readable_table(result["table"]).to_markdown(index=False))
-    print(f"classifier {result['classifier']}; wrote {Path(args.results) / name}/retention.md, per_image.csv, "
-          "plots/")
+    study = RetentionStudy(Path(args.settings), Path(args.content), args.artist, args.probe_root, k=args.k,
+                           seed=args.seed, classifier=args.classifier, results_root=Path(args.results),
+                           name=args.name, limit=args.limit)
+    study.probe["crops"] = args.probe_crops
+    result = run_retention(study, executor=args.executor, wandb_mode=args.wandb)
+    pooled = result["table"].drop_duplicates("setting", keep="last")
+    print(pooled[["setting", "artist", "photos", "images", "top1", "top1_lo", "top1_hi", "deception"]]
+          .to_markdown(index=False, floatfmt=".3f"))
+    print(f"wrote {study.out}/retention.csv, paired.csv, deception.csv, scores.jsonl, plots/")
     return 0
 
 

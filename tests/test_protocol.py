@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from nst_bench.errors import UserError
-from nst_bench.evaluate.protocol import assign_paintings, classifier_view, every_nth
+from nst_bench.evaluate.protocol import assign_paintings, every_nth
+from nst_bench.nets.classifier import evaluation_view
 
 
 def _paintings(**counts: int) -> dict[str, list[Path]]:
@@ -30,9 +31,9 @@ def test_each_photo_draws_k_distinct_paintings_per_artist_and_adding_photos_or_a
 
 def test_the_classifier_view_is_the_centre_square_of_the_resized_photo_and_never_smaller():
     image = torch.rand(1, 3, 300, 450)
-    view = classifier_view(image, 224, 0.875)
+    view = evaluation_view(image, 224, 0.875)
     assert view.shape == (1, 3, 224, 224)
-    assert classifier_view(torch.rand(1, 3, 100, 400), 260, 0.89).shape == (1, 3, 260, 260)
+    assert evaluation_view(torch.rand(1, 3, 100, 400), 260, 0.89).shape == (1, 3, 260, 260)
 
 
 def test_every_nth_is_a_sorted_stride():

@@ -5,12 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from unittest import mock
 
-from nst_bench.evaluate.retention import RetentionJob, build_sweep
+from nst_bench.evaluate.retention import RetentionStudy, planned
+from nst_bench.nets.classifier import VIEW
 from nst_bench.sweeps.spec import expand, load_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
-RETENTION = {"retention.yaml": ["hokusai", "van_gogh"]}
+DATA = Path("../shared/data")
+ARTISTS = [DATA / "paintings256" / "monet", DATA / "paintings256" / "van_gogh", DATA / "artists" / "hokusai"]
+
+
+def retention_ids(settings: Path, limit: int | None) -> list[str]:
+    """Every trial of a retention study on this machine's default classifier view (EfficientNet-Lite2)."""
+    study = RetentionStudy(settings, DATA / "imagenet_sample", ARTISTS, [], limit=limit)
+    side, crop = VIEW["efficientnet_lite2"]
+    plan = planned(study, side, crop, study.out / "views" / "efficientnet_lite2")
+    # the views are written by a run; their paths, not their pixels, enter the ids
+    with mock.patch("nst_bench.sweeps.spec.expand_images", lambda value, base: [str(value)]):
+        return [t.id for _, sweep, _ in plan for t in expand(sweep, Path("results"))]
 
 
 def bundled_trial_ids() -> dict[str, list[str]]:
@@ -27,11 +38,6 @@ def _trial_ids() -> dict[str, list[str]]:
         if "pairs" in sweep.parameters or "content" in sweep.parameters or sweep.program != "stylize":
             out[f"sweeps/{path.name}"] = [t.id for t in expand(sweep, Path("results"))]
         else:  # a settings file for `evaluate retention` (depth.yaml): its images come from the command
-            job = RetentionJob(path.relative_to(ROOT), Path("../shared/data/imagenet_sample"),
-                               Path("../shared/data/artists"), ["hokusai", "van_gogh"], 20, sweep.name)
-            out[f"sweeps/{path.name}"] = [t.id for t in expand(build_sweep(job), Path("results"))]
-    for name, artists in RETENTION.items():
-        job = RetentionJob(Path("configs") / name, Path("../shared/data/imagenet_sample"),
-                           Path("../shared/data/artists"), artists, 50, "retention")
-        out[name] = [t.id for t in expand(build_sweep(job), Path("results"))]
+            out[f"sweeps/{path.name}"] = retention_ids(path.relative_to(ROOT), 20)
+    out["retention.yaml"] = retention_ids(Path("configs") / "retention.yaml", None)
     return out

@@ -16,10 +16,11 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+from tqdm import tqdm
 
-from nst_bench.data.images import resize
+from nst_bench.data.images import load_image, save_image
 from nst_bench.errors import UserError
+from nst_bench.nets.classifier import evaluation_view
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,6 @@ class Pair:
     photo: Path
     artist: str
     painting: Path
-
-
-def classifier_view(image: torch.Tensor, side: int, crop_pct: float) -> torch.Tensor:
-    """The ImageNet evaluation view: short side resized to ``side / crop_pct``, then the centre ``side`` square."""
-    h, w = image.shape[-2:]
-    short = round(side / crop_pct)
-    image = resize(image, (max(side, round(h * short / min(h, w))), max(side, round(w * short / min(h, w)))))
-    h, w = image.shape[-2:]
-    top, left = (h - side) // 2, (w - side) // 2
-    return image[..., top:top + side, left:left + side]
 
 
 def draw_seed(seed: int, *parts: str) -> int:
@@ -62,3 +53,17 @@ def every_nth(photos: list[Path], n: int) -> list[Path]:
     if n < 1:
         raise UserError(f"subset step must be at least 1, got {n}")
     return sorted(photos)[::n]
+
+
+def write_views(photos: list[Path], side: int, crop_pct: float, folder: Path) -> list[Path]:
+    """Each photo's evaluation view as a lossless PNG in ``folder``: what every method stylizes and the classifier
+    scores as the clean image. Written once; a view on disk is reused."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []  # named as retention.planned names them: <photo stem>.png
+    for photo in tqdm(photos, desc=f"{side} px views", unit="photo", disable=None):
+        path = folder / f"{photo.stem}.png"
+        if not path.is_file():
+            save_image(evaluation_view(load_image(photo), side, crop_pct), path.with_suffix(".tmp.png"))
+            path.with_suffix(".tmp.png").replace(path)  # a view is whole or absent
+        out.append(path)
+    return out

@@ -1,248 +1,316 @@
-"""Content retention: stylize labelled photos with each artist's paintings, then ask an ImageNet classifier
-whether it still sees the same thing. Plus style and content distances per output.
+"""Content retention (protocol v2): does an ImageNet classifier still see what the photo showed once it is stylized?
 
-Stylization reuses the sweep runner (its resume, caches and results layout): the settings come from a sweep file
-whose image parameters are replaced by (photo, painting) pairs, photo i taking painting i mod n of each artist.
-Clean accuracy is measured on the photo at the same working size as its stylized version, so the table isolates
-what stylization destroys from what downscaling destroys.
+The protocol (``evaluate/protocol.py``) fixes what v1 left to chance: every method stylizes the classifier's own
+evaluation view of the photo (nothing is upscaled), each photo meets ``k`` paintings of every artist, slow
+settings take a stratified subset of the photos, and the classifier is none of the backbones under test.
+
+A settings file is a sweep file whose ``config`` values are the settings; inside one, ``retention.label`` names it,
+``retention.every`` takes every n-th photo (Gatys' budget), ``retention.artists`` restricts the artists (a
+CycleGAN generator ignores the painting: it is scored on its own artist only) and ``retention.deception: false``
+leaves the deception rate blank (a fixed-style network of a painter who is not in the study). Any other swept key
+crosses the settings (each grid point is a setting). ``image.size`` is the classifier's view, whatever the file
+says. Each setting runs as its own sweep in one results folder (trial ids come from the resolved config, so
+settings share nothing but the folder).
+
+Scores are appended to ``scores.jsonl`` as trials are scored (one row per setting and stylization, committed with
+the study; two settings may share a trial):
+a study killed while scoring resumes there, and the tables can be rebuilt from the scores alone. Every interval
+resamples photos (``evaluate/statistics.py``); the resamples depend on the study's seed and the photo set only.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
-from nst_bench.data.datasets import WNID, artist_paintings, labelled_images
-from nst_bench.data.images import load_image
+from nst_bench.data.datasets import WNID, labelled_images
+from nst_bench.data.images import list_images, load_image
 from nst_bench.errors import UserError
-from nst_bench.evaluate.artists import train_artist_probe
+from nst_bench.evaluate.deception import FoldedProbe, fit_folded_probe
+from nst_bench.evaluate.protocol import Pair, assign_paintings, every_nth, write_views
+from nst_bench.evaluate.statistics import cluster_ci, paired_difference, photo_means
 from nst_bench.losses.style_distance import gram_distance, reference_encoder, style_grams
-from nst_bench.nets.backbones import Encoder
 from nst_bench.nets.classifier import Classifier, imagenet_classifier
 from nst_bench.nets.content_check import similarity_to_photo
-from nst_bench.run.plots import plt, save_figure
-from nst_bench.run.tracking import log_tables
 from nst_bench.sweeps.runner import run_sweep
-from nst_bench.sweeps.spec import IMAGE_PARAMS, Sweep, expand, load_sweep, short_value
+from nst_bench.sweeps.spec import IMAGE_PARAMS, Sweep, expand, grid_settings, load_sweep
 from nst_bench.sweeps.store import RunsLog
 
 log = logging.getLogger(__name__)
-RATES = ("top1", "top5", "clean_top1", "agreement", "deception")
+RATES = ("top1", "top5", "agreement", "deception", "clean_top1")
+MEANS = ("gram_distance", "ssim", "psnr", "seconds", "steps_to_5pct")
+POOLED = "all artists"
+SCORE_CHUNK = 32  # stylizations scored (and appended) at a time
 
 
 @dataclass
-class RetentionJob:
-    settings: Path  # sweep file: the methods/settings to compare (its image parameters are ignored)
-    content: Path  # labelled content set
-    artists_root: Path
-    artists: list[str]
-    limit: int | None = 50
-    name: str = "retention"
-    classifier: str = "auto"
-    results_root: Path = Path("results")
-    bootstrap: int = 1000
+class Setting:
+    """One row group of the tables: run-config keys plus the protocol's own choices for it."""
+
+    label: str
+    config: dict[str, Any]
+    every: int = 1
+    artists: list[str] | None = None
+    deception: bool = True  # False: a fixed-style network of a painter outside the study (no artist to be taken for)
+
+
+@dataclass
+class RetentionStudy:
+    settings: Path  # the settings file
+    content: Path  # labelled photos (WordNet id first in each file name)
+    artists: list[Path]  # one folder of paintings per artist; the folder's name is the artist
+    probe_roots: list[Path]  # folders of artist folders the artist classifier learns from
+    k: int = 2  # paintings per photo and artist
     seed: int = 0
-    probe_crops: int = 24  # crops per painting for the artist probe
+    classifier: str = "independent"
+    results_root: Path = Path("results")
+    name: str | None = None
+    limit: int | None = None
+    bootstrap: int = 2000
+    probe: dict[str, int] = field(default_factory=lambda: {"crops": 24, "folds": 5, "size": 320})
+
+    @property
+    def out(self) -> Path:
+        return self.results_root / (self.name or load_sweep(self.settings, require_images=False).name)
 
 
-def build_sweep(job: RetentionJob) -> Sweep:
-    sweep = load_sweep(job.settings, require_images=False)
-    items = labelled_images(job.content, job.limit)
-    paintings = artist_paintings(job.artists_root, job.artists)
-    pairs = [[str(item.path), str(paintings[a][i % len(paintings[a])])] for a in job.artists
-             for i, item in enumerate(items)]
-    sweep.parameters = {k: v for k, v in sweep.parameters.items() if k not in IMAGE_PARAMS}
-    sweep.parameters["pairs"] = {"values": pairs}
-    sweep.name = job.name
-    return sweep
+def load_settings(path: Path) -> tuple[Sweep, list[Setting]]:
+    """The settings file as a sweep and its settings: every point of its grid (each ``config`` value, crossed with
+    any other swept key), in the file's order."""
+    sweep = load_sweep(path, require_images=False)
+    swept = [k for k in sweep.swept_keys if k != "config"]
+    settings = []
+    for point in grid_settings(sweep):
+        value = dict(point.pop("config", None) or {})
+        if not isinstance(value, dict):
+            raise UserError(f"{path}: each value of parameters.config is a mapping of dotted config keys")
+        value |= point
+        config = {k: v for k, v in value.items() if not k.startswith("retention.")}
+        shown = {k: v for k, v in config.items() if k in swept or ("config" in sweep.swept_keys and k not in point)}
+        label = value.get("retention.label") or ", ".join(f"{k}={v}" for k, v in shown.items()) or "default"
+        if "retention.label" in value and swept:
+            label += ", " + ", ".join(f"{k}={point[k]}" for k in swept)
+        settings.append(Setting(label, config, int(value.get("retention.every", 1)), value.get("retention.artists"),
+                                bool(value.get("retention.deception", True))))
+    labels = [s.label for s in settings]
+    if len(set(labels)) < len(labels):
+        raise UserError(f"{path}: two settings share a label ({labels}); give each a distinct retention.label")
+    return sweep, settings
 
 
-def bootstrap_ci(values: np.ndarray, n: int, rng: np.random.Generator) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean over images."""
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    means = rng.choice(values, size=(n, len(values)), replace=True).mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+def setting_sweep(base: Sweep, setting: Setting, pairs: list[Pair], side: int, name: str) -> Sweep:
+    """One setting's stylizations as a sweep: the shared parameters, the setting's keys, its (view, painting)
+    pairs, at the classifier's side."""
+    params = {k: v for k, v in base.parameters.items() if k not in (*IMAGE_PARAMS, "config", *base.swept_keys)}
+    params |= {"image.size": {"value": side}, "config": {"value": setting.config},  # the view's side: no resize
+               "pairs": {"values": [[str(p.photo), str(p.painting)] for p in pairs]}}
+    return dataclasses.replace(base, parameters=params, name=name)
 
 
-def setting_label(params: dict[str, Any]) -> str:
-    """'backbone.name=vgg19 loss.style_weight=1.0' from a trial's swept parameters (images left out)."""
-    parts = [short_value(v) if k == "config" else f"{k}={short_value(v)}" for k, v in params.items()
-             if k not in ("content", "style")]
-    return ", ".join(parts) or "default"
+def artist_folders(folders: list[Path]) -> dict[str, list[Path]]:
+    paintings = {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise UserError(f"artist folder not found: {folder} (give one folder of paintings per artist)")
+        paintings[folder.name] = list_images(folder)
+        if len(paintings[folder.name]) == 0:
+            raise UserError(f"{folder} holds no images")
+    return paintings
 
 
-def score_trials(job: RetentionJob, trial_ids: set[str], classifier: Classifier, reference: Encoder
-                 ) -> tuple[pd.DataFrame, list[torch.Tensor]]:
-    """One row per finished trial of this job: labels, top-1/top-5 of clean and stylized, agreement, distances."""
-    runs = [r for r in RunsLog(job.results_root / job.name / "runs.jsonl").read()
-            if r.get("status") == "ok" and r["trial_id"] in trial_ids]
-    if not runs:
-        raise UserError(f"no finished trials in {job.results_root / job.name}: stylization failed for all")
-    rows, targets = [], {}
-    for r in tqdm(runs, desc="scoring", unit="image", disable=None):
-        metrics = json.loads((Path(r["out"]) / "metrics.json").read_text())
-        cfg = metrics["config"]
-        content_path, style_path = Path(cfg["content"]), Path(cfg["styles"][0])
-        stylized = load_image(Path(r["out"]) / "stylized.jpg")
-        size = max(stylized.shape[-2:])
-        clean = load_image(content_path, size)
-        if (style_path, size) not in targets:
-            targets[style_path, size] = style_grams(reference, load_image(style_path, size))
-        label = m.group(0) if (m := WNID.match(content_path.name)) else None
-        rows.append({
-            "trial_id": r["trial_id"], "setting": setting_label(r["params"]),
-            "artist": style_path.parent.name, "content": content_path.stem, "painting": style_path.stem,
-            "label": label, "seconds": r.get("seconds"), "steps_to_5pct": metrics.get("steps_to_5pct"),
-            **{k: v for k, v in r["params"].items() if k not in ("content", "style", "pairs", "config")},
-            "gram_distance": gram_distance(reference, stylized, targets[style_path, size]),
-            "lpips": float("nan"), **similarity_to_photo(clean, stylized),  # LPIPS is nan without its weights
-            "_clean": clean, "_stylized": stylized,
-        })
-    df = pd.DataFrame(rows)
-    stylized = list(df.pop("_stylized"))
-    probs_clean = classifier.probabilities(list(df.pop("_clean")))
-    probs_styl = classifier.probabilities(stylized)
-    labels = classifier.labels
-    top5_clean, top5_styl = probs_clean.topk(5).indices, probs_styl.topk(5).indices
-    df["pred_clean"] = [labels[i] for i in top5_clean[:, 0].tolist()]
-    df["pred_stylized"] = [labels[i] for i in top5_styl[:, 0].tolist()]
-    top5_s = [[labels[i] for i in row] for row in top5_styl.tolist()]
-    top5_c = [[labels[i] for i in row] for row in top5_clean.tolist()]
-    labelled = df.label.notna()
-    df["clean_top1"] = (df.pred_clean == df.label).astype(float).where(labelled)
-    df["clean_top5"] = pd.Series([float(lab in t) for lab, t in zip(df.label, top5_c)]).where(labelled)
-    df["top1"] = (df.pred_stylized == df.label).astype(float).where(labelled)
-    df["top5"] = pd.Series([float(lab in t) for lab, t in zip(df.label, top5_s)]).where(labelled)
-    df["agreement"] = (df.pred_stylized == df.pred_clean).astype(float)
-    return df, stylized
+def probe_paintings(roots: list[Path], needed: dict[str, list[Path]]) -> dict[str, list[Path]]:
+    """Every artist folder under ``roots`` merged by name (``paintings256/van_gogh`` and ``artists/van_gogh`` are
+    one artist), plus the study's own artists, so that each stylizing painting has a fold."""
+    merged: dict[str, list[Path]] = {}
+    for root in roots:
+        for folder in sorted(d for d in Path(root).iterdir() if d.is_dir()):
+            merged.setdefault(folder.name, []).extend(list_images(folder))
+    for artist, paintings in needed.items():
+        merged.setdefault(artist, []).extend(p for p in paintings if p not in merged[artist])
+    return {a: sorted(set(ps)) for a, ps in merged.items() if ps}
 
 
-def retention_table(df: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
-    """Per setting and artist, then the mean across artists: accuracies with 95% bootstrap CIs over images."""
-    rng = np.random.default_rng(seed)
+def planned(study: RetentionStudy, side: int, crop_pct: float, view_root: Path
+            ) -> Iterator[tuple[Setting, Sweep, list[Pair]]]:
+    """Each setting with its sweep and its (view, painting) pairs; the views are named, not written."""
+    base, settings = load_settings(study.settings)
+    if study.k < 2:
+        raise UserError(f"k={study.k}: the protocol gives each photo at least 2 paintings per artist (set k >= 2)")
+    photos = [item.path for item in labelled_images(study.content, study.limit)]
+    views = [view_root / f"{p.stem}.png" for p in photos]
+    paintings = artist_folders(study.artists)
+    for s in settings:
+        unknown = set(s.artists or []) - set(paintings)
+        if unknown:
+            raise UserError(f"setting {s.label!r} asks for artist(s) {sorted(unknown)} that the study does not "
+                            f"have (it has {sorted(paintings)})")
+        chosen = {a: ps for a, ps in paintings.items() if s.artists is None or a in s.artists}
+        pairs = assign_paintings(every_nth(views, s.every), chosen, study.k, study.seed)
+        yield s, setting_sweep(base, s, pairs, side, study.out.name), pairs
+
+
+def score_chunk(todo: list[tuple[Setting, str, Pair, dict]], classifier: Classifier, probe: FoldedProbe,
+                clean: dict[str, list[str]], grams: dict, seed: int) -> list[dict[str, Any]]:
+    """Top-1/top-5/agreement, the artist probe's verdict and the distances of a few stylizations."""
+    reference = grams["encoder"]
+    images, rows = [], []
+    setting_of = {s.label: s for s, _, _, _ in todo}
+    for setting, trial_id, pair, run in todo:
+        out = Path(run["out"])
+        image = load_image(out / "stylized.jpg")
+        view = load_image(pair.photo)
+        if pair.painting not in grams:
+            grams[pair.painting] = style_grams(reference, load_image(pair.painting, classifier.input_size))
+        metrics = json.loads((out / "metrics.json").read_text())
+        label = m.group(0) if (m := WNID.match(pair.photo.name)) else None
+        images.append(image)
+        rows.append({"trial_id": trial_id, "setting": setting.label, "classifier": classifier.name,
+                     "content": pair.photo.stem, "label": label, "artist": pair.artist,
+                     "painting": str(pair.painting), "probe_fold": probe.fold[pair.painting],
+                     "seconds": run.get("seconds"), "steps_to_5pct": metrics.get("steps_to_5pct"),
+                     "gram_distance": gram_distance(reference, image, grams[pair.painting]),
+                     **similarity_to_photo(view, image)})
+    top5 = classifier.probabilities(images, views=True).topk(5).indices.tolist()
+    artists = probe.predict(classifier, images, [Path(r["painting"]) for r in rows], seed=seed)
+    for row, top, artist in zip(rows, top5, artists):
+        predicted = [classifier.labels[i] for i in top]
+        row |= {"pred": predicted[0], "pred_clean": clean[row["content"]][0],
+                "top1": float(predicted[0] == row["label"]), "top5": float(row["label"] in predicted),
+                "agreement": float(predicted[0] == clean[row["content"]][0]),
+                "clean_top1": float(clean[row["content"]][0] == row["label"]),
+                "predicted_artist": artist,
+                "deception": float(artist == row["artist"]) if setting_of[row["setting"]].deception else None}
+    return rows
+
+
+class Scorer:
+    """Scores chunks of stylizations; the artist classifier is fitted on first use (re-tabulating needs none)."""
+
+    def __init__(self, study: RetentionStudy, classifier: Classifier, clean: dict[str, list[str]],
+                 plan: list[tuple[Setting, Sweep, list[Pair]]]) -> None:
+        self.study, self.classifier, self.clean, self.plan = study, classifier, clean, plan
+        self.probe: FoldedProbe | None = None
+        self.grams: dict[Any, Any] = {}
+
+    def fit_probe(self) -> FoldedProbe:
+        s = self.study
+        self.probe = fit_folded_probe(self.classifier, probe_paintings(s.probe_roots, artist_folders(s.artists)),
+                                      folds=s.probe["folds"], crops=s.probe["crops"], size=s.probe["size"],
+                                      seed=s.seed)
+        missing = sorted({str(p.painting) for _, _, pairs in self.plan for p in pairs
+                          if p.painting not in self.probe.fold})
+        if missing:
+            raise UserError(f"the artist classifier has no fold for {missing[:3]}: add their folders to the "
+                            "probe roots")
+        return self.probe
+
+    def __call__(self, chunk: list[tuple[Setting, str, Pair, dict]]) -> list[dict[str, Any]]:
+        if "encoder" not in self.grams:
+            self.grams["encoder"] = reference_encoder()
+        probe = self.probe or self.fit_probe()  # fitting needs gradients; scoring does not
+        with torch.no_grad():
+            return score_chunk(chunk, self.classifier, probe, self.clean, self.grams, self.study.seed)
+
+
+def clean_predictions(classifier: Classifier, views: list[Path]) -> dict[str, list[str]]:
+    """Top-5 WordNet ids of each photo's view, by photo name."""
+    images = [load_image(v) for v in views]
+    top5 = classifier.probabilities(images, views=True).topk(5).indices.tolist()
+    return {v.stem: [classifier.labels[i] for i in t] for v, t in zip(views, top5)}
+
+
+def retention_table(scores: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
+    """Per setting, per artist and pooled over artists: each rate's mean over photos and its photo-bootstrap
+    interval (a photo's value is its mean over its paintings and artists, so nothing is counted twice)."""
     rows = []
-    for (setting, artist), g in list(df.groupby(["setting", "artist"], sort=False)) + [
-            ((s, "mean over artists"), g) for s, g in df.groupby("setting", sort=False)]:
-        row: dict[str, Any] = {"setting": setting, "artist": artist, "images": len(g)}
-        for m in RATES:
-            lo, hi = bootstrap_ci(g[m].dropna().to_numpy(), n_boot, rng)
-            row |= {m: g[m].mean(), f"{m}_lo": lo, f"{m}_hi": hi}
-        row["retention"] = row["top1"] / row["clean_top1"] if row["clean_top1"] else float("nan")
-        row |= {m: g[m].mean() for m in ("gram_distance", "ssim", "psnr", "lpips", "seconds", "steps_to_5pct")}
-        rows.append(row)
+    for setting, g in scores.groupby("setting", sort=False):
+        groups = [(a, ga) for a, ga in g.groupby("artist", sort=True)]
+        for artist, ga in groups + ([(POOLED, g)] if len(groups) > 1 else []):
+            row: dict[str, Any] = {"setting": setting, "artist": artist, "photos": ga.content.nunique(),
+                                   "images": len(ga)}
+            for rate in RATES:
+                means = photo_means(ga, rate)
+                lo, hi = cluster_ci(means, n_boot, seed)
+                row |= {rate: float(means.mean()), f"{rate}_lo": lo, f"{rate}_hi": hi}
+            row |= {m: float(pd.to_numeric(ga[m], errors="coerce").mean()) for m in MEANS}
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
-def readable_table(table: pd.DataFrame) -> pd.DataFrame:
-    out = table[["setting", "artist", "images"]].copy()
-    for m in RATES:
-        out[m] = [f"{v:.1%} [{lo:.0%}, {hi:.0%}]" for v, lo, hi in zip(table[m], table[f"{m}_lo"], table[f"{m}_hi"])]
-    out["retention"] = table["retention"].map(lambda v: f"{v:.2f}")
-    for m, fmt in (("gram_distance", "{:.3g}"), ("ssim", "{:.3f}"), ("psnr", "{:.1f}"), ("lpips", "{:.3f}"),
-                   ("seconds", "{:.1f}"), ("steps_to_5pct", "{:.1f}")):
-        out[m] = table[m].map(fmt.format)
-    if table["steps_to_5pct"].isna().all():  # only optimisation runs have one, and only since it was recorded
-        out = out.drop(columns="steps_to_5pct")
-    return out
+def paired_table(scores: pd.DataFrame, n_boot: int, seed: int, rate: str = "top1") -> pd.DataFrame:
+    """Every pair of settings on the photos (and artists) both scored: ``b - a`` in ``rate`` with its interval,
+    sign test and permutation p-value."""
+    rows = []
+    settings = list(dict.fromkeys(scores.setting))
+    for a, b in itertools.combinations(settings, 2):
+        ga, gb = scores[scores.setting == a], scores[scores.setting == b]
+        artists = sorted(set(ga.artist) & set(gb.artist))
+        ga, gb = ga[ga.artist.isin(artists)], gb[gb.artist.isin(artists)]
+        ma, mb = photo_means(ga, rate), photo_means(gb, rate)
+        d = paired_difference(ma, mb, n_boot, seed)
+        rows.append({"a": a, "b": b, "artists": " ".join(artists), "metric": rate, "photos": d.photos,
+                     "a_mean": float(ma.loc[ma.index.intersection(mb.index)].mean()),
+                     "difference": d.mean, "lo": d.lo, "hi": d.hi, "sign_p": d.sign_p,
+                     "permutation_p": d.permutation_p, "wins": d.wins, "losses": d.losses})
+    return pd.DataFrame(rows)
 
 
-def plot_retention(table: pd.DataFrame, path: Path) -> Path:
-    """Stylized top-1 per artist as bars with 95% CIs, one group per setting; the clean level as a line."""
-    settings = list(dict.fromkeys(table.setting))
-    artists = list(dict.fromkeys(table.artist))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(settings) * len(artists) / 2), 4), dpi=110)
-    width = 0.8 / len(artists)
-    for j, artist in enumerate(artists):
-        t = table[table.artist == artist].set_index("setting").loc[settings]
-        x = np.arange(len(settings)) + j * width - 0.4 + width / 2
-        ax.bar(x, t.top1, width, yerr=[t.top1 - t.top1_lo, t.top1_hi - t.top1], capsize=3, label=artist)
-    clean = table[table.artist == "mean over artists"].clean_top1.mean()
-    ax.axhline(clean, color="k", ls="--", lw=1, label=f"clean top-1 ({clean:.0%})")
-    ax.set_xticks(np.arange(len(settings)), [s.replace(", ", "\n").replace(" ", "\n") for s in settings], fontsize=7)
-    ax.set_ylabel("stylized top-1")
-    ax.set_ylim(0, 1)
-    return save_figure(fig, ax, path)
+def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode: str | None = None
+                  ) -> dict[str, Any]:
+    """Stylize what is missing, score what is unscored, and write the tables (``retention.csv``, ``paired.csv``,
+    ``deception.csv``, ``clean.csv``) and plots."""
+    from nst_bench.evaluate.retention_report import write_report
 
-
-def plot_time_vs_retention(table: pd.DataFrame, path: Path) -> Path:
-    t = table[table.artist == "mean over artists"]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
-    for i, (_, r) in enumerate(t.iterrows()):
-        ax.errorbar(r.seconds, r.top1, yerr=[[r.top1 - r.top1_lo], [r.top1_hi - r.top1]], fmt="o", color=f"C{i}",
-                    label=r.setting, capsize=3)
-    ax.set_xlabel("seconds per image")
-    ax.set_ylabel("stylized top-1 (mean over artists)")
-    return save_figure(fig, ax, path)
-
-
-def plot_against_steps(df: pd.DataFrame, path: Path) -> Path | None:
-    """When the settings sweep ``optimizer.steps``: content retention (agreement with the clean prediction) and
-    the iterations to come within 5% of the final content+style objective, against the step budget, one line per
-    value of the other swept keys (the depth study: one line per depth weight)."""
-    if "optimizer.steps" not in df.columns or df["optimizer.steps"].nunique() < 2:
-        return None
-    others = [c for c in df.columns if "." in c and c != "optimizer.steps" and df[c].astype(str).nunique() > 1]
-    label = df[others].astype(str).agg(", ".join, axis=1) if others else pd.Series("all", index=df.index)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
-    for i, (name, g) in enumerate(df.groupby(label, sort=False)):
-        by_steps = g.groupby("optimizer.steps")
-        legend = ", ".join(f"{k}={v}" for k, v in zip(others, name.split(", "))) if others else name
-        axes[0].plot(by_steps.agreement.mean(), "o-", color=f"C{i}", label=legend)
-        axes[1].plot(by_steps.steps_to_5pct.mean(), "o-", color=f"C{i}", label=legend)
-    axes[0].set_ylabel("agreement with the clean prediction")
-    axes[1].set_ylabel("iterations to within 5% of the final objective")
-    axes[0].set_ylim(0, 1)
-    for ax in axes:
-        ax.set_xlabel("optimizer.steps")
-        ax.set_xticks(sorted(df["optimizer.steps"].unique()))
-        ax.grid(alpha=0.3)
-    save_figure(fig, axes[0], path)
-    return path
-
-
-def run_retention(job: RetentionJob, *, executor: str = "local", wandb_mode: str | None = None) -> dict[str, Any]:
-    """Stylize (resumable), score, and write retention.{md,csv,tex}, per_image.csv and plots."""
-    classifier = imagenet_classifier(job.classifier)  # fail early when no classifier is available
-    sweep = build_sweep(job)
-    run_sweep(sweep, executor=executor, results_root=job.results_root, wandb_mode=wandb_mode)
-    out = job.results_root / job.name
-    reference = reference_encoder()
-    trial_ids = {t.id for t in expand(sweep, job.results_root)}
-    df, stylized = score_trials(job, trial_ids, classifier, reference)
-    probe = train_artist_probe(classifier, artist_paintings(job.artists_root), crops=job.probe_crops, seed=job.seed)
-    df["predicted_artist"] = probe.predict(classifier, stylized, seed=job.seed)
-    df["deception"] = (df.predicted_artist == df.artist).astype(float)
-    df.to_csv(out / "per_image.csv", index=False)
-    table = retention_table(df, job.bootstrap, job.seed)
-    table.to_csv(out / "retention.csv", index=False)
-    shown = readable_table(table)
-    header = (f"classifier: {classifier.name} ({classifier.weights.source}); clean top-1 on the photos at the "
-              f"stylization size; style distance: mse_chw Gram distance x1e3 on {reference.name}, "
-              f"relu1_1..relu5_1; SSIM/PSNR/LPIPS(vgg) to the photo (torchmetrics; LPIPS blank without VGG16 weights); "
-              "95% bootstrap CIs over images\n\n"
-              f"deception: share of stylized images a {len(probe.artists)}-artist linear probe on {classifier.name} "
-              f"features attributes to the intended artist (chance {1 / len(probe.artists):.1%}); probe accuracy on "
-              f"{probe.heldout_paintings} held-out paintings {probe.heldout_accuracy:.1%} (per crop "
-              f"{probe.heldout_crop_accuracy:.1%})\n\n")
-    (out / "retention.md").write_text(header + shown.to_markdown(index=False) + "\n")
-    (out / "retention.tex").write_text(shown.to_latex(index=False))
-    plots = out / "plots"
-    plots.mkdir(exist_ok=True)
-    plot_retention(table, plots / "retention_per_artist.png")
-    plot_time_vs_retention(table, plots / "time_vs_retention.png")
-    plot_against_steps(df, plots / "against_steps.png")
-    if (wandb_mode or "offline") != "disabled":
-        log_tables(out, f"{job.name}-retention", {"retention": shown}, mode=wandb_mode or "offline", group=job.name,
-                   job_type="evaluate", config={"classifier": classifier.describe(), "artists": job.artists,
-                                                "limit": job.limit})
-    return {"table": table, "per_image": df, "classifier": classifier.name, "probe": probe}
-
+    classifier = imagenet_classifier(study.classifier)
+    out = study.out
+    view_root = out / "views" / classifier.name
+    plan = list(planned(study, classifier.input_size, classifier.crop_pct, view_root))
+    write_views([item.path for item in labelled_images(study.content, study.limit)], classifier.input_size,
+                classifier.crop_pct, view_root)
+    views = sorted({p.photo for _, _, pairs in plan for p in pairs})
+    clean = clean_predictions(classifier, views)
+    scores = RunsLog(out / "scores.jsonl")  # the same torn-line-safe JSONL log as runs.jsonl
+    done = {(r["setting"], r["trial_id"], r["classifier"]) for r in scores.read()}
+    scorer = Scorer(study, classifier, clean, plan)
+    wanted: set[tuple[str, str]] = set()
+    for setting, sweep, pairs in plan:  # stylize and score one setting at a time: each one's scores are kept
+        trials = {(t.config.content, t.config.styles[0]): t for t in expand(sweep, study.results_root)}
+        mine = [(pair, trials[str(pair.photo), str(pair.painting)]) for pair in pairs]
+        wanted |= {(setting.label, t.id) for _, t in mine}
+        unscored = [(pair, t) for pair, t in mine if (setting.label, t.id, classifier.name) not in done]
+        if not unscored:
+            continue
+        log.info("setting %s: %d of %d stylizations to score", setting.label, len(unscored), len(mine))
+        run_sweep(sweep, executor=executor, results_root=study.results_root, wandb_mode=wandb_mode, summary=False)
+        runs = {r["trial_id"]: r for r in RunsLog(out / "runs.jsonl").read() if r.get("status") == "ok"}
+        failed = [t.id for _, t in unscored if t.id not in runs]
+        if failed:
+            raise UserError(f"{len(failed)} stylization(s) of {setting.label!r} failed (first: {failed[0]}): see "
+                            f"{out / 'runs.jsonl'}, fix the cause and rerun the study")
+        todo = [(setting, t.id, pair, runs[t.id]) for pair, t in unscored]
+        with tqdm(total=len(todo), desc=f"scoring {setting.label}", unit="image", disable=None) as bar:
+            for i in range(0, len(todo), SCORE_CHUNK):
+                chunk = todo[i:i + SCORE_CHUNK]
+                for row in scorer(chunk):
+                    scores.append(row)
+                bar.update(len(chunk))
+    frame = pd.DataFrame([r for r in scores.read()
+                          if r["classifier"] == classifier.name and (r["setting"], r["trial_id"]) in wanted])
+    frame = frame.drop_duplicates(["setting", "trial_id"], keep="last")
+    order = {s.label: i for i, (s, _, _) in enumerate(plan)}
+    frame = frame.sort_values(["setting", "content", "artist", "painting"], key=lambda c: c.map(order)
+                              if c.name == "setting" else c, kind="stable")
+    if scorer.probe is None and not (out / "deception.csv").is_file():
+        scorer.fit_probe()
+    return write_report(study, [s for s, _, _ in plan], frame, clean, classifier, scorer.probe, wandb_mode) | {
+        "probe": scorer.probe}

@@ -22,6 +22,17 @@ TIMM_ARCH = {"resnet50": "resnet50", "efficientnet_lite0": "tf_efficientnet_lite
 VIEW = {"resnet50": (224, 0.875), "efficientnet_lite0": (224, 0.875), "efficientnet_lite2": (260, 0.89)}
 
 
+def evaluation_view(image: torch.Tensor, side: int, crop_pct: float) -> torch.Tensor:
+    """The ImageNet evaluation view: short side resized to ``side / crop_pct`` (never below ``side``), then the
+    centre ``side`` square."""
+    h, w = image.shape[-2:]
+    short = round(side / crop_pct)
+    image = resize(image, (max(side, round(h * short / min(h, w))), max(side, round(w * short / min(h, w)))))
+    h, w = image.shape[-2:]
+    top, left = (h - side) // 2, (w - side) // 2
+    return image[..., top:top + side, left:left + side]
+
+
 @dataclass
 class Classifier:
     name: str
@@ -34,22 +45,26 @@ class Classifier:
     crop_pct: float = 0.875
 
     def preprocess(self, image: torch.Tensor) -> torch.Tensor:
-        """Resize the short side to input_size / crop_pct, centre-crop, normalise (the usual ImageNet eval)."""
-        h, w = image.shape[-2:]
-        short = round(self.input_size / self.crop_pct)
-        image = resize(image, (round(h * short / min(h, w)), round(w * short / min(h, w))))
-        h, w = image.shape[-2:]
-        top, left = (h - self.input_size) // 2, (w - self.input_size) // 2
-        image = image[..., top:top + self.input_size, left:left + self.input_size]
+        """The usual ImageNet evaluation: ``evaluation_view``, then normalise."""
+        return self.normalise(evaluation_view(image, self.input_size, self.crop_pct))
+
+    def normalise(self, view: torch.Tensor) -> torch.Tensor:
+        """A view already at the input size (a retention study stylizes the view itself): normalise only."""
+        if tuple(view.shape[-2:]) != (self.input_size, self.input_size):
+            raise UserError(f"{self.name} scores {self.input_size} px views; got {tuple(view.shape[-2:])}: "
+                            "stylize the classifier's view (evaluation_view) at its own size")
         mean = torch.tensor(self.mean).view(1, 3, 1, 1)
         std = torch.tensor(self.std).view(1, 3, 1, 1)
-        return (image - mean) / std
+        return (view - mean) / std
 
     @torch.no_grad()
-    def probabilities(self, images: Sequence[torch.Tensor], batch_size: int = 16) -> torch.Tensor:
+    def probabilities(self, images: Sequence[torch.Tensor], batch_size: int = 16, views: bool = False
+                      ) -> torch.Tensor:
+        """Softmax over ImageNet classes; ``views``: the images are already the evaluation view (no resize)."""
+        prepare = self.normalise if views else self.preprocess
         out = []
         for i in range(0, len(images), batch_size):
-            batch = torch.cat([self.preprocess(x) for x in images[i:i + batch_size]])
+            batch = torch.cat([prepare(x) for x in images[i:i + batch_size]])
             out.append(F.softmax(self.model(batch), dim=-1))
         return torch.cat(out)
 
@@ -68,13 +83,16 @@ class Classifier:
 
 
 def imagenet_classifier(name: str = "auto") -> Classifier:
-    """``auto`` takes resnet50 when its weights are on this machine, else the bundled efficientnet_lite0."""
+    """``auto`` takes resnet50 when its weights are on this machine, else the bundled efficientnet_lite0 (the
+    content check's and KID's network); ``independent`` takes resnet50, else efficientnet_lite2: a classifier
+    that is none of the backbones a retention study tests (Lite0 is one)."""
     import timm
 
-    if name == "auto":
-        name = "resnet50" if W.find("resnet50") else "efficientnet_lite0"
+    if name in ("auto", "independent"):
+        name = "resnet50" if W.find("resnet50") else {"auto": "efficientnet_lite0",
+                                                      "independent": "efficientnet_lite2"}[name]
     if name not in TIMM_ARCH:
-        raise UserError(f"unknown classifier {name!r}; choose auto, {', '.join(TIMM_ARCH)}")
+        raise UserError(f"unknown classifier {name!r}; choose auto, independent, {', '.join(TIMM_ARCH)}")
     resolved = W.resolve(name)
     model = timm_model(TIMM_ARCH[name], resolved)
     cfg = model.pretrained_cfg

@@ -21,8 +21,9 @@ def pending_trials(trials: list[Trial], runs: RunsLog, retry_failed: bool = Fals
 def run_sweep(sweep: Sweep, *, executor: str = "local", max_trials: int | None = None,
               results_root: Path = Path("results"), wandb_mode: str | None = None, retry_failed: bool = False,
               ray_address: str | None = None, ray_cpus: float | None = None,
-              ray_gpus: float | None = None) -> dict[str, Any]:
-    """Run what is not done yet, then write the report and a W&B summary run with the comparison table."""
+              ray_gpus: float | None = None, summary: bool = True) -> dict[str, Any]:
+    """Run what is not done yet, then write the report and a W&B summary run with the comparison table
+    (``summary=False``: neither, for a caller that builds its own tables from thousands of trials)."""
     trials = expand(sweep, results_root)
     if wandb_mode:
         for t in trials:
@@ -39,6 +40,8 @@ def run_sweep(sweep: Sweep, *, executor: str = "local", max_trials: int | None =
         run(todo, runs, progress)
     finally:
         progress.close()
+    if not summary:
+        return {"ran": len(todo)}
     result = report(out)
     mode = wandb_mode or (trials[0].config.tracking.wandb if trials else "offline")
     if mode != "disabled":

@@ -171,7 +171,7 @@ def _sample(spec: dict[str, Any], rng: random.Random) -> Any:
     raise UserError(f"distribution {dist!r} is not supported here; use uniform, int_uniform or log_uniform_values")
 
 
-def _settings(sweep: Sweep) -> Iterator[dict[str, Any]]:
+def grid_settings(sweep: Sweep) -> Iterator[dict[str, Any]]:
     """Parameter settings other than images: the full grid, or ``run_cap`` random draws (seeded)."""
     params = {k: v for k, v in sweep.parameters.items() if k not in IMAGE_PARAMS + RESOURCE_PARAMS}
     if sweep.method == "grid":
@@ -238,7 +238,7 @@ def expand(sweep: Sweep, results_root: Path = Path("results")) -> list[Trial]:
     program = get_program(sweep.program)
     trials: list[Trial] = []
     seen: set[str] = set()
-    for setting in _settings(sweep):
+    for setting in grid_settings(sweep):
         for content, styles in image_sets:
             data: dict[str, Any] = {}
             for key, value in setting.items():

@@ -1,0 +1,132 @@
+"""The files a retention study leaves behind, all rebuilt from ``scores.jsonl`` (so a page cannot drift from them).
+
+``retention.csv`` (per setting x artist and pooled: rates with photo-bootstrap intervals, distances, seconds),
+``paired.csv`` (every pair of settings: the top-1 difference on their common photos), ``deception.csv`` (the
+artist classifier's held-out accuracy per artist), ``clean.csv`` (each photo's clean prediction), ``study.json``
+(the protocol, classifier, settings and provenance), ``plots/`` and a W&B run with the tables.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from nst_bench.data.datasets import WNID
+from nst_bench.evaluate.deception import FoldedProbe
+from nst_bench.nets.classifier import Classifier
+from nst_bench.run.plots import plt, save_figure
+from nst_bench.run.tracking import log_tables, provenance
+
+if TYPE_CHECKING:
+    from nst_bench.evaluate.retention import RetentionStudy, Setting
+
+
+def wnid(name: str) -> str | None:
+    return m.group(0) if (m := WNID.match(name)) else None
+
+
+def deception_table(probe: FoldedProbe) -> pd.DataFrame:
+    return pd.DataFrame([{"artist": a, "heldout_accuracy": probe.heldout[a], "paintings": probe.heldout_paintings[a],
+                          "folds": len(probe.probes)} for a in probe.artists])
+
+
+def plot_per_artist(table: pd.DataFrame, clean: float, path: Path) -> Path:
+    """Stylized top-1 per setting, one bar per artist (and pooled), with the photo-bootstrap intervals."""
+    from nst_bench.evaluate.retention import POOLED
+
+    settings = list(dict.fromkeys(table.setting))
+    artists = [*sorted(set(table.artist) - {POOLED}), POOLED]
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.9 * len(settings) * 2), 4.2), dpi=110)
+    width = 0.8 / len(artists)
+    for j, artist in enumerate(artists):
+        t = table[table.artist == artist].set_index("setting").reindex(settings)
+        x = np.arange(len(settings)) + j * width - 0.4 + width / 2
+        ax.bar(x, t.top1, width, yerr=[t.top1 - t.top1_lo, t.top1_hi - t.top1], capsize=2, label=artist,
+               color="0.35" if artist == POOLED else f"C{j}")
+    ax.axhline(clean, color="k", ls="--", lw=1, label=f"clean top-1 of the views ({clean:.0%})")
+    ax.set_xticks(np.arange(len(settings)), [s.replace(", ", "\n") for s in settings], fontsize=7)
+    ax.set_ylabel("stylized top-1 (95% photo-bootstrap CI)")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, ncol=2)
+    return save_figure(fig, ax, path)
+
+
+def plot_time_vs_top1(table: pd.DataFrame, path: Path) -> Path:
+    from nst_bench.evaluate.retention import POOLED
+
+    pooled = table[(table.artist == POOLED) | ~table.setting.isin(table[table.artist == POOLED].setting)]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=110)
+    for i, (_, r) in enumerate(pooled.drop_duplicates("setting").iterrows()):
+        ax.errorbar(max(r.seconds, 1e-3), r.top1, yerr=[[r.top1 - r.top1_lo], [r.top1_hi - r.top1]], fmt="o",
+                    color=f"C{i % 10}", label=r.setting, capsize=3)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per image (log)")
+    ax.set_ylabel("stylized top-1, all artists")
+    ax.legend(fontsize=6)
+    return save_figure(fig, ax, path)
+
+
+def plot_against_steps(df: pd.DataFrame, path: Path) -> Path | None:
+    """When the settings sweep ``optimizer.steps``: content retention (agreement with the clean prediction) and
+    the iterations to come within 5% of the final content+style objective, against the step budget, one line per
+    value of the other swept keys (the depth study: one line per depth weight)."""
+    if "optimizer.steps" not in df.columns or df["optimizer.steps"].nunique() < 2:
+        return None
+    others = [c for c in df.columns if "." in c and c != "optimizer.steps" and df[c].astype(str).nunique() > 1]
+    label = df[others].astype(str).agg(", ".join, axis=1) if others else pd.Series("all", index=df.index)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    for i, (name, g) in enumerate(df.groupby(label, sort=False)):
+        by_steps = g.groupby("optimizer.steps")
+        legend = ", ".join(f"{k}={v}" for k, v in zip(others, name.split(", "))) if others else name
+        axes[0].plot(by_steps.agreement.mean(), "o-", color=f"C{i}", label=legend)
+        axes[1].plot(by_steps.steps_to_5pct.mean(), "o-", color=f"C{i}", label=legend)
+    axes[0].set_ylabel("agreement with the clean prediction")
+    axes[1].set_ylabel("iterations to within 5% of the final objective")
+    axes[0].set_ylim(0, 1)
+    for ax in axes:
+        ax.set_xlabel("optimizer.steps")
+        ax.set_xticks(sorted(df["optimizer.steps"].unique()))
+        ax.grid(alpha=0.3)
+    save_figure(fig, axes[0], path)
+    return path
+
+
+def write_report(study: RetentionStudy, settings: list[Setting], scores: pd.DataFrame, clean: dict[str, list[str]],
+                 classifier: Classifier, probe: FoldedProbe | None, wandb_mode: str | None) -> dict[str, Any]:
+    from nst_bench.evaluate.retention import paired_table, retention_table
+
+    out = study.out
+    table = retention_table(scores, study.bootstrap, study.seed)
+    table.to_csv(out / "retention.csv", index=False)
+    paired = paired_table(scores, study.bootstrap, study.seed)
+    paired.to_csv(out / "paired.csv", index=False)
+    if probe is not None:
+        deception_table(probe).to_csv(out / "deception.csv", index=False)
+    deception = pd.read_csv(out / "deception.csv")
+    clean_rows = pd.DataFrame([{"content": c, "label": label, "pred_clean": p[0], "clean_top1": float(p[0] == label),
+                                "clean_top5": float(label in p)}
+                               for c, p in clean.items() if (label := wnid(c))])
+    clean_rows.to_csv(out / "clean.csv", index=False)
+    (out / "study.json").write_text(json.dumps({
+        "protocol": {"k": study.k, "seed": study.seed, "bootstrap": study.bootstrap, "content": str(study.content),
+                     "photos": len(clean), "artists": [str(a) for a in study.artists],
+                     "probe_roots": [str(r) for r in study.probe_roots], "probe": study.probe,
+                     "view": {"side": classifier.input_size, "crop_pct": classifier.crop_pct}},
+        "classifier": classifier.describe(),
+        "settings": [{"label": s.label, "config": s.config, "every": s.every, "artists": s.artists} for s in settings],
+        "provenance": provenance("cpu", study.seed)}, indent=1, default=str) + "\n")
+    plots = out / "plots"
+    plots.mkdir(exist_ok=True)
+    plot_per_artist(table, float(clean_rows.clean_top1.mean()), plots / "top1_per_artist.png")
+    plot_time_vs_top1(table, plots / "time_vs_top1.png")
+    keys = pd.DataFrame([{"setting": s.label, **s.config} for s in settings])  # the settings' keys as columns
+    plot_against_steps(scores.merge(keys, on="setting", how="left"), plots / "against_steps.png")
+    if (wandb_mode or "offline") != "disabled":
+        log_tables(out, f"{out.name}-retention", {"retention": table, "paired": paired, "deception": deception},
+                   mode=wandb_mode or "offline", group=out.name, job_type="evaluate",
+                   config={"classifier": classifier.describe(), "k": study.k, "seed": study.seed})
+    return {"table": table, "paired": paired, "deception": deception, "clean": clean_rows, "scores": scores}

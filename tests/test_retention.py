@@ -1,0 +1,102 @@
+"""Retention protocol v2 end to end on a few real ImageNet photos: views, k paintings per artist, settings that
+restrict photos and artists, scores kept across runs, rows that do not move when a setting is added, and an artist
+classifier that never scores a stylization of a painting it trained on."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from nst_bench.cli import main
+from nst_bench.errors import UserError
+from nst_bench.evaluate.retention import RetentionStudy, run_retention
+from nst_bench.evaluate.retention_report import wnid
+
+from .conftest import SHARED
+
+IMAGENET = SHARED / "data" / "imagenet_sample"
+ARTISTS = SHARED / "data" / "artists"
+PHOTO = {"method": "photo", "retention.label": "photo"}
+ADAIN = {"method": "adain", "retention.label": "AdaIN"}
+
+
+def settings_file(path: Path, settings: list[dict]) -> Path:
+    path.write_text(yaml.safe_dump({"name": "ret", "method": "grid", "parameters": {
+        "tracking.wandb": {"value": "disabled"}, "config": {"values": settings}}}))
+    return path
+
+
+def study(settings: Path, root: Path, **kw) -> RetentionStudy:
+    s = RetentionStudy(settings, IMAGENET, [ARTISTS / "hokusai", ARTISTS / "van_gogh"], [ARTISTS], limit=4,
+                       results_root=root, bootstrap=200, **kw)
+    s.probe |= {"crops": 3, "size": 160}
+    return s
+
+
+def test_adding_a_setting_changes_no_other_row_and_no_probe_scores_its_own_painting(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = study(settings_file(tmp_path / "s.yaml", [PHOTO, ADAIN]), tmp_path / "res")
+    result = run_retention(first, wandb_mode="disabled")
+    out = tmp_path / "res" / "ret"
+    scores = pd.read_json(out / "scores.jsonl", lines=True)
+    assert len(scores) == 2 * 4 * 2 * 2  # settings x photos x artists x k
+    assert (scores.groupby(["setting", "content", "artist"]).painting.nunique() == 2).all()
+    assert scores.label.str.match(r"n\d{8}").all() and set(scores.classifier) == {"efficientnet_lite2"}
+    # every stylization was scored by the one probe that did not train on its painting
+    probe = result["probe"]
+    for row in scores.itertuples():
+        assert probe.fold[Path(row.painting)] == row.probe_fold
+        assert Path(row.painting) not in probe.trained_on[row.probe_fold]
+    # the photo through the pipeline keeps what the classifier saw; AdaIN moves it away
+    table = pd.read_csv(out / "retention.csv")
+    pooled = table[table.artist == "all artists"].set_index("setting")
+    assert pooled.loc["photo", "agreement"] >= pooled.loc["AdaIN", "agreement"]
+    assert pooled.loc["photo", "ssim"] > 0.9 > pooled.loc["AdaIN", "ssim"]
+    assert (pooled.photos == 4).all() and (pooled.images == 16).all()
+    views = sorted((out / "views" / "efficientnet_lite2").glob("*.png"))
+    assert len(views) == 4
+    from nst_bench.data.images import load_image
+
+    assert load_image(views[0]).shape[-2:] == (260, 260)  # the classifier's own view, nothing upscaled later
+    assert load_image(Path(scores.trial_id.map(lambda t: out / t / "stylized.jpg").iloc[-1])).shape[-2:] == (260, 260)
+    paired = pd.read_csv(out / "paired.csv")
+    assert list(paired[["a", "b"]].itertuples(index=False, name=None)) == [("photo", "AdaIN")]
+    assert paired.photos.iloc[0] == 4 and 0 <= paired.sign_p.iloc[0] <= 1
+    assert set(pd.read_csv(out / "deception.csv").artist) >= {"hokusai", "van_gogh"}
+
+    # a third setting, restricted to every 2nd photo and one artist: the first two settings' rows stay identical
+    half = {"method": "adain", "adain.alpha": 0.5, "retention.label": "AdaIN 0.5, every 2nd, hokusai",
+            "retention.every": 2, "retention.artists": ["hokusai"]}
+    second = study(settings_file(tmp_path / "s.yaml", [PHOTO, ADAIN, half]), tmp_path / "res")
+    run_retention(second, wandb_mode="disabled")
+    again = pd.read_csv(out / "retention.csv")
+    pd.testing.assert_frame_equal(again[again.setting != half["retention.label"]].reset_index(drop=True), table)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "paired.csv").iloc[:1], paired)
+    new = pd.read_json(out / "scores.jsonl", lines=True)
+    assert len(new) == len(scores) + 2 * 1 * 2  # only the new setting was scored
+    mine = new[new.setting == half["retention.label"]]
+    assert set(mine.artist) == {"hokusai"} and sorted(mine.content.unique()) == sorted(scores.content.unique())[::2]
+    row = again[again.setting == half["retention.label"]].iloc[0]
+    assert row.artist == "hokusai" and row.photos == 2
+    assert pooled.loc["AdaIN", "ssim"] < row.ssim < pooled.loc["photo", "ssim"]
+
+
+def test_the_protocol_refuses_what_it_cannot_do(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="at least 2 paintings"):
+        run_retention(study(settings_file(tmp_path / "s.yaml", [PHOTO]), tmp_path / "res", k=1))
+    with pytest.raises(UserError, match="does not have"):
+        run_retention(study(settings_file(tmp_path / "s.yaml", [PHOTO | {"retention.artists": ["monet"]}]),
+                            tmp_path / "res"))
+    with pytest.raises(UserError, match="share a label"):
+        run_retention(study(settings_file(tmp_path / "s.yaml", [PHOTO, ADAIN | {"retention.label": "photo"}]),
+                            tmp_path / "res"))
+    assert main(["evaluate", "retention", str(settings_file(tmp_path / "s.yaml", [PHOTO])), "--content", str(IMAGENET),
+                 "--artist", str(ARTISTS / "nobody")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "artist folder not found" in err[0]
+
+
+def test_labels_come_from_the_wordnet_id_in_the_name():
+    assert wnid("n01440764_tench") == "n01440764" and wnid("chelsea") is None
