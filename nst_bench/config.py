@@ -174,6 +174,7 @@ class TrackingConfig:
     project: str = "nst-bench"
     group: str | None = None
     log_every: int = 1
+    score_outputs: bool = True  # one-pass outputs get the Gatys objective's terms; a retention study scores its own
 
 
 @dataclass
@@ -419,7 +420,7 @@ _UNSET = object()
 LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_steps": None,
                               "gatys.precision": "fp32", "gatys.pyramid": 1, "train.extra_content_dirs": [],
                               "cyclegan.d_spectral_norm": False, "cyclegan.d_lr": None,
-                              "cyclegan.d_antialias": False}
+                              "cyclegan.d_antialias": False, "tracking.score_outputs": True}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

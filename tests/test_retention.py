@@ -2,6 +2,7 @@
 restrict photos and artists, scores kept across runs, rows that do not move when a setting is added, and an artist
 classifier that never scores a stylization of a painting it trained on."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 from nst_bench.cli import main
+from nst_bench.data.images import load_image
 from nst_bench.errors import UserError
 from nst_bench.evaluate.retention import RetentionStudy, run_retention
 from nst_bench.evaluate.retention_report import wnid
@@ -23,7 +25,8 @@ ADAIN = {"method": "adain", "retention.label": "AdaIN"}
 
 def settings_file(path: Path, settings: list[dict]) -> Path:
     path.write_text(yaml.safe_dump({"name": "ret", "method": "grid", "parameters": {
-        "tracking.wandb": {"value": "disabled"}, "config": {"values": settings}}}))
+        "tracking.wandb": {"value": "disabled"}, "tracking.score_outputs": {"value": False},
+        "config": {"values": settings}}}))
     return path
 
 
@@ -56,10 +59,10 @@ def test_adding_a_setting_changes_no_other_row_and_no_probe_scores_its_own_paint
     assert (pooled.photos == 4).all() and (pooled.images == 16).all()
     views = sorted((out / "views" / "efficientnet_lite2").glob("*.png"))
     assert len(views) == 4
-    from nst_bench.data.images import load_image
-
     assert load_image(views[0]).shape[-2:] == (260, 260)  # the classifier's own view, nothing upscaled later
     assert load_image(Path(scores.trial_id.map(lambda t: out / t / "stylized.jpg").iloc[-1])).shape[-2:] == (260, 260)
+    metrics = json.loads((out / scores.trial_id.iloc[-1] / "metrics.json").read_text())
+    assert metrics["final"] == {} and metrics["config"]["tracking"]["score_outputs"] is False  # scored here instead
     paired = pd.read_csv(out / "paired.csv")
     assert list(paired[["a", "b"]].itertuples(index=False, name=None)) == [("photo", "AdaIN")]
     assert paired.photos.iloc[0] == 4 and 0 <= paired.sign_p.iloc[0] <= 1

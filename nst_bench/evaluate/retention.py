@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 RATES = ("top1", "top5", "agreement", "deception", "clean_top1")
 MEANS = ("gram_distance", "ssim", "psnr", "seconds", "steps_to_5pct")
 POOLED = "all artists"
-SCORE_CHUNK = 32  # stylizations scored (and appended) at a time
+SCORE_CHUNK = 16  # stylizations run, scored and kept at a time (a Gatys chunk: about half an hour here)
 
 
 @dataclass
@@ -274,7 +274,9 @@ def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode:
     classifier = imagenet_classifier(study.classifier)
     out = study.out
     view_root = out / "views" / classifier.name
-    plan = list(planned(study, classifier.input_size, classifier.crop_pct, view_root))
+    view_side = classifier.input_size
+    base, _ = load_settings(study.settings)
+    plan = list(planned(study, view_side, classifier.crop_pct, view_root))
     write_views([item.path for item in labelled_images(study.content, study.limit)], classifier.input_size,
                 classifier.crop_pct, view_root)
     views = sorted({p.photo for _, _, pairs in plan for p in pairs})
@@ -291,17 +293,19 @@ def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode:
         if not unscored:
             continue
         log.info("setting %s: %d of %d stylizations to score", setting.label, len(unscored), len(mine))
-        run_sweep(sweep, executor=executor, results_root=study.results_root, wandb_mode=wandb_mode, summary=False)
-        runs = {r["trial_id"]: r for r in RunsLog(out / "runs.jsonl").read() if r.get("status") == "ok"}
-        failed = [t.id for _, t in unscored if t.id not in runs]
-        if failed:
-            raise UserError(f"{len(failed)} stylization(s) of {setting.label!r} failed (first: {failed[0]}): see "
-                            f"{out / 'runs.jsonl'}, fix the cause and rerun the study")
-        todo = [(setting, t.id, pair, runs[t.id]) for pair, t in unscored]
-        with tqdm(total=len(todo), desc=f"scoring {setting.label}", unit="image", disable=None) as bar:
-            for i in range(0, len(todo), SCORE_CHUNK):
-                chunk = todo[i:i + SCORE_CHUNK]
-                for row in scorer(chunk):
+        with tqdm(total=len(mine), initial=len(mine) - len(unscored), desc=f"{setting.label}: scored",
+                  unit="image", disable=None) as bar:
+            for i in range(0, len(unscored), SCORE_CHUNK):  # stylize a chunk, score it, keep its scores
+                chunk = unscored[i:i + SCORE_CHUNK]
+                part = setting_sweep(base, setting, [pair for pair, _ in chunk], view_side, out.name)
+                run_sweep(part, executor=executor, results_root=study.results_root, wandb_mode=wandb_mode,
+                          summary=False)
+                runs = {r["trial_id"]: r for r in RunsLog(out / "runs.jsonl").read() if r.get("status") == "ok"}
+                failed = [t.id for _, t in chunk if t.id not in runs]
+                if failed:
+                    raise UserError(f"{len(failed)} stylization(s) of {setting.label!r} failed (first: {failed[0]}):"
+                                    f" see {out / 'runs.jsonl'}, fix the cause and rerun the study")
+                for row in scorer([(setting, t.id, pair, runs[t.id]) for pair, t in chunk]):
                     scores.append(row)
                 bar.update(len(chunk))
     frame = pd.DataFrame([r for r in scores.read()

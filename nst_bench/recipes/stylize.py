@@ -50,7 +50,7 @@ def run(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | None = N
     run.open(name, job_type=method.name)
 
     result = stylizer(content, styles, blend, logger=run.lightning_logger(), progress=progress,
-                      bar_position=bar_position)
+                      bar_position=bar_position, score=cfg.tracking.score_outputs)
 
     image = save_image(result.image, run.out / "stylized.jpg")
     write_history(run.out / "history.csv", result.history)

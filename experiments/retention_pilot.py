@@ -1,0 +1,76 @@
+"""The Gatys iteration budget of the retention study, from its pilot (configs/retention_pilot.yaml).
+
+Reads each pilot stylization's loss curve (``history.csv`` in its trial folder) and writes to the pilot's folder:
+``pilot.csv`` (per run: iterations until content + style is within 5% and within 2% of its value at the last
+iteration, seconds per iteration), ``budget.csv`` (per backbone: the largest steps_to_5pct, rounded up to 50: the
+budget the study gives that backbone) and ``curves.png`` (content + style over its last value, per run).
+
+    .venv/bin/python experiments/retention_pilot.py [results/retention_pilot]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from nst_bench.run.plots import plt, save_figure
+from nst_bench.sweeps.store import RunsLog
+
+
+def within(values: pd.Series, fraction: float) -> int:
+    """First iteration (1-based) from which content + style stays within ``fraction`` of its last value."""
+    final = values.iloc[-1]
+    outside = (values - final).abs() > fraction * abs(final)
+    last_outside = outside[outside].index.max()
+    return 1 if pd.isna(last_outside) else int(last_outside) + 2
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folder", nargs="?", default="results/retention_pilot", type=Path)
+    folder = ap.parse_args().folder
+    scores = pd.DataFrame(RunsLog(folder / "scores.jsonl").read())
+    if scores.empty:
+        raise SystemExit(f"{folder}/scores.jsonl is empty: run the pilot first (its command heads "
+                         "configs/retention_pilot.yaml)")
+    rows, curves = [], {}
+    for r in scores.itertuples():
+        history = pd.read_csv(folder / r.trial_id / "history.csv")
+        total = (history["loss/content"] + history["loss/style"]).reset_index(drop=True)
+        curves[r.setting, Path(r.painting).stem] = total / total.iloc[-1]
+        rows.append({"setting": r.setting, "content": r.content, "artist": r.artist,
+                     "painting": Path(r.painting).stem, "iterations": len(total), "steps_to_5pct": r.steps_to_5pct,
+                     "stays_within_5pct": within(total, 0.05), "stays_within_2pct": within(total, 0.02),
+                     "seconds": r.seconds, "s_per_iteration": r.seconds / len(total)})
+    pilot = pd.DataFrame(rows)
+    pilot.to_csv(folder / "pilot.csv", index=False)
+    budget = pilot.groupby("setting", sort=False).agg(
+        runs=("painting", "size"), max_steps_to_5pct=("stays_within_5pct", "max"),
+        median_steps_to_5pct=("stays_within_5pct", "median"), s_per_iteration=("s_per_iteration", "median"))
+    budget["budget"] = [50 * math.ceil(v / 50) for v in budget.max_steps_to_5pct]
+    budget["minutes_per_image"] = budget.budget * budget.s_per_iteration / 60
+    budget.reset_index().to_csv(folder / "budget.csv", index=False)
+    settings = list(dict.fromkeys(pilot.setting))
+    fig, axes = plt.subplots(1, len(settings), figsize=(4.2 * len(settings), 3.6), dpi=110, squeeze=False)
+    for ax, setting in zip(axes[0], settings):
+        for (s, painting), curve in curves.items():
+            if s == setting:
+                ax.plot(range(1, len(curve) + 1), curve, lw=1, label=painting[:24])
+        b = budget.loc[setting, "budget"]
+        ax.axhspan(0.95, 1.05, color="0.85", zorder=0, label="within 5% of the last value")
+        ax.axvline(b, color="k", ls="--", lw=1, label=f"budget {b}")
+        ax.set_yscale("log")
+        ax.set_xlabel("L-BFGS iteration")
+        ax.set_title(setting, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=5)
+    axes[0][0].set_ylabel("(content + style) / its last value")
+    save_figure(fig, axes[0][0], folder / "curves.png")
+    print(budget.to_string())
+
+
+if __name__ == "__main__":
+    main()
