@@ -13,7 +13,7 @@ from nst_bench.cli import main
 from nst_bench.config import GatysConfig, OptimizerConfig
 from nst_bench.data.images import load_image
 from nst_bench.errors import UserError
-from nst_bench.evaluate.retention import plot_against_steps
+from nst_bench.evaluate.retention_report import plot_against_steps
 from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.losses.terms import DepthLoss
 from nst_bench.methods import gatys

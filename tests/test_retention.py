@@ -103,3 +103,16 @@ def test_the_protocol_refuses_what_it_cannot_do(tmp_path, monkeypatch, capsys):
 
 def test_labels_come_from_the_wordnet_id_in_the_name():
     assert wnid("n01440764_tench") == "n01440764" and wnid("chelsea") is None
+
+
+def test_a_setting_whose_network_is_gone_keeps_its_scored_rows(tmp_path):
+    from nst_bench.evaluate.retention import Setting, kept_without_network
+
+    gone = Setting("CycleGAN", {"method": "cyclegan", "cyclegan.checkpoint": str(tmp_path / "generator.safetensors")})
+    s = study(tmp_path / "s.yaml", tmp_path)
+    assert kept_without_network(gone, {"CycleGAN": [{"trial_id": "abc"}]}, s)
+    with pytest.raises(UserError, match="no scores yet"):
+        kept_without_network(gone, {}, s)
+    (tmp_path / "generator.safetensors").write_bytes(b"x")  # present: it is run and scored as usual
+    assert not kept_without_network(gone, {}, s)
+    assert not kept_without_network(Setting("AdaIN", {"method": "adain"}), {}, s)

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nst_bench.evaluate.retention import bootstrap_ci, readable_table, retention_table
+from nst_bench.evaluate.retention import POOLED, paired_table, retention_table
+from nst_bench.evaluate.statistics import cluster_ci, photo_means
 from nst_bench.sweeps.report import comparison_table, format_table
 
 
@@ -49,21 +50,22 @@ def _scored() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_retention_table_per_artist_and_mean_over_artists():
-    t = retention_table(_scored(), n_boot=500, seed=0).set_index("artist")
+def test_retention_table_per_artist_and_pooled_over_photos():
+    scores = _scored()
+    t = retention_table(scores, n_boot=500, seed=0).set_index("artist")
     assert t.loc["hokusai", "top1"] == 0.75 and t.loc["van_gogh", "top1"] == 0.25
-    mean = t.loc["mean over artists"]
-    assert mean.top1 == 0.5 and mean.images == 8 and mean.retention == 0.5 and mean.gram_distance == 3.0
+    pooled = t.loc[POOLED]
+    assert pooled.top1 == 0.5 and pooled.images == 8 and pooled.photos == 4 and pooled.gram_distance == 3.0
+    # pooled over artists, each photo counts once: the interval is the photo-bootstrap one of its 4 photo means
+    assert (pooled.top1_lo, pooled.top1_hi) == cluster_ci(photo_means(scores, "top1"), 500, 0)
     assert t.loc["hokusai", "top1_lo"] <= 0.75 <= t.loc["hokusai", "top1_hi"]
     assert t.loc["hokusai", "top5_lo"] == t.loc["hokusai", "top5_hi"] == 1.0  # no spread, no interval
-    shown = readable_table(t.reset_index()).set_index("artist")
-    assert shown.loc["hokusai", "top1"].startswith("75.0% [") and "steps_to_5pct" not in shown.columns
 
 
-def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_images():
-    rng = np.random.default_rng(0)
-    small = bootstrap_ci(np.array([1.0] * 6 + [0.0] * 4), 2000, rng)
-    large = bootstrap_ci(np.array([1.0] * 60 + [0.0] * 40), 2000, rng)
-    assert small[0] < 0.6 < small[1] and large[0] < 0.6 < large[1]
-    assert large[1] - large[0] < 0.5 * (small[1] - small[0])
-    assert all(np.isnan(bootstrap_ci(np.array([]), 10, rng)))
+def test_paired_table_compares_settings_on_their_common_photos_and_artists():
+    a = _scored()
+    b = a.assign(setting="t", top1=1.0)
+    b = b[b.artist == "hokusai"]  # t ran on one artist: the comparison uses that artist's rows of both
+    row = paired_table(pd.concat([a, b]), n_boot=500, seed=0).iloc[0]
+    assert (row.a, row.b, row.artists, row.photos) == ("s", "t", "hokusai", 4)
+    assert row.a_mean == 0.75 and row.difference == 0.25 and (row.wins, row.losses) == (1, 0)

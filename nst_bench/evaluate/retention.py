@@ -172,11 +172,12 @@ def score_chunk(todo: list[tuple[Setting, str, Pair, dict]], classifier: Classif
         if pair.painting not in grams:
             grams[pair.painting] = style_grams(reference, load_image(pair.painting, classifier.input_size))
         metrics = json.loads((out / "metrics.json").read_text())
+        network = (metrics.get("method_weights") or {}).get("sha256")
         label = m.group(0) if (m := WNID.match(pair.photo.name)) else None
         images.append(image)
         rows.append({"trial_id": trial_id, "setting": setting.label, "classifier": classifier.name,
                      "content": pair.photo.stem, "label": label, "artist": pair.artist,
-                     "painting": str(pair.painting), "probe_fold": probe.fold[pair.painting],
+                     "painting": str(pair.painting), "probe_fold": probe.fold[pair.painting], "network_sha256": network,
                      "seconds": run.get("seconds"), "steps_to_5pct": metrics.get("steps_to_5pct"),
                      "gram_distance": gram_distance(reference, image, grams[pair.painting]),
                      **similarity_to_photo(view, image)})
@@ -191,6 +192,20 @@ def score_chunk(todo: list[tuple[Setting, str, Pair, dict]], classifier: Classif
                 "predicted_artist": artist,
                 "deception": float(artist == row["artist"]) if setting_of[row["setting"]].deception else None}
     return rows
+
+
+def kept_without_network(setting: Setting, scored: dict[str, list[dict[str, Any]]], study: RetentionStudy) -> bool:
+    """A trained network that is not on this machine (networks stay out of git): its setting keeps the rows it was
+    scored with (each names the network's sha256); with none, the study cannot go on."""
+    network = next((v for k, v in setting.config.items() if k.endswith(".checkpoint")), None)
+    if network is None or Path(network).exists():
+        return False
+    if setting.label not in scored:
+        raise UserError(f"setting {setting.label!r} needs the trained network {network}, which is not here and has "
+                        "no scores yet: train it (its config names the command) or drop the setting")
+    log.warning("setting %s: %s is not here; keeping its %d scored rows", setting.label, network,
+                len(scored[setting.label]))
+    return True
 
 
 class Scorer:
@@ -283,9 +298,16 @@ def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode:
     clean = clean_predictions(classifier, views)
     scores = RunsLog(out / "scores.jsonl")  # the same torn-line-safe JSONL log as runs.jsonl
     done = {(r["setting"], r["trial_id"], r["classifier"]) for r in scores.read()}
+    scores_by_label: dict[str, list[dict[str, Any]]] = {}
+    for r in scores.read():
+        if r["classifier"] == classifier.name:
+            scores_by_label.setdefault(r["setting"], []).append(r)
     scorer = Scorer(study, classifier, clean, plan)
     wanted: set[tuple[str, str]] = set()
     for setting, sweep, pairs in plan:  # stylize and score one setting at a time: each one's scores are kept
+        if kept_without_network(setting, scores_by_label, study):
+            wanted |= {(setting.label, r["trial_id"]) for r in scores_by_label[setting.label]}
+            continue
         trials = {(t.config.content, t.config.styles[0]): t for t in expand(sweep, study.results_root)}
         mine = [(pair, trials[str(pair.photo), str(pair.painting)]) for pair in pairs]
         wanted |= {(setting.label, t.id) for _, t in mine}
