@@ -174,7 +174,7 @@ class TrackingConfig:
     project: str = "nst-bench"
     group: str | None = None
     log_every: int = 1
-    score_outputs: bool = True  # one-pass outputs get the Gatys objective's terms; a retention study scores its own
+    score_outputs: bool = True  # Gatys terms of one-pass outputs, SSIM/PSNR/LPIPS of all (retention: its own)
 
 
 @dataclass

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nst_bench.evaluate.retention import POOLED, paired_table, retention_table
+from nst_bench.evaluate.retention_report import POOLED, paired_table, retention_table
 from nst_bench.evaluate.statistics import cluster_ci, photo_means
 from nst_bench.sweeps.report import comparison_table, format_table
 

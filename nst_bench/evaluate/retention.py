@@ -21,7 +21,6 @@ resamples photos (``evaluate/statistics.py``); the resamples depend on the study
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import logging
 from collections.abc import Iterator
@@ -38,7 +37,7 @@ from nst_bench.data.images import list_images, load_image
 from nst_bench.errors import UserError
 from nst_bench.evaluate.deception import FoldedProbe, fit_folded_probe
 from nst_bench.evaluate.protocol import Pair, assign_paintings, every_nth, write_views
-from nst_bench.evaluate.statistics import cluster_ci, paired_difference, photo_means
+from nst_bench.evaluate.retention_report import write_report
 from nst_bench.losses.style_distance import gram_distance, reference_encoder, style_grams
 from nst_bench.nets.classifier import Classifier, imagenet_classifier
 from nst_bench.nets.content_check import similarity_to_photo
@@ -47,9 +46,6 @@ from nst_bench.sweeps.spec import IMAGE_PARAMS, Sweep, expand, grid_settings, lo
 from nst_bench.sweeps.store import RunsLog
 
 log = logging.getLogger(__name__)
-RATES = ("top1", "top5", "agreement", "deception", "clean_top1")
-MEANS = ("gram_distance", "ssim", "psnr", "seconds", "steps_to_5pct")
-POOLED = "all artists"
 SCORE_CHUNK = 16  # stylizations run, scored and kept at a time (a Gatys chunk: about half an hour here)
 
 
@@ -244,48 +240,10 @@ def clean_predictions(classifier: Classifier, views: list[Path]) -> dict[str, li
     return {v.stem: [classifier.labels[i] for i in t] for v, t in zip(views, top5)}
 
 
-def retention_table(scores: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
-    """Per setting, per artist and pooled over artists: each rate's mean over photos and its photo-bootstrap
-    interval (a photo's value is its mean over its paintings and artists, so nothing is counted twice)."""
-    rows = []
-    for setting, g in scores.groupby("setting", sort=False):
-        groups = [(a, ga) for a, ga in g.groupby("artist", sort=True)]
-        for artist, ga in groups + ([(POOLED, g)] if len(groups) > 1 else []):
-            row: dict[str, Any] = {"setting": setting, "artist": artist, "photos": ga.content.nunique(),
-                                   "images": len(ga)}
-            for rate in RATES:
-                means = photo_means(ga, rate)
-                lo, hi = cluster_ci(means, n_boot, seed)
-                row |= {rate: float(means.mean()), f"{rate}_lo": lo, f"{rate}_hi": hi}
-            row |= {m: float(pd.to_numeric(ga[m], errors="coerce").mean()) for m in MEANS}
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def paired_table(scores: pd.DataFrame, n_boot: int, seed: int, rate: str = "top1") -> pd.DataFrame:
-    """Every pair of settings on the photos (and artists) both scored: ``b - a`` in ``rate`` with its interval,
-    sign test and permutation p-value."""
-    rows = []
-    settings = list(dict.fromkeys(scores.setting))
-    for a, b in itertools.combinations(settings, 2):
-        ga, gb = scores[scores.setting == a], scores[scores.setting == b]
-        artists = sorted(set(ga.artist) & set(gb.artist))
-        ga, gb = ga[ga.artist.isin(artists)], gb[gb.artist.isin(artists)]
-        ma, mb = photo_means(ga, rate), photo_means(gb, rate)
-        d = paired_difference(ma, mb, n_boot, seed)
-        rows.append({"a": a, "b": b, "artists": " ".join(artists), "metric": rate, "photos": d.photos,
-                     "a_mean": float(ma.loc[ma.index.intersection(mb.index)].mean()),
-                     "difference": d.mean, "lo": d.lo, "hi": d.hi, "sign_p": d.sign_p,
-                     "permutation_p": d.permutation_p, "wins": d.wins, "losses": d.losses})
-    return pd.DataFrame(rows)
-
-
 def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode: str | None = None
                   ) -> dict[str, Any]:
     """Stylize what is missing, score what is unscored, and write the tables (``retention.csv``, ``paired.csv``,
     ``deception.csv``, ``clean.csv``) and plots."""
-    from nst_bench.evaluate.retention_report import write_report
-
     classifier = imagenet_classifier(study.classifier)
     out = study.out
     view_root = out / "views" / classifier.name
@@ -338,5 +296,10 @@ def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode:
                               if c.name == "setting" else c, kind="stable")
     if scorer.probe is None and not (out / "deception.csv").is_file():
         scorer.fit_probe()
-    return write_report(study, [s for s, _, _ in plan], frame, clean, classifier, scorer.probe, wandb_mode) | {
+    protocol = {"k": study.k, "seed": study.seed, "bootstrap": study.bootstrap, "content": str(study.content),
+                "photos": len(clean), "artists": [str(a) for a in study.artists],
+                "probe_roots": [str(r) for r in study.probe_roots], "probe": study.probe,
+                "view": {"side": classifier.input_size, "crop_pct": classifier.crop_pct}}
+    settings = [dataclasses.asdict(s) for s, _, _ in plan]
+    return write_report(out, protocol, settings, frame, clean, classifier, scorer.probe, wandb_mode) | {
         "probe": scorer.probe}

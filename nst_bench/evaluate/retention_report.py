@@ -8,21 +8,60 @@ artist classifier's held-out accuracy per artist), ``clean.csv`` (each photo's c
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from nst_bench.data.datasets import WNID
 from nst_bench.evaluate.deception import FoldedProbe
+from nst_bench.evaluate.statistics import cluster_ci, paired_difference, photo_means
 from nst_bench.nets.classifier import Classifier
 from nst_bench.run.plots import plt, save_figure
 from nst_bench.run.tracking import log_tables, provenance
 
-if TYPE_CHECKING:
-    from nst_bench.evaluate.retention import RetentionStudy, Setting
+RATES = ("top1", "top5", "agreement", "deception", "clean_top1")
+MEANS = ("gram_distance", "ssim", "psnr", "seconds", "steps_to_5pct")
+POOLED = "all artists"
+
+
+def retention_table(scores: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
+    """Per setting, per artist and pooled over artists: each rate's mean over photos and its photo-bootstrap
+    interval (a photo's value is its mean over its paintings and artists, so nothing is counted twice)."""
+    rows = []
+    for setting, g in scores.groupby("setting", sort=False):
+        groups = [(a, ga) for a, ga in g.groupby("artist", sort=True)]
+        for artist, ga in groups + ([(POOLED, g)] if len(groups) > 1 else []):
+            row: dict[str, Any] = {"setting": setting, "artist": artist, "photos": ga.content.nunique(),
+                                   "images": len(ga)}
+            for rate in RATES:
+                means = photo_means(ga, rate)
+                lo, hi = cluster_ci(means, n_boot, seed)
+                row |= {rate: float(means.mean()), f"{rate}_lo": lo, f"{rate}_hi": hi}
+            row |= {m: float(pd.to_numeric(ga[m], errors="coerce").mean()) for m in MEANS}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_table(scores: pd.DataFrame, n_boot: int, seed: int, rate: str = "top1") -> pd.DataFrame:
+    """Every pair of settings on the photos (and artists) both scored: ``b - a`` in ``rate`` with its interval,
+    sign test and permutation p-value."""
+    rows = []
+    settings = list(dict.fromkeys(scores.setting))
+    for a, b in itertools.combinations(settings, 2):
+        ga, gb = scores[scores.setting == a], scores[scores.setting == b]
+        artists = sorted(set(ga.artist) & set(gb.artist))
+        ga, gb = ga[ga.artist.isin(artists)], gb[gb.artist.isin(artists)]
+        ma, mb = photo_means(ga, rate), photo_means(gb, rate)
+        d = paired_difference(ma, mb, n_boot, seed)
+        rows.append({"a": a, "b": b, "artists": " ".join(artists), "metric": rate, "photos": d.photos,
+                     "a_mean": float(ma.loc[ma.index.intersection(mb.index)].mean()),
+                     "difference": d.mean, "lo": d.lo, "hi": d.hi, "sign_p": d.sign_p,
+                     "permutation_p": d.permutation_p, "wins": d.wins, "losses": d.losses})
+    return pd.DataFrame(rows)
 
 
 def wnid(name: str) -> str | None:
@@ -36,8 +75,6 @@ def deception_table(probe: FoldedProbe) -> pd.DataFrame:
 
 def plot_per_artist(table: pd.DataFrame, clean: float, path: Path) -> Path:
     """Stylized top-1 per setting, one bar per artist (and pooled), with the photo-bootstrap intervals."""
-    from nst_bench.evaluate.retention import POOLED
-
     settings = list(dict.fromkeys(table.setting))
     artists = [*sorted(set(table.artist) - {POOLED}), POOLED]
     fig, ax = plt.subplots(figsize=(max(7.0, 0.9 * len(settings) * 2), 4.2), dpi=110)
@@ -56,8 +93,6 @@ def plot_per_artist(table: pd.DataFrame, clean: float, path: Path) -> Path:
 
 
 def plot_time_vs_top1(table: pd.DataFrame, path: Path) -> Path:
-    from nst_bench.evaluate.retention import POOLED
-
     pooled = table[(table.artist == POOLED) | ~table.setting.isin(table[table.artist == POOLED].setting)]
     fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=110)
     for i, (_, r) in enumerate(pooled.drop_duplicates("setting").iterrows()):
@@ -95,14 +130,14 @@ def plot_against_steps(df: pd.DataFrame, path: Path) -> Path | None:
     return path
 
 
-def write_report(study: RetentionStudy, settings: list[Setting], scores: pd.DataFrame, clean: dict[str, list[str]],
-                 classifier: Classifier, probe: FoldedProbe | None, wandb_mode: str | None) -> dict[str, Any]:
-    from nst_bench.evaluate.retention import paired_table, retention_table
-
-    out = study.out
-    table = retention_table(scores, study.bootstrap, study.seed)
+def write_report(out: Path, protocol: dict[str, Any], settings: list[dict[str, Any]], scores: pd.DataFrame,
+                 clean: dict[str, list[str]], classifier: Classifier, probe: FoldedProbe | None,
+                 wandb_mode: str | None) -> dict[str, Any]:
+    """Every table, plot and the study's record from its scores (``settings``: label, config, every, artists)."""
+    n_boot, seed = protocol["bootstrap"], protocol["seed"]
+    table = retention_table(scores, n_boot, seed)
     table.to_csv(out / "retention.csv", index=False)
-    paired = paired_table(scores, study.bootstrap, study.seed)
+    paired = paired_table(scores, n_boot, seed)
     paired.to_csv(out / "paired.csv", index=False)
     if probe is not None:
         deception_table(probe).to_csv(out / "deception.csv", index=False)
@@ -112,21 +147,16 @@ def write_report(study: RetentionStudy, settings: list[Setting], scores: pd.Data
                                for c, p in clean.items() if (label := wnid(c))])
     clean_rows.to_csv(out / "clean.csv", index=False)
     (out / "study.json").write_text(json.dumps({
-        "protocol": {"k": study.k, "seed": study.seed, "bootstrap": study.bootstrap, "content": str(study.content),
-                     "photos": len(clean), "artists": [str(a) for a in study.artists],
-                     "probe_roots": [str(r) for r in study.probe_roots], "probe": study.probe,
-                     "view": {"side": classifier.input_size, "crop_pct": classifier.crop_pct}},
-        "classifier": classifier.describe(),
-        "settings": [{"label": s.label, "config": s.config, "every": s.every, "artists": s.artists} for s in settings],
-        "provenance": provenance("cpu", study.seed)}, indent=1, default=str) + "\n")
+        "protocol": protocol, "classifier": classifier.describe(), "settings": settings,
+        "provenance": provenance("cpu", seed)}, indent=1, default=str) + "\n")
     plots = out / "plots"
     plots.mkdir(exist_ok=True)
     plot_per_artist(table, float(clean_rows.clean_top1.mean()), plots / "top1_per_artist.png")
     plot_time_vs_top1(table, plots / "time_vs_top1.png")
-    keys = pd.DataFrame([{"setting": s.label, **s.config} for s in settings])  # the settings' keys as columns
+    keys = pd.DataFrame([{"setting": s["label"], **s["config"]} for s in settings])  # the settings' keys as columns
     plot_against_steps(scores.merge(keys, on="setting", how="left"), plots / "against_steps.png")
     if (wandb_mode or "offline") != "disabled":
         log_tables(out, f"{out.name}-retention", {"retention": table, "paired": paired, "deception": deception},
                    mode=wandb_mode or "offline", group=out.name, job_type="evaluate",
-                   config={"classifier": classifier.describe(), "k": study.k, "seed": study.seed})
+                   config={"classifier": classifier.describe(), **protocol})
     return {"table": table, "paired": paired, "deception": deception, "clean": clean_rows, "scores": scores}

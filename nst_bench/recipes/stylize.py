@@ -69,7 +69,7 @@ def run(cfg: RunConfig, *, progress: bool = True, cache: ProcessCache | None = N
              "steps_to_5pct": steps_to_within(result.history), "evaluations": result.evaluations,
              "sizes": result.sizes, "diverged_at": result.diverged_at, "image": image.name}
     # how much of the photo the output keeps, beside the losses: the objective alone cannot rank methods
-    final = result.final | similarity_to_photo(content, result.image)
+    final = result.final | (similarity_to_photo(content, result.image) if cfg.tracking.score_outputs else {})
     metrics = run.metrics("diverged" if result.diverged_at is not None else "ok", final, result.seconds,
                           result.iterations, **stylizer.describe(), **(extra | result.extra))
     run.finish(metrics, {"stylized": (image, name), "loss_curves": (plot, ""),
