@@ -321,7 +321,8 @@ FAST_FLAGS: dict[str, str] = {
 CYCLEGAN_FLAGS: dict[str, str] = {
     "domain_a": "cyclegan.domain_a", "domain_b": "cyclegan.domain_b", "lr": "cyclegan.lr",
     "width": "cyclegan.width", "blocks": "cyclegan.blocks", "upsample": "cyclegan.upsample",
-    "d_lr": "cyclegan.d_lr", "d_spectral_norm": "cyclegan.d_spectral_norm",
+    "d_lr": "cyclegan.d_lr", "d_spectral_norm": "cyclegan.d_spectral_norm", "g_antialias": "cyclegan.g_antialias",
+    "g_norm": "cyclegan.g_norm",
 }
 
 
@@ -373,6 +374,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--d-lr", type=float, help="discriminators' learning rate (default: --lr)")
     c.add_argument("--d-spectral-norm", action="store_true", default=None,
                    help="spectral norm on the discriminators' convs")
+    c.add_argument("--g-antialias", action="store_true", default=None,
+                   help="blur before the generators' stride-2 convs and after their x2 upsampling")
+    c.add_argument("--g-norm", choices=["instance", "pixel"], help="generators' normalisation (default instance)")
     _add_train_flags(c, steps=2000, batch=4, crop=256)
     c.set_defaults(func=_train, flags=CYCLEGAN_FLAGS, method="cyclegan", recipe="nst_bench.recipes.train_cyclegan",
                    network="generator.safetensors", run_name=_cyclegan_run_name)

@@ -101,6 +101,8 @@ class CycleGANConfig:
     width: int = 64  # generator channels (the paper: 64)
     blocks: int = 9  # residual blocks (the paper: 9 at 256 px)
     upsample: str = "transposed"  # transposed (the paper) | nearest | bilinear: a resize, then a 3x3 conv
+    g_antialias: bool = False  # generators: a blur before each stride-2 conv and after each x2 upsampling
+    g_norm: str = "instance"  # generators' normalisation: instance (the paper) | pixel (no image-wide statistic)
     d_width: int = 64  # discriminator channels
     d_spectral_norm: bool = False  # spectral norm on every discriminator conv (Miyato et al. 2018): caps how
     #   sharply D can react to a pattern, so it cannot run away from the generator
@@ -420,7 +422,8 @@ _UNSET = object()
 LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_steps": None,
                               "gatys.precision": "fp32", "gatys.pyramid": 1, "train.extra_content_dirs": [],
                               "cyclegan.d_spectral_norm": False, "cyclegan.d_lr": None,
-                              "cyclegan.d_antialias": False, "tracking.score_outputs": True}
+                              "cyclegan.d_antialias": False, "tracking.score_outputs": True,
+                              "cyclegan.g_antialias": False, "cyclegan.g_norm": "instance"}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

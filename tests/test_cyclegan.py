@@ -5,6 +5,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from nst_bench.methods.cyclegan import (
+    Blur,
     CycleGANModule,
     ImagePool,
     PatchDiscriminator,
@@ -194,3 +195,46 @@ def test_an_antialiased_discriminator_is_blind_to_a_2px_checkerboard_that_the_pl
         init_weights(d)
         with torch.no_grad():
             assert torch.allclose(d(flat), d(checker), atol=1e-6) == blind
+
+
+def test_an_antialiased_generator_follows_a_one_pixel_shift_more_closely_than_the_plain_one():
+    from nst_bench.recipes.training import sample_photos
+
+    from .conftest import SHARED
+
+    photo = sample_photos(sorted((SHARED / "data/landscapes256").glob("*.jpg"))[:1], 72)
+    errors = {}
+    for antialias in (False, True):
+        torch.manual_seed(0)
+        g = ResnetGenerator(8, 2, "bilinear", antialias=antialias)
+        init_weights(g, std=0.2)  # strong enough weights that the strides' aliasing shows
+        with torch.no_grad():  # shift the input one pixel: an equivariant net shifts its output the same
+            y, y_shifted = g(photo[..., :, :64]), g(photo[..., :, 1:65])
+        errors[antialias] = float((y[..., 8:-8, 9:-8] - y_shifted[..., 8:-8, 8:-9]).abs().mean())
+    assert sum(isinstance(m, Blur) for m in g.modules()) == 4  # two strided convs, two upsamplings
+    assert errors[True] < 0.7 * errors[False], errors
+
+
+def test_pixel_norm_keeps_a_spike_local_where_instance_norm_rescales_the_whole_map_and_files_keep_the_choice(
+        tmp_path):
+    import pytest
+
+    from nst_bench.errors import UserError
+    from nst_bench.methods.cyclegan import PixelNorm
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 4, 16, 16)
+    spiked = x.clone()
+    spiked[..., 3, 3] += 100.0  # one strong local spike, the droplet of Karras et al.
+    far = (..., slice(8, None), slice(8, None))
+    inorm = torch.nn.InstanceNorm2d(4)
+    assert not torch.allclose(inorm(x)[far], inorm(spiked)[far], atol=1e-2)  # the spike rescales everything
+    assert torch.equal(PixelNorm()(x)[far], PixelNorm()(spiked)[far])  # only its own pixel changes
+    g = ResnetGenerator(8, 1, "bilinear", antialias=True, norm="pixel")
+    save_generator(g, tmp_path / "g.safetensors")
+    loaded, meta = load_generator(tmp_path / "g.safetensors")
+    assert (meta["antialias"], meta["norm"]) == (True, "pixel")
+    photo = torch.rand(1, 3, 32, 32)
+    assert torch.equal(loaded(photo), g.eval()(photo))
+    with pytest.raises(UserError, match=r"cyclegan\.g_norm"):
+        ResnetGenerator(8, 1, norm="batch")

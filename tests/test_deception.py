@@ -39,3 +39,24 @@ def test_a_stylization_is_never_scored_by_a_probe_that_trained_on_its_painting_o
         probe.probe_for(tmp_path / "unknown.jpg")
     image = torch.rand(1, 3, 96, 96)
     assert probe.predict(classifier, [image], [paintings["hokusai"][0]], crops=2)[0] in paintings
+
+
+def test_the_artist_classifier_reads_its_painting_features_back_from_the_cache_and_fits_the_same_probes(
+        tmp_path, monkeypatch):
+    data = SHARED / "data"
+    paintings = {"monet": sorted((data / "paintings256/monet").glob("*.jpg"))[:3],
+                 "van_gogh": sorted((data / "paintings256/van_gogh").glob("*.jpg"))[:3]}
+    classifier = imagenet_classifier("efficientnet_lite0")
+    fit = dict(folds=3, crops=2, size=96, epochs=20, progress=False, cache=tmp_path)
+    first = fit_folded_probe(classifier, paintings, **fit)
+    assert len(list(tmp_path.glob("*.pt"))) == 1
+
+    def no_features(*args, **kwargs):
+        raise AssertionError("features recomputed although they are cached")
+
+    monkeypatch.setattr(classifier, "features", no_features)
+    second = fit_folded_probe(classifier, paintings, **fit)
+    assert second.fold == first.fold and second.heldout == first.heldout
+    assert all(torch.equal(a.weight, b.weight) for a, b in zip(first.probes, second.probes))
+    with pytest.raises(AssertionError, match="recomputed"):  # other paintings: another key, computed again
+        fit_folded_probe(classifier, {"monet": paintings["monet"][:2], "van_gogh": paintings["van_gogh"]}, **fit)

@@ -10,6 +10,8 @@ one fold, so a copy cannot leak either.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -81,18 +83,36 @@ class FoldedProbe:
                 "heldout_paintings": self.heldout_paintings}
 
 
+def painting_features(classifier: Classifier, items: list[tuple[str, Path]], crops: int, size: int, seed: int,
+                      progress: bool = True, cache: Path | None = None) -> list[torch.Tensor]:
+    """Classifier features of ``crops`` crops of every painting (the whole painting first); the slow part of the
+    artist classifier (minutes for a few hundred paintings), so kept in ``cache`` under a key of everything that
+    decides them: the classifier, the crops, the side, the seed and the paintings in order (the crops' random
+    stream runs through them in turn)."""
+    key = hashlib.sha256(json.dumps([classifier.name, crops, size, seed, [str(p) for _, p in items]]).encode())
+    path = cache / f"{key.hexdigest()[:16]}.pt" if cache is not None else None
+    if path is not None and path.is_file():
+        return list(torch.load(path, weights_only=True))
+    rng = random.Random(seed)
+    feats = [classifier.features(random_crops(load_image(p, size), crops, rng))
+             for _, p in tqdm(items, desc="artist classifier: painting features", unit="painting",
+                              disable=None if progress else True)]
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(feats, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)  # a kill mid-write leaves no half file under the real name
+    return feats
+
+
 def fit_folded_probe(classifier: Classifier, paintings: dict[str, list[Path]], *, folds: int = 5, crops: int = 24,
-                     size: int = 320, epochs: int = 400, seed: int = 0, progress: bool = True) -> FoldedProbe:
-    """Features of ``crops`` crops of every painting (computed once), the folds, one probe per fold."""
+                     size: int = 320, epochs: int = 400, seed: int = 0, progress: bool = True,
+                     cache: Path | None = None) -> FoldedProbe:
+    """Features of ``crops`` crops of every painting (computed once, or read from ``cache``), the folds, one probe
+    per fold."""
     artists = list(paintings)
     items = [(a, Path(p)) for a in artists for p in paintings[a]]
-    rng = random.Random(seed)
-    feats, whole = [], []
-    for _, path in tqdm(items, desc="artist classifier: painting features", unit="painting",
-                        disable=None if progress else True):
-        f = classifier.features(random_crops(load_image(path, size), crops, rng))
-        feats.append(f)
-        whole.append(f[0])  # random_crops puts the whole image first
+    feats = painting_features(classifier, items, crops, size, seed, progress, cache)
+    whole = [f[0] for f in feats]  # random_crops puts the whole image first
     group = copies(torch.stack(whole))
     fold: dict[Path, int] = {}
     for artist in artists:  # deal each artist's groups of copies round-robin into the folds, in a seeded order

@@ -217,7 +217,7 @@ class Scorer:
         s = self.study
         self.probe = fit_folded_probe(self.classifier, probe_paintings(s.probe_roots, artist_folders(s.artists)),
                                       folds=s.probe["folds"], crops=s.probe["crops"], size=s.probe["size"],
-                                      seed=s.seed)
+                                      seed=s.seed, cache=s.out / "probe_features")
         missing = sorted({str(p.painting) for _, _, pairs in self.plan for p in pairs
                           if p.painting not in self.probe.fold})
         if missing:

@@ -28,54 +28,24 @@ from nst_bench.nets.netfile import load_network_file, save_network_file
 from nst_bench.run.cache import ProcessCache
 from nst_bench.run.trainer import record_step
 
-
-def conv_block(c_in: int, c_out: int, kernel: int, stride: int = 1, relu: bool = True) -> list[nn.Module]:
-    pad = [nn.ReflectionPad2d(kernel // 2)] if stride == 1 else []
-    conv = nn.Conv2d(c_in, c_out, kernel, stride, padding=0 if stride == 1 else kernel // 2)
-    return [*pad, conv, nn.InstanceNorm2d(c_out), *([nn.ReLU(True)] if relu else [])]
+NORMS = ("instance", "pixel")
 
 
-class ResidualBlock(nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(*conv_block(channels, channels, 3), *conv_block(channels, channels, 3, relu=False))
+class PixelNorm(nn.Module):
+    """Each pixel's feature vector scaled to unit mean square over the channels (Karras et al. 2018). Unlike
+    instance norm it uses no statistic of the whole image, so a generator gains nothing by painting a strong local
+    spike to steer that statistic: the dark "droplets" of Karras et al. 2020 (StyleGAN2, section 2.1)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+        return x * torch.rsqrt(x.float().square().mean(1, keepdim=True) + 1e-8).to(x.dtype)
 
 
-UPSAMPLING = ("transposed", "nearest", "bilinear")
-
-
-def up_block(c_in: int, c_out: int, upsample: str) -> list[nn.Module]:
-    """x2 upsampling: the paper's transposed convolution (kernel 3, stride 2: its kernel overlaps itself unevenly,
-    Odena et al.'s checkerboard), or a resize then a 3x3 convolution."""
-    if upsample == "transposed":
-        return [nn.ConvTranspose2d(c_in, c_out, 3, 2, padding=1, output_padding=1), nn.InstanceNorm2d(c_out),
-                nn.ReLU(True)]
-    if upsample not in UPSAMPLING:
-        raise UserError(f"unknown cyclegan.upsample {upsample!r}: choose {', '.join(UPSAMPLING)}")
-    resize = nn.Upsample(scale_factor=2, mode=upsample, **({"align_corners": False} if upsample == "bilinear" else {}))
-    return [resize, *conv_block(c_in, c_out, 3)]
-
-
-class ResnetGenerator(nn.Module):
-    """c7s1-w, d2w, d4w, ``blocks`` x R4w, u2w, uw, c7s1-3 with tanh (Johnson's layout, as in the paper)."""
-
-    def __init__(self, width: int = 64, blocks: int = 9, upsample: str = "transposed") -> None:
-        super().__init__()
-        self.width, self.blocks, self.upsample = width, blocks, upsample
-        w = width
-        self.net = nn.Sequential(
-            *conv_block(3, w, 7), *conv_block(w, 2 * w, 3, 2), *conv_block(2 * w, 4 * w, 3, 2),
-            *[ResidualBlock(4 * w) for _ in range(blocks)],
-            *up_block(4 * w, 2 * w, upsample), *up_block(2 * w, w, upsample),
-            nn.ReflectionPad2d(3), nn.Conv2d(w, 3, 7), nn.Tanh())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """RGB [0, 1] in and out; sizes not divisible by 4 are resampled back to the input's."""
-        y = (self.net(x * 2 - 1) + 1) / 2
-        return F.interpolate(y, size=(x.shape[-2], x.shape[-1]), mode="bilinear", align_corners=False)
+def norm_layer(norm: str, channels: int) -> nn.Module:
+    if norm == "instance":
+        return nn.InstanceNorm2d(channels)
+    if norm == "pixel":
+        return PixelNorm()
+    raise UserError(f"unknown cyclegan.g_norm {norm!r}: choose {', '.join(NORMS)}")
 
 
 class Blur(nn.Module):
@@ -91,6 +61,65 @@ class Blur(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = x.shape[1]
         return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel.expand(c, 1, 3, 3).to(x.dtype), groups=c)
+
+
+def conv_block(c_in: int, c_out: int, kernel: int, stride: int = 1, relu: bool = True, norm: str = "instance",
+               antialias: bool = False) -> list[nn.Module]:
+    """Conv, norm, ReLU; ``antialias`` blurs before a stride-2 conv so that it does not alias."""
+    pad = [nn.ReflectionPad2d(kernel // 2)] if stride == 1 else []
+    blur = [Blur()] if antialias and stride > 1 else []
+    conv = nn.Conv2d(c_in, c_out, kernel, stride, padding=0 if stride == 1 else kernel // 2)
+    return [*blur, *pad, conv, norm_layer(norm, c_out), *([nn.ReLU(True)] if relu else [])]
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int, norm: str = "instance") -> None:
+        super().__init__()
+        self.body = nn.Sequential(*conv_block(channels, channels, 3, norm=norm),
+                                  *conv_block(channels, channels, 3, relu=False, norm=norm))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+UPSAMPLING = ("transposed", "nearest", "bilinear")
+
+
+def up_block(c_in: int, c_out: int, upsample: str, norm: str = "instance", antialias: bool = False
+             ) -> list[nn.Module]:
+    """x2 upsampling: the paper's transposed convolution (kernel 3, stride 2: its kernel overlaps itself unevenly,
+    Odena et al.'s checkerboard), or a resize then a 3x3 convolution. ``antialias`` blurs the resized map: what
+    was at the half-resolution map's Nyquist rate (a 4-pixel period here) is damped instead of passed on."""
+    if upsample == "transposed":
+        return [nn.ConvTranspose2d(c_in, c_out, 3, 2, padding=1, output_padding=1), norm_layer(norm, c_out),
+                nn.ReLU(True), *([Blur()] if antialias else [])]
+    if upsample not in UPSAMPLING:
+        raise UserError(f"unknown cyclegan.upsample {upsample!r}: choose {', '.join(UPSAMPLING)}")
+    resize = nn.Upsample(scale_factor=2, mode=upsample, **({"align_corners": False} if upsample == "bilinear" else {}))
+    return [resize, *([Blur()] if antialias else []), *conv_block(c_in, c_out, 3, norm=norm)]
+
+
+class ResnetGenerator(nn.Module):
+    """c7s1-w, d2w, d4w, ``blocks`` x R4w, u2w, uw, c7s1-3 with tanh (Johnson's layout, as in the paper).
+    ``antialias`` and ``norm="pixel"`` are this project's answers to the grid and the dark dots (results/cyclegan);
+    the defaults are the paper's generator."""
+
+    def __init__(self, width: int = 64, blocks: int = 9, upsample: str = "transposed", *, antialias: bool = False,
+                 norm: str = "instance") -> None:
+        super().__init__()
+        self.width, self.blocks, self.upsample, self.antialias, self.norm = width, blocks, upsample, antialias, norm
+        w, kw = width, {"norm": norm}
+        self.net = nn.Sequential(
+            *conv_block(3, w, 7, **kw), *conv_block(w, 2 * w, 3, 2, antialias=antialias, **kw),
+            *conv_block(2 * w, 4 * w, 3, 2, antialias=antialias, **kw),
+            *[ResidualBlock(4 * w, norm) for _ in range(blocks)],
+            *up_block(4 * w, 2 * w, upsample, norm, antialias), *up_block(2 * w, w, upsample, norm, antialias),
+            nn.ReflectionPad2d(3), nn.Conv2d(w, 3, 7), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """RGB [0, 1] in and out; sizes not divisible by 4 are resampled back to the input's."""
+        y = (self.net(x * 2 - 1) + 1) / 2
+        return F.interpolate(y, size=(x.shape[-2], x.shape[-1]), mode="bilinear", align_corners=False)
 
 
 class PatchDiscriminator(nn.Module):
@@ -251,13 +280,14 @@ HINT = "train one with `nst-bench train cyclegan` and pass its generator.safeten
 
 def save_generator(g: ResnetGenerator, path: Path, **meta: Any) -> Path:
     return save_network_file(g, path, {"format": FORMAT, "width": g.width, "blocks": g.blocks,
-                                       "upsample": g.upsample, **meta})
+                                       "upsample": g.upsample, "antialias": g.antialias, "norm": g.norm, **meta})
 
 
 def load_generator(path: str | Path) -> tuple[ResnetGenerator, dict[str, Any]]:
     """A trained photo -> artist generator (eval mode) and its metadata."""
     tensors, meta = load_network_file(path, FORMAT, "CycleGAN generator", HINT)
-    g = ResnetGenerator(meta["width"], meta["blocks"], meta["upsample"])
+    g = ResnetGenerator(meta["width"], meta["blocks"], meta["upsample"], antialias=meta.get("antialias", False),
+                        norm=meta.get("norm", "instance"))  # files from before these keys: the paper's
     g.load_state_dict(tensors)
     return g.eval().requires_grad_(False), meta
 

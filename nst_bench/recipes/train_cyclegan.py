@@ -163,7 +163,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
             "held_out_paintings": [str(p) for p in held_paintings]}
 
     torch.manual_seed(cfg.seed)
-    nets = [*(ResnetGenerator(c.width, c.blocks, c.upsample) for _ in "ab"),
+    nets = [*(ResnetGenerator(c.width, c.blocks, c.upsample, antialias=c.g_antialias, norm=c.g_norm) for _ in "ab"),
             *(PatchDiscriminator(c.d_width, antialias=c.d_antialias) for _ in "ab")]
     for n in nets:
         init_weights(n)
