@@ -86,6 +86,7 @@ def plot_per_artist(table: pd.DataFrame, clean: float, path: Path) -> Path:
                color="0.35" if artist == POOLED else f"C{j}")
     ax.axhline(clean, color="k", ls="--", lw=1, label=f"clean top-1 of the views ({clean:.0%})")
     ax.set_xticks(np.arange(len(settings)), [s.replace(", ", "\n") for s in settings], fontsize=7)
+    ax.set_xlim(-0.5, len(settings) - 0.5)  # each tick centred under its group, even when some bars are blank
     ax.set_ylabel("stylized top-1 (95% photo-bootstrap CI)")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7, ncol=2)
