@@ -9,7 +9,7 @@ nets=$(mktemp -d)
 .venv/bin/python experiments/untrained_nets.py "$nets"
 .venv/bin/nst-bench evaluate runtime --sizes 256 512 1024 --backbones vgg19 vgg16_tv efficientnet_lite0 \
     --fast-checkpoint "$nets/transformernet_w32_b5.safetensors" \
-    --cyclegan-checkpoint "$nets/resnet_generator_w32_b9.safetensors" --out results/runtime \
+    --cyclegan-checkpoint "$nets/resnet_generator.safetensors" --out results/runtime \
     --engstrom $(ls -d "$NST_BENCH_WEIGHTS"/fast_style_transfer/*/ 2>/dev/null)
 .venv/bin/python experiments/gatys_flops.py
 .venv/bin/python experiments/bench_shared_work.py

@@ -9,5 +9,5 @@ nets=$(mktemp -d)
 .venv/bin/python experiments/untrained_nets.py "$nets"
 .venv/bin/nst-bench evaluate runtime --backbones --sizes 256 512 1024 \
     --fast-checkpoint "$nets/transformernet_w32_b5.safetensors" \
-    --cyclegan-checkpoint "$nets/resnet_generator_w32_b9.safetensors" --out results/runtime/one_pass \
+    --cyclegan-checkpoint "$nets/resnet_generator.safetensors" --out results/runtime/one_pass \
     --engstrom $(ls -d "$NST_BENCH_WEIGHTS"/fast_style_transfer/*/ 2>/dev/null)

@@ -343,7 +343,9 @@ def validate(cfg: RunConfig) -> RunConfig:
                "tracking.wandb": (cfg.tracking.wandb, ("offline", "online", "disabled")),
                "fast.output": (cfg.fast.output, ("tanh", "sigmoid", "clamp")),
                "train.precision": (cfg.train.precision, ("32", "bf16-mixed")),
-               "gatys.precision": (cfg.gatys.precision, ("fp32", "bf16"))}
+               "gatys.precision": (cfg.gatys.precision, ("fp32", "bf16")),
+               "cyclegan.upsample": (cfg.cyclegan.upsample, ("transposed", "nearest", "bilinear")),
+               "cyclegan.g_norm": (cfg.cyclegan.g_norm, ("instance", "pixel"))}
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise UserError(f"{key} is {value!r}; choose one of {', '.join(map(str, allowed))}")

@@ -230,6 +230,7 @@ def test_pixel_norm_keeps_a_spike_local_where_instance_norm_rescales_the_whole_m
     inorm = torch.nn.InstanceNorm2d(4)
     assert not torch.allclose(inorm(x)[far], inorm(spiked)[far], atol=1e-2)  # the spike rescales everything
     assert torch.equal(PixelNorm()(x)[far], PixelNorm()(spiked)[far])  # only its own pixel changes
+    assert torch.allclose(PixelNorm()(spiked).square().mean(1), torch.ones(1, 16, 16), atol=1e-4)  # and it is unit
     g = ResnetGenerator(8, 1, "bilinear", antialias=True, norm="pixel")
     save_generator(g, tmp_path / "g.safetensors")
     loaded, meta = load_generator(tmp_path / "g.safetensors")
@@ -238,3 +239,31 @@ def test_pixel_norm_keeps_a_spike_local_where_instance_norm_rescales_the_whole_m
     assert torch.equal(loaded(photo), g.eval()(photo))
     with pytest.raises(UserError, match=r"cyclegan\.g_norm"):
         ResnetGenerator(8, 1, norm="batch")
+
+
+def test_a_generator_file_from_before_the_blur_and_norm_options_loads_as_the_papers_generator(tmp_path):
+    from nst_bench.methods.cyclegan import FORMAT
+    from nst_bench.nets.netfile import save_network_file
+
+    torch.manual_seed(0)
+    g = ResnetGenerator(8, 1, "bilinear")
+    save_network_file(g, tmp_path / "old.safetensors", {"format": FORMAT, "width": 8, "blocks": 1,
+                                                        "upsample": "bilinear"})  # the old header
+    loaded, _ = load_generator(tmp_path / "old.safetensors")
+    assert (loaded.antialias, loaded.norm) == (False, "instance")
+    photo = torch.rand(1, 3, 32, 32)
+    assert torch.equal(loaded(photo), g.eval()(photo))
+
+
+def test_the_blur_follows_every_upsampling_and_a_bad_generator_choice_fails_before_training():
+    import pytest
+
+    from nst_bench.config import load_config
+    from nst_bench.errors import UserError
+
+    for upsample in ("transposed", "nearest", "bilinear"):
+        names = [type(m).__name__ for m in ResnetGenerator(8, 1, upsample, antialias=True).net]
+        ups = [i for i, n in enumerate(names) if n in ("ConvTranspose2d", "Upsample")]
+        assert len(ups) == 2 and all(names[i + 1] == "Blur" for i in ups), names
+    with pytest.raises(UserError, match=r"cyclegan\.g_norm is 'batch'"):
+        load_config([], {"cyclegan.g_norm": "batch"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from nst_bench.evaluate.artists import ArtistProbe, fit_probe, random_crops
 from nst_bench.evaluate.protocol import draw_seed
 from nst_bench.nets.classifier import Classifier
 
+FEATURES_VERSION = 1  # bump when random_crops or load_image change what the cached features would be
 SAME_PAINTING = 0.97  # cosine of whole-image features above which two files are taken for one painting
 
 
@@ -87,9 +89,11 @@ def painting_features(classifier: Classifier, items: list[tuple[str, Path]], cro
                       progress: bool = True, cache: Path | None = None) -> list[torch.Tensor]:
     """Classifier features of ``crops`` crops of every painting (the whole painting first); the slow part of the
     artist classifier (minutes for a few hundred paintings), so kept in ``cache`` under a key of everything that
-    decides them: the classifier, the crops, the side, the seed and the paintings in order (the crops' random
-    stream runs through them in turn)."""
-    key = hashlib.sha256(json.dumps([classifier.name, crops, size, seed, [str(p) for _, p in items]]).encode())
+    decides them: the classifier (name, weights, view), the crops, the side, the seed, the paintings in order (the
+    crops' random stream runs through them in turn) with each file's size and time, and ``FEATURES_VERSION``."""
+    files = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for _, p in items]
+    describe = getattr(classifier, "describe", lambda: classifier.name)
+    key = hashlib.sha256(json.dumps([FEATURES_VERSION, describe(), crops, size, seed, files], default=str).encode())
     path = cache / f"{key.hexdigest()[:16]}.pt" if cache is not None else None
     if path is not None and path.is_file():
         return list(torch.load(path, weights_only=True))
@@ -99,8 +103,9 @@ def painting_features(classifier: Classifier, items: list[tuple[str, Path]], cro
                               disable=None if progress else True)]
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(feats, path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").replace(path)  # a kill mid-write leaves no half file under the real name
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(feats, tmp)
+        tmp.replace(path)  # a kill mid-write leaves no half file under the real name
     return feats
 
 

@@ -50,8 +50,9 @@ def norm_layer(norm: str, channels: int) -> nn.Module:
 
 class Blur(nn.Module):
     """Fixed [1, 2, 1] x [1, 2, 1] / 16 low-pass per channel (Zhang 2019, "Making convolutional networks
-    shift-invariant again"): before a stride-2 conv it removes what that stride would alias, so a pattern at the
-    next layer's Nyquist rate (a 4-pixel grid after two strides) no longer reaches the deeper layers."""
+    shift-invariant again"). Before a stride-2 conv it damps what that stride would alias (it zeroes the exact
+    Nyquist rate, a 2-pixel period, and halves a 4-pixel one), so a pattern at the next layer's Nyquist rate
+    hardly reaches the deeper layers; after a x2 upsampling it damps the copy of the spectrum the resize leaves."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,8 +92,8 @@ def up_block(c_in: int, c_out: int, upsample: str, norm: str = "instance", antia
     Odena et al.'s checkerboard), or a resize then a 3x3 convolution. ``antialias`` blurs the resized map: what
     was at the half-resolution map's Nyquist rate (a 4-pixel period here) is damped instead of passed on."""
     if upsample == "transposed":
-        return [nn.ConvTranspose2d(c_in, c_out, 3, 2, padding=1, output_padding=1), norm_layer(norm, c_out),
-                nn.ReLU(True), *([Blur()] if antialias else [])]
+        return [nn.ConvTranspose2d(c_in, c_out, 3, 2, padding=1, output_padding=1), *([Blur()] if antialias else []),
+                norm_layer(norm, c_out), nn.ReLU(True)]
     if upsample not in UPSAMPLING:
         raise UserError(f"unknown cyclegan.upsample {upsample!r}: choose {', '.join(UPSAMPLING)}")
     resize = nn.Upsample(scale_factor=2, mode=upsample, **({"align_corners": False} if upsample == "bilinear" else {}))
