@@ -3,6 +3,7 @@ run's last sample grid (photo | A->B | A->B->A rows), the A->B tile of one held-
 enlarged with nearest-neighbour pixels, labelled with the run's name and its grid peak.
 
     .venv/bin/python experiments/cyclegan_crops.py OUT.jpg LABEL=RUN_DIR [LABEL=RUN_DIR ...] [--row 0] [--box 64]
+        [--at 0.5 0.5] [--column 1]
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ def last_grid(run: Path) -> Path:
     return samples[-1] if samples else run / "samples.jpg"
 
 
-def output_tile(grid: Image.Image, row: int, pad: int = 2) -> Image.Image:
-    """The A->B tile of ``row`` in a 3-column sample grid (torchvision's make_grid, ``pad`` px apart)."""
+def output_tile(grid: Image.Image, row: int, pad: int = 2, column: int = 1) -> Image.Image:
+    """A tile of ``row`` in a 3-column sample grid (torchvision's make_grid, ``pad`` px apart): column 0 is the
+    photo, 1 its translation (A->B), 2 the way back (A->B->A)."""
     side = (grid.width - 4 * pad) // 3
     top = pad + row * (side + pad)
-    left = pad + (side + pad)
+    left = pad + column * (side + pad)
     return grid.crop((left, top, left + side, top + side))
 
 
@@ -34,14 +36,18 @@ def main() -> None:
     ap.add_argument("--row", type=int, default=0, help="which held-out photo (row of the sample grid)")
     ap.add_argument("--box", type=int, default=64, help="side of the square cut from the tile's centre, px")
     ap.add_argument("--zoom", type=int, default=4)
+    ap.add_argument("--at", type=float, nargs=2, default=(0.5, 0.5), metavar=("Y", "X"),
+                    help="centre of the square, as fractions of the tile's height and width (default its centre)")
+    ap.add_argument("--column", type=int, default=1, choices=(0, 1, 2), help="0 photo, 1 A->B, 2 A->B->A")
     args = ap.parse_args()
     panels = []
     for item in args.runs:
         label, run = item.split("=", 1)
         grid_path = last_grid(Path(run))
-        tile = output_tile(Image.open(grid_path).convert("RGB"), args.row)
-        c = tile.width // 2 - args.box // 2
-        crop = tile.crop((c, c, c + args.box, c + args.box)).resize(
+        tile = output_tile(Image.open(grid_path).convert("RGB"), args.row, column=args.column)
+        top, left = (min(max(0, round(f * n) - args.box // 2), n - args.box)
+                     for f, n in zip(args.at, (tile.height, tile.width)))
+        crop = tile.crop((left, top, left + args.box, top + args.box)).resize(
             (args.box * args.zoom,) * 2, Image.Resampling.NEAREST)
         metrics = Path(run) / "metrics.json"
         peak = json.loads(metrics.read_text()).get("final", {}).get("grid_peak") if metrics.is_file() else None
