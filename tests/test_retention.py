@@ -67,6 +67,17 @@ def test_adding_a_setting_changes_no_other_row_and_no_probe_scores_its_own_paint
     assert list(paired[["a", "b"]].itertuples(index=False, name=None)) == [("photo", "AdaIN")]
     assert paired.photos.iloc[0] == 4 and 0 <= paired.sign_p.iloc[0] <= 1
     assert set(pd.read_csv(out / "deception.csv").artist) >= {"hokusai", "van_gogh"}
+    # the page's markdown tables print the CSV's numbers: pooled rows, the pair, the probe's accuracy
+    md = (out / "retention.md").read_text()
+    photo = pooled.loc["photo"]
+    assert f"{100 * photo.top1:.1f}% [{100 * photo.top1_lo:.1f}, {100 * photo.top1_hi:.1f}]" in md
+    assert "| hokusai " not in md and "| hokusai " in (out / "per_artist.md").read_text()
+    assert f"{100 * paired.difference.iloc[0]:+.1f}" in (out / "paired.md").read_text()
+    assert "hokusai" in (out / "deception.md").read_text()
+    record = json.loads((out / "study.json").read_text())
+    assert record["clean"]["photos"] == 4
+    assert record["clean"]["top1"] == pd.read_csv(out / "clean.csv").clean_top1.mean()
+    assert record["scored"] == {"settings": 2, "stylizations": len(scores)}
 
     # a third setting, restricted to every 2nd photo and one artist: the first two settings' rows stay identical
     half = {"method": "adain", "adain.alpha": 0.5, "retention.label": "AdaIN 0.5, every 2nd, hokusai",

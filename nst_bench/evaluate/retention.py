@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,15 +135,19 @@ def probe_paintings(roots: list[Path], needed: dict[str, list[Path]]) -> dict[st
     return {a: sorted(set(ps)) for a, ps in merged.items() if ps}
 
 
-def planned(study: RetentionStudy, side: int, crop_pct: float, view_root: Path
-            ) -> Iterator[tuple[Setting, Sweep, list[Pair]]]:
-    """Each setting with its sweep and its (view, painting) pairs; the views are named, not written."""
+Plan = list[tuple[Setting, Sweep, list[Pair]]]
+
+
+def planned(study: RetentionStudy, side: int, view_root: Path) -> tuple[Sweep, Plan]:
+    """The settings file as a sweep, and each setting with its sweep and its (view, painting) pairs at the
+    classifier's ``side``; the views are named, not written."""
     base, settings = load_settings(study.settings)
     if study.k < 2:
         raise UserError(f"k={study.k}: the protocol gives each photo at least 2 paintings per artist (set k >= 2)")
     photos = [item.path for item in labelled_images(study.content, study.limit)]
     views = [view_root / f"{p.stem}.png" for p in photos]
     paintings = artist_folders(study.artists)
+    plan = []
     for s in settings:
         unknown = set(s.artists or []) - set(paintings)
         if unknown:
@@ -152,7 +155,8 @@ def planned(study: RetentionStudy, side: int, crop_pct: float, view_root: Path
                             f"have (it has {sorted(paintings)})")
         chosen = {a: ps for a, ps in paintings.items() if s.artists is None or a in s.artists}
         pairs = assign_paintings(every_nth(views, s.every), chosen, study.k, study.seed)
-        yield s, setting_sweep(base, s, pairs, side, study.out.name), pairs
+        plan.append((s, setting_sweep(base, s, pairs, side, study.out.name), pairs))
+    return base, plan
 
 
 def score_chunk(todo: list[tuple[Setting, str, Pair, dict]], classifier: Classifier, probe: FoldedProbe,
@@ -208,7 +212,7 @@ class Scorer:
     """Scores chunks of stylizations; the artist classifier is fitted on first use (re-tabulating needs none)."""
 
     def __init__(self, study: RetentionStudy, classifier: Classifier, clean: dict[str, list[str]],
-                 plan: list[tuple[Setting, Sweep, list[Pair]]]) -> None:
+                 plan: Plan) -> None:
         self.study, self.classifier, self.clean, self.plan = study, classifier, clean, plan
         self.probe: FoldedProbe | None = None
         self.grams: dict[Any, Any] = {}
@@ -248,16 +252,16 @@ def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode:
     out = study.out
     view_root = out / "views" / classifier.name
     view_side = classifier.input_size
-    base, _ = load_settings(study.settings)
-    plan = list(planned(study, view_side, classifier.crop_pct, view_root))
+    base, plan = planned(study, view_side, view_root)
     write_views([item.path for item in labelled_images(study.content, study.limit)], classifier.input_size,
                 classifier.crop_pct, view_root)
     views = sorted({p.photo for _, _, pairs in plan for p in pairs})
     clean = clean_predictions(classifier, views)
     scores = RunsLog(out / "scores.jsonl")  # the same torn-line-safe JSONL log as runs.jsonl
-    done = {(r["setting"], r["trial_id"], r["classifier"]) for r in scores.read()}
+    scored = scores.read()
+    done = {(r["setting"], r["trial_id"], r["classifier"]) for r in scored}
     scores_by_label: dict[str, list[dict[str, Any]]] = {}
-    for r in scores.read():
+    for r in scored:
         if r["classifier"] == classifier.name:
             scores_by_label.setdefault(r["setting"], []).append(r)
     scorer = Scorer(study, classifier, clean, plan)

@@ -76,7 +76,7 @@ def deception_table(probe: FoldedProbe) -> pd.DataFrame:
 def plot_per_artist(table: pd.DataFrame, clean: float, path: Path) -> Path:
     """Stylized top-1 per setting, one bar per artist (and pooled), with the photo-bootstrap intervals."""
     settings = list(dict.fromkeys(table.setting))
-    artists = [*sorted(set(table.artist) - {POOLED}), POOLED]
+    artists = [*sorted(set(table.artist) - {POOLED}), *([POOLED] if (table.artist == POOLED).any() else [])]
     fig, ax = plt.subplots(figsize=(max(7.0, 0.9 * len(settings) * 2), 4.2), dpi=110)
     width = 0.8 / len(artists)
     for j, artist in enumerate(artists):
@@ -102,6 +102,7 @@ def plot_time_vs_top1(table: pd.DataFrame, path: Path) -> Path:
     ax.set_xscale("log")
     ax.set_xlabel("seconds per image (log)")
     ax.set_ylabel("stylized top-1, all artists")
+    ax.set_ylim(0, 1)
     ax.legend(fontsize=6)
     return save_figure(fig, ax, path)
 
@@ -131,6 +132,37 @@ def plot_against_steps(df: pd.DataFrame, path: Path) -> Path | None:
     return path
 
 
+def with_ci(t: pd.DataFrame, rate: str, pct: bool = True) -> pd.Series:
+    """``12.0% [7.5, 16.5]``: a rate with its interval, as the tables print it."""
+    f = (lambda v: f"{100 * v:.1f}") if pct else (lambda v: f"{v:.3f}")
+    return t.apply(lambda r: "" if pd.isna(r[rate]) else f"{f(r[rate])}{'%' if pct else ''} "
+                   f"[{f(r[f'{rate}_lo'])}, {f(r[f'{rate}_hi'])}]", axis=1)
+
+
+def markdown_tables(table: pd.DataFrame, paired: pd.DataFrame, deception: pd.DataFrame) -> dict[str, str]:
+    """The study page's tables (``retention.md``, ``per_artist.md``, ``paired.md``, ``deception.md``), printed from
+    the same frames as the CSV files."""
+    shown = pd.DataFrame({"setting": table.setting, "artist": table.artist, "photos": table.photos,
+                          "images": table.images, "top-1": with_ci(table, "top1"), "top-5": with_ci(table, "top5"),
+                          "agrees with clean": with_ci(table, "agreement"),
+                          "deception": with_ci(table, "deception"), "Gram distance": table.gram_distance.round(4),
+                          "s / image": table.seconds.round(3)})
+    pooled = table.artist.eq(POOLED) | ~table.setting.isin(table.setting[table.artist.eq(POOLED)])
+    diffs = pd.DataFrame({"a": paired.a, "b": paired.b, "artists": paired.artists, "photos": paired.photos,
+                          "top-1 of a": (100 * paired.a_mean).round(1).astype(str) + "%",
+                          "b - a, points [95% CI]": paired.apply(
+                              lambda r: f"{100 * r.difference:+.1f} [{100 * r.lo:+.1f}, {100 * r.hi:+.1f}]", axis=1),
+                          "wins / losses": paired.wins.astype(str) + " / " + paired.losses.astype(str),
+                          "sign p": paired.sign_p.map("{:.2g}".format),
+                          "permutation p": paired.permutation_p.map("{:.2g}".format)}) if len(paired) else paired
+    held = pd.DataFrame({"artist": deception.artist, "paintings": deception.paintings,
+                         "held-out accuracy": (100 * deception.heldout_accuracy).round(1).astype(str) + "%"})
+    return {"retention.md": shown[pooled].to_markdown(index=False),
+            "per_artist.md": shown[~table.artist.eq(POOLED)].to_markdown(index=False),
+            "paired.md": diffs.to_markdown(index=False) if len(diffs) else "(one setting: no pairs yet)",
+            "deception.md": held.to_markdown(index=False)}
+
+
 def write_report(out: Path, protocol: dict[str, Any], settings: list[dict[str, Any]], scores: pd.DataFrame,
                  clean: dict[str, list[str]], classifier: Classifier, probe: FoldedProbe | None,
                  wandb_mode: str | None) -> dict[str, Any]:
@@ -147,8 +179,13 @@ def write_report(out: Path, protocol: dict[str, Any], settings: list[dict[str, A
                                 "clean_top5": float(label in p)}
                                for c, p in clean.items() if (label := wnid(c))])
     clean_rows.to_csv(out / "clean.csv", index=False)
+    for name, text in markdown_tables(table, paired, deception).items():
+        (out / name).write_text(text + "\n")
     (out / "study.json").write_text(json.dumps({
         "protocol": protocol, "classifier": classifier.describe(), "settings": settings,
+        "clean": {"photos": len(clean_rows), "top1": float(clean_rows.clean_top1.mean()),
+                  "top5": float(clean_rows.clean_top5.mean())},
+        "scored": {"settings": int(scores.setting.nunique()), "stylizations": len(scores)},
         "provenance": provenance("cpu", seed)}, indent=1, default=str) + "\n")
     plots = out / "plots"
     plots.mkdir(exist_ok=True)
