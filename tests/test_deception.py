@@ -3,6 +3,9 @@ import shutil
 import pytest
 import torch
 
+from nst_bench.data.images import load_image
+from nst_bench.evaluate import deception
+from nst_bench.evaluate.artists import ArtistProbe
 from nst_bench.evaluate.deception import copies, fit_folded_probe
 from nst_bench.nets.classifier import imagenet_classifier
 
@@ -16,7 +19,11 @@ def test_copies_group_near_identical_features_transitively():
     assert group[4] == group[5] == group[1] and len(set(group[:4])) == 4
 
 
-def test_a_stylization_is_never_scored_by_a_probe_that_trained_on_its_painting_or_a_copy_of_it(tmp_path):
+def test_a_stylization_is_never_scored_by_a_probe_that_trained_on_its_painting_or_a_copy_of_it(tmp_path,
+                                                                                                monkeypatch):
+    """Checked from the outside: the features each probe was actually fitted on (spied on fit_probe), and the probe
+    actually called to judge an image (spied on ArtistProbe.probabilities). The worst case is judged: the
+    "stylization" is the painting itself, and a renamed copy of one painting sits in the data too."""
     data = SHARED / "data"
     paintings = {"monet": sorted((data / "paintings256/monet").glob("*.jpg"))[:5],
                  "van_gogh": sorted((data / "paintings256/van_gogh").glob("*.jpg"))[:5],
@@ -25,20 +32,62 @@ def test_a_stylization_is_never_scored_by_a_probe_that_trained_on_its_painting_o
     shutil.copy(paintings["monet"][0], copy)
     paintings["monet"].append(copy)
     classifier = imagenet_classifier("efficientnet_lite0")
+    fitted: dict[int, torch.Tensor] = {}  # id(probe) -> the features it was fitted on
+    real_fit = deception.fit_probe
+
+    def spy_fit(artists, x, y, epochs):
+        probe = real_fit(artists, x, y, epochs)
+        fitted[id(probe)] = x
+        return probe
+
+    monkeypatch.setattr(deception, "fit_probe", spy_fit)
     probe = fit_folded_probe(classifier, paintings, folds=3, crops=3, size=160, epochs=100, progress=False)
-    assert probe.fold[copy] == probe.fold[paintings["monet"][0]]
+    assert len(fitted) == 3
+    called: list[int] = []
+    real_probabilities = ArtistProbe.probabilities
+    monkeypatch.setattr(ArtistProbe, "probabilities", lambda self, f: called.append(id(self))
+                        or real_probabilities(self, f))
+
+    def seen_by(probe_id: int, image: torch.Tensor) -> bool:
+        whole = classifier.features([image])  # the whole painting is the first of its training crops
+        return bool((torch.cdist(whole, fitted[probe_id]).min() < 1e-3 * whole.norm()).item())
+
     everyone = [p for ps in paintings.values() for p in ps]
     for p in everyone:
-        k = probe.fold[p]
-        assert probe.probe_for(p) is probe.probes[k]
-        assert p not in probe.trained_on[k] and everyone != list(probe.trained_on[k])
-        assert copy not in probe.trained_on[probe.fold[paintings["monet"][0]]]
-    assert all(len(t) < len(everyone) for t in probe.trained_on) and set(probe.heldout) == set(paintings)
-    assert all(0.0 <= v <= 1.0 for v in probe.heldout.values())
+        image = load_image(p, 160)
+        assert sum(seen_by(i, image) for i in fitted) >= 1  # the spy can see a training painting
+        called.clear()
+        verdict = probe.predict(classifier, [image], [p], seeds=[0], crops=2)[0]
+        assert verdict in paintings and len(set(called)) == 1
+        assert not seen_by(called[0], image), f"{p.name} was judged by a probe that trained on it"
+    assert probe.fold[copy] == probe.fold[paintings["monet"][0]]  # the copy cannot leak its original
+    assert set(probe.heldout) == set(paintings) and all(0.0 <= v <= 1.0 for v in probe.heldout.values())
     with pytest.raises(KeyError, match="not one of the artist classifier's paintings"):
         probe.probe_for(tmp_path / "unknown.jpg")
-    image = torch.rand(1, 3, 96, 96)
-    assert probe.predict(classifier, [image], [paintings["hokusai"][0]], crops=2)[0] in paintings
+
+
+def test_a_verdict_depends_on_the_image_and_its_seed_not_on_what_is_scored_beside_it(monkeypatch):
+    paintings = {"monet": sorted((SHARED / "data/paintings256/monet").glob("*.jpg"))[:3],
+                 "van_gogh": sorted((SHARED / "data/paintings256/van_gogh").glob("*.jpg"))[:3]}
+    classifier = imagenet_classifier("efficientnet_lite0")
+    probe = fit_folded_probe(classifier, paintings, folds=3, crops=2, size=128, epochs=50, progress=False)
+    images = [torch.rand(1, 3, 96, 96) for _ in range(3)]
+    who = [paintings["monet"][0], paintings["van_gogh"][1], paintings["monet"][2]]
+    seen: list[list[torch.Tensor]] = []
+    real = classifier.features
+    monkeypatch.setattr(classifier, "features", lambda crops, **kw: seen.append(crops) or real(crops, **kw))
+
+    def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+        return len(a) == len(b) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(a, b))
+
+    probe.predict(classifier, images, who, seeds=[1, 2, 3], crops=3)
+    together = seen[2]
+    seen.clear()
+    probe.predict(classifier, images[2:], who[2:], seeds=[3], crops=3)
+    assert same(seen[0], together)  # the third image's crops, alone or after two others
+    seen.clear()
+    probe.predict(classifier, images[2:], who[2:], seeds=[4], crops=3)
+    assert not same(seen[0], together)
 
 
 def test_the_artist_classifier_reads_its_painting_features_back_from_the_cache_and_fits_the_same_probes(

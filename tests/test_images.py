@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_bench.data.images import load_image, read_image, recombine_colour, rgb_to_yiq
+from nst_bench.data.images import as_saved_jpeg, load_image, read_image, recombine_colour, rgb_to_yiq, save_image
 from nst_bench.errors import UserError
 
 
@@ -72,3 +72,9 @@ def test_recombine_colour_keeps_content_chrominance_and_stylized_luminance():
     assert torch.allclose(rgb_to_yiq(out)[:, 1:], rgb_to_yiq(content)[:, 1:], atol=1e-5)
     assert torch.allclose(rgb_to_yiq(out)[:, :1], rgb_to_yiq(stylized)[:, :1], atol=1e-5)
     assert not torch.allclose(out, stylized, atol=1e-2)
+
+
+def test_a_clean_view_through_the_jpeg_is_what_a_saved_stylization_reads_back(tmp_path):
+    x = torch.rand(1, 3, 40, 56, generator=torch.Generator().manual_seed(0))
+    back = load_image(save_image(x, tmp_path / "out.jpg"))
+    assert torch.equal(as_saved_jpeg(x), back) and not torch.equal(back, x)

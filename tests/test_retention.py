@@ -78,15 +78,21 @@ def test_adding_a_setting_changes_no_other_row_and_no_probe_scores_its_own_paint
     assert record["clean"]["photos"] == 4
     assert record["clean"]["top1"] == pd.read_csv(out / "clean.csv").clean_top1.mean()
     assert record["scored"] == {"settings": 2, "stylizations": len(scores)}
+    clean = pd.read_csv(out / "clean.csv")
+    assert record["clean"]["enlarged"] == int((clean.short_side < record["clean"]["view_short_side"]).sum())
 
-    # a third setting, restricted to every 2nd photo and one artist: the first two settings' rows stay identical
+    # a third setting, first in the file (a shared random stream would shift every row after it), restricted to
+    # every 2nd photo and one artist: the other two settings' rows and their pair stay identical
     half = {"method": "adain", "adain.alpha": 0.5, "retention.label": "AdaIN 0.5, every 2nd, hokusai",
             "retention.every": 2, "retention.artists": ["hokusai"]}
-    second = study(settings_file(tmp_path / "s.yaml", [PHOTO, ADAIN, half]), tmp_path / "res")
+    second = study(settings_file(tmp_path / "s.yaml", [half, PHOTO, ADAIN]), tmp_path / "res")
     run_retention(second, wandb_mode="disabled")
     again = pd.read_csv(out / "retention.csv")
+    assert again.setting.iloc[0] == half["retention.label"]
     pd.testing.assert_frame_equal(again[again.setting != half["retention.label"]].reset_index(drop=True), table)
-    pd.testing.assert_frame_equal(pd.read_csv(out / "paired.csv").iloc[:1], paired)
+    pairs = pd.read_csv(out / "paired.csv")
+    assert len(pairs) == 3
+    pd.testing.assert_frame_equal(pairs[(pairs.a == "photo") & (pairs.b == "AdaIN")].reset_index(drop=True), paired)
     new = pd.read_json(out / "scores.jsonl", lines=True)
     assert len(new) == len(scores) + 2 * 1 * 2  # only the new setting was scored
     mine = new[new.setting == half["retention.label"]]

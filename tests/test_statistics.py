@@ -48,3 +48,20 @@ def test_paired_difference_on_common_photos_finds_a_consistent_gain_and_no_gain_
     assert noise.lo < 0 < noise.hi and noise.permutation_p > 0.05
     subset = paired_difference(a, (a + 1).iloc[::4], seed=0)  # a Gatys setting scored on every 4th photo
     assert subset.photos == 15 and subset.mean == pytest.approx(1.0)
+
+
+def test_a_photos_artists_weigh_the_same_however_many_rows_each_has():
+    rows = pd.DataFrame([{"content": "p", "artist": "monet", "top1": 1.0}] * 3
+                        + [{"content": "p", "artist": "hokusai", "top1": 0.0}])
+    assert photo_means(rows, "top1").loc["p"] == 0.5  # not 0.75: a missing painting does not tilt the photo
+
+
+def test_permutation_p_matches_full_enumeration_on_a_small_sample():
+    import itertools
+
+    diff = np.array([0.3, 0.1, -0.05, 0.2, 0.25, -0.1, 0.15])
+    photos = [f"p{i}" for i in range(len(diff))]
+    exact = np.mean([abs(np.mean(np.array(s) * diff)) >= abs(diff.mean()) - 1e-12
+                     for s in itertools.product([-1, 1], repeat=len(diff))])
+    got = paired_difference(pd.Series(0.0, index=photos), pd.Series(diff, index=photos), permutations=20000)
+    assert got.permutation_p == pytest.approx(exact, abs=0.01)

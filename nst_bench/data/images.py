@@ -6,6 +6,7 @@ converted here once and every method sees the same thing.
 
 from __future__ import annotations
 
+import io
 import logging
 import warnings
 from collections.abc import Sequence
@@ -106,13 +107,33 @@ def load_image(path: str | Path, long_side: int | None = None, *, max_pixels: in
     return image
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) from the file's header, without decoding the pixels."""
+    with Image.open(path) as im:
+        return im.size
+
+
+def _to_pil(image: torch.Tensor) -> Image.Image:
+    arr = (image.detach().float().clamp(0, 1).squeeze(0).permute(1, 2, 0).cpu().numpy() * 255.0).round()
+    return Image.fromarray(arr.astype(np.uint8))
+
+
 def save_image(image: torch.Tensor, path: str | Path, quality: int = 92) -> Path:
     """Save a (1, 3, H, W) or (3, H, W) tensor in [0, 1]; the format follows the suffix."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    arr = (image.detach().float().clamp(0, 1).squeeze(0).permute(1, 2, 0).cpu().numpy() * 255.0).round()
-    Image.fromarray(arr.astype(np.uint8)).save(p, quality=quality)
+    _to_pil(image).save(p, quality=quality)
     return p
+
+
+def as_saved_jpeg(image: torch.Tensor, quality: int = 92) -> torch.Tensor:
+    """``image`` as ``save_image`` to a .jpg and ``read_image`` would give it back: a clean image scored on the
+    same footing as a saved stylization."""
+    buffer = io.BytesIO()
+    _to_pil(image).save(buffer, format="JPEG", quality=quality)
+    with Image.open(buffer) as im:
+        arr = _to_rgb_array(im)
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0)
 
 
 # --- colour ---------------------------------------------------------------------------------------------------

@@ -66,15 +66,18 @@ class FoldedProbe:
             raise KeyError(f"{painting} is not one of the artist classifier's paintings: it cannot say which "
                            "probe has not seen it")
         k = self.fold[painting]
-        assert painting not in self.trained_on[k]
+        if painting in self.trained_on[k]:
+            raise RuntimeError(f"fold {k}'s probe trained on {painting}: the folds are inconsistent")
         return self.probes[k]
 
     def predict(self, classifier: Classifier, images: Sequence[torch.Tensor], paintings: Sequence[Path],
-                crops: int = 5, seed: int = 0) -> list[str]:
-        """The artist each stylized image is attributed to, each by the probe that did not train on its painting."""
-        rng = random.Random(seed)
+                seeds: Sequence[int], crops: int = 5) -> list[str]:
+        """The artist each stylized image is attributed to, each by the probe that did not train on its painting,
+        from the whole image and ``crops - 1`` random crops drawn with the image's own seed (so an image's verdict
+        does not depend on what else is scored with it)."""
         out = []
-        for image, painting in zip(images, paintings):
+        for image, painting, seed in zip(images, paintings, seeds, strict=True):
+            rng = random.Random(seed)
             probe = self.probe_for(painting)
             probs = probe.probabilities(classifier.features(random_crops(image, crops, rng))).mean(0)
             out.append(self.artists[int(probs.argmax())])

@@ -31,12 +31,12 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from nst_bench.data.datasets import WNID, labelled_images
-from nst_bench.data.images import list_images, load_image
+from nst_bench.data.datasets import labelled_images
+from nst_bench.data.images import as_saved_jpeg, image_size, list_images, load_image
 from nst_bench.errors import UserError
 from nst_bench.evaluate.deception import FoldedProbe, fit_folded_probe
-from nst_bench.evaluate.protocol import Pair, assign_paintings, every_nth, write_views
-from nst_bench.evaluate.retention_report import write_report
+from nst_bench.evaluate.protocol import Pair, assign_paintings, draw_seed, every_nth, write_views
+from nst_bench.evaluate.retention_report import wnid, write_report
 from nst_bench.losses.style_distance import gram_distance, reference_encoder, style_grams
 from nst_bench.nets.classifier import Classifier, imagenet_classifier
 from nst_bench.nets.content_check import similarity_to_photo
@@ -173,16 +173,16 @@ def score_chunk(todo: list[tuple[Setting, str, Pair, dict]], classifier: Classif
             grams[pair.painting] = style_grams(reference, load_image(pair.painting, classifier.input_size))
         metrics = json.loads((out / "metrics.json").read_text())
         network = (metrics.get("method_weights") or {}).get("sha256")
-        label = m.group(0) if (m := WNID.match(pair.photo.name)) else None
         images.append(image)
         rows.append({"trial_id": trial_id, "setting": setting.label, "classifier": classifier.name,
-                     "content": pair.photo.stem, "label": label, "artist": pair.artist,
+                     "content": pair.photo.stem, "label": wnid(pair.photo.name), "artist": pair.artist,
                      "painting": str(pair.painting), "probe_fold": probe.fold[pair.painting], "network_sha256": network,
                      "seconds": run.get("seconds"), "steps_to_5pct": metrics.get("steps_to_5pct"),
                      "gram_distance": gram_distance(reference, image, grams[pair.painting]),
                      **similarity_to_photo(view, image)})
     top5 = classifier.probabilities(images, views=True).topk(5).indices.tolist()
-    artists = probe.predict(classifier, images, [Path(r["painting"]) for r in rows], seed=seed)
+    artists = probe.predict(classifier, images, [Path(r["painting"]) for r in rows],
+                            seeds=[draw_seed(seed, "deception", r["trial_id"]) for r in rows])
     for row, top, artist in zip(rows, top5, artists):
         predicted = [classifier.labels[i] for i in top]
         row |= {"pred": predicted[0], "pred_clean": clean[row["content"]][0],
@@ -238,8 +238,9 @@ class Scorer:
 
 
 def clean_predictions(classifier: Classifier, views: list[Path]) -> dict[str, list[str]]:
-    """Top-5 WordNet ids of each photo's view, by photo name."""
-    images = [load_image(v) for v in views]
+    """Top-5 WordNet ids of each photo's view, by photo name; the view goes through the JPEG that every
+    stylization is saved as, so that clean and stylized images differ only by the method."""
+    images = [as_saved_jpeg(load_image(v)) for v in views]
     top5 = classifier.probabilities(images, views=True).topk(5).indices.tolist()
     return {v.stem: [classifier.labels[i] for i in t] for v, t in zip(views, top5)}
 
@@ -253,8 +254,8 @@ def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode:
     view_root = out / "views" / classifier.name
     view_side = classifier.input_size
     base, plan = planned(study, view_side, view_root)
-    write_views([item.path for item in labelled_images(study.content, study.limit)], classifier.input_size,
-                classifier.crop_pct, view_root)
+    photos = [item.path for item in labelled_images(study.content, study.limit)]
+    write_views(photos, classifier.input_size, classifier.crop_pct, view_root)
     views = sorted({p.photo for _, _, pairs in plan for p in pairs})
     clean = clean_predictions(classifier, views)
     scores = RunsLog(out / "scores.jsonl")  # the same torn-line-safe JSONL log as runs.jsonl
@@ -298,12 +299,32 @@ def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode:
     order = {s.label: i for i, (s, _, _) in enumerate(plan)}
     frame = frame.sort_values(["setting", "content", "artist", "painting"], key=lambda c: c.map(order)
                               if c.name == "setting" else c, kind="stable")
-    if scorer.probe is None and not (out / "deception.csv").is_file():
-        scorer.fit_probe()
+    if len(frame):
+        # what is read against the clean view comes from today's clean predictions, not those of scoring time
+        frame["pred_clean"] = frame.content.map(lambda c: clean[c][0])
+        frame["agreement"] = (frame.pred == frame.pred_clean).astype(float)
+        frame["clean_top1"] = (frame.pred_clean == frame.label).astype(float)
+        no_deception = [s.label for s, _, _ in plan if not s.deception]  # turned off since it was scored: none
+        frame.loc[frame.setting.isin(no_deception), "deception"] = float("nan")
     protocol = {"k": study.k, "seed": study.seed, "bootstrap": study.bootstrap, "content": str(study.content),
                 "photos": len(clean), "artists": [str(a) for a in study.artists],
                 "probe_roots": [str(r) for r in study.probe_roots], "probe": study.probe,
                 "view": {"side": classifier.input_size, "crop_pct": classifier.crop_pct}}
+    if scorer.probe is None and not same_artist_classifier(out, protocol, classifier.name):
+        scorer.fit_probe()  # deception.csv is missing or was made by another artist classifier
     settings = [dataclasses.asdict(s) for s, _, _ in plan]
-    return write_report(out, protocol, settings, frame, clean, classifier, scorer.probe, wandb_mode) | {
-        "probe": scorer.probe}
+    short_sides = {p.stem: min(image_size(p)) for p in photos}
+    return write_report(out, protocol, settings, frame, clean, short_sides, classifier, scorer.probe,
+                        wandb_mode) | {"probe": scorer.probe}
+
+
+def same_artist_classifier(out: Path, protocol: dict[str, Any], classifier: str) -> bool:
+    """Whether ``deception.csv`` was written by the artist classifier this run would fit (same ImageNet classifier,
+    paintings, folds, crops and seed), so that re-tabulating may reuse it without refitting."""
+    record = out / "study.json"
+    if not (out / "deception.csv").is_file() or not record.is_file():
+        return False
+    before = json.loads(record.read_text())
+    keys = ("artists", "probe_roots", "probe", "seed")
+    return (before.get("classifier", {}).get("name") == classifier
+            and all(before.get("protocol", {}).get(k) == protocol[k] for k in keys))

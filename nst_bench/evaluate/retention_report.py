@@ -101,7 +101,7 @@ def plot_time_vs_top1(table: pd.DataFrame, path: Path) -> Path:
                     color=f"C{i % 10}", label=r.setting, capsize=3)
     ax.set_xscale("log")
     ax.set_xlabel("seconds per image (log)")
-    ax.set_ylabel("stylized top-1, all artists")
+    ax.set_ylabel("stylized top-1, over the setting's artists")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=6)
     return save_figure(fig, ax, path)
@@ -164,9 +164,10 @@ def markdown_tables(table: pd.DataFrame, paired: pd.DataFrame, deception: pd.Dat
 
 
 def write_report(out: Path, protocol: dict[str, Any], settings: list[dict[str, Any]], scores: pd.DataFrame,
-                 clean: dict[str, list[str]], classifier: Classifier, probe: FoldedProbe | None,
-                 wandb_mode: str | None) -> dict[str, Any]:
-    """Every table, plot and the study's record from its scores (``settings``: label, config, every, artists)."""
+                 clean: dict[str, list[str]], short_sides: dict[str, int], classifier: Classifier,
+                 probe: FoldedProbe | None, wandb_mode: str | None) -> dict[str, Any]:
+    """Every table, plot and the study's record from its scores (``settings``: label, config, every, artists;
+    ``short_sides``: each photo's short side before its view, to name the photos the view enlarges)."""
     n_boot, seed = protocol["bootstrap"], protocol["seed"]
     table = retention_table(scores, n_boot, seed)
     table.to_csv(out / "retention.csv", index=False)
@@ -175,8 +176,10 @@ def write_report(out: Path, protocol: dict[str, Any], settings: list[dict[str, A
     if probe is not None:
         deception_table(probe).to_csv(out / "deception.csv", index=False)
     deception = pd.read_csv(out / "deception.csv")
+    resized_to = round(classifier.input_size / classifier.crop_pct)  # the view's short side before its crop
     clean_rows = pd.DataFrame([{"content": c, "label": label, "pred_clean": p[0], "clean_top1": float(p[0] == label),
-                                "clean_top5": float(label in p)}
+                                "clean_top5": float(label in p), "short_side": short_sides[c],
+                                "enlarged": short_sides[c] < resized_to}
                                for c, p in clean.items() if (label := wnid(c))])
     clean_rows.to_csv(out / "clean.csv", index=False)
     for name, text in markdown_tables(table, paired, deception).items():
@@ -184,7 +187,8 @@ def write_report(out: Path, protocol: dict[str, Any], settings: list[dict[str, A
     (out / "study.json").write_text(json.dumps({
         "protocol": protocol, "classifier": classifier.describe(), "settings": settings,
         "clean": {"photos": len(clean_rows), "top1": float(clean_rows.clean_top1.mean()),
-                  "top5": float(clean_rows.clean_top5.mean())},
+                  "top5": float(clean_rows.clean_top5.mean()), "view_short_side": resized_to,
+                  "enlarged": int(clean_rows.enlarged.sum()), "smallest_short_side": int(clean_rows.short_side.min())},
         "scored": {"settings": int(scores.setting.nunique()), "stylizations": len(scores)},
         "provenance": provenance("cpu", seed)}, indent=1, default=str) + "\n")
     plots = out / "plots"

@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 
-def photo_means(rows: pd.DataFrame, value: str, photo: str = "content") -> pd.Series:
-    """Each photo's mean of ``value`` over its rows (paintings, artists), NaNs left out; indexed by photo."""
-    return rows.groupby(photo, sort=True)[value].mean().dropna()
+def photo_means(rows: pd.DataFrame, value: str, photo: str = "content", artist: str = "artist") -> pd.Series:
+    """Each photo's mean of ``value``: over each artist's paintings first, then over its artists, so that every
+    artist weighs the same whatever the number of rows it has for the photo (NaNs left out); indexed by photo."""
+    keys = [photo, artist] if artist in rows.columns else [photo]
+    return rows.groupby(keys, sort=True)[value].mean().groupby(level=0).mean().dropna()
 
 
 def resample_indices(photos: list[str], n: int, seed: int) -> np.ndarray:
