@@ -24,8 +24,14 @@ from nst_bench.run.plots import plt, save_figure
 from nst_bench.run.tracking import log_tables, provenance
 
 RATES = ("top1", "top5", "agreement", "deception", "clean_top1")
-MEANS = ("gram_distance", "ssim", "psnr", "seconds", "steps_to_5pct")
+MEANS = ("gram_distance", "ssim", "psnr", "lpips", "seconds", "steps_to_5pct")
 POOLED = "all artists"
+
+
+def headline_rows(table: pd.DataFrame) -> pd.Series:
+    """One row per setting: its pooled row, or its only artist's row when it ran on one artist."""
+    pooled = table.artist.eq(POOLED)
+    return pooled | ~table.setting.isin(table.setting[pooled])
 
 
 def retention_table(scores: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
@@ -41,7 +47,8 @@ def retention_table(scores: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFram
                 means = photo_means(ga, rate)
                 lo, hi = cluster_ci(means, n_boot, seed)
                 row |= {rate: float(means.mean()), f"{rate}_lo": lo, f"{rate}_hi": hi}
-            row |= {m: float(pd.to_numeric(ga[m], errors="coerce").mean()) for m in MEANS}
+            numeric = ga.assign(**{m: pd.to_numeric(ga.get(m), errors="coerce") for m in MEANS})
+            row |= {m: float(photo_means(numeric, m).mean()) for m in MEANS}  # photos weigh the same here too
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -94,7 +101,7 @@ def plot_per_artist(table: pd.DataFrame, clean: float, path: Path) -> Path:
 
 
 def plot_time_vs_top1(table: pd.DataFrame, path: Path) -> Path:
-    pooled = table[(table.artist == POOLED) | ~table.setting.isin(table[table.artist == POOLED].setting)]
+    pooled = table[headline_rows(table)]
     fig, ax = plt.subplots(figsize=(6.5, 4.2), dpi=110)
     for i, (_, r) in enumerate(pooled.drop_duplicates("setting").iterrows()):
         ax.errorbar(max(r.seconds, 1e-3), r.top1, yerr=[[r.top1 - r.top1_lo], [r.top1_hi - r.top1]], fmt="o",
@@ -145,9 +152,10 @@ def markdown_tables(table: pd.DataFrame, paired: pd.DataFrame, deception: pd.Dat
     shown = pd.DataFrame({"setting": table.setting, "artist": table.artist, "photos": table.photos,
                           "images": table.images, "top-1": with_ci(table, "top1"), "top-5": with_ci(table, "top5"),
                           "agrees with clean": with_ci(table, "agreement"),
-                          "deception": with_ci(table, "deception"), "Gram distance": table.gram_distance.round(4),
+                          "deception": with_ci(table, "deception"), "LPIPS to photo": table.lpips.round(3),
+                          "Gram distance": table.gram_distance.round(4),
                           "s / image": table.seconds.round(3)})
-    pooled = table.artist.eq(POOLED) | ~table.setting.isin(table.setting[table.artist.eq(POOLED)])
+    pooled = headline_rows(table)
     diffs = pd.DataFrame({"a": paired.a, "b": paired.b, "artists": paired.artists, "photos": paired.photos,
                           "top-1 of a": (100 * paired.a_mean).round(1).astype(str) + "%",
                           "b - a, points [95% CI]": paired.apply(
