@@ -376,7 +376,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="spectral norm on the discriminators' convs")
     c.add_argument("--g-antialias", action="store_true", default=None,
                    help="blur before the generators' stride-2 convs and after their x2 upsampling")
-    c.add_argument("--g-norm", choices=["instance", "pixel"], help="generators' normalisation (default instance)")
+    c.add_argument("--g-norm", choices=["instance", "pixel", "pixel_decoder"],
+                   help="generators' normalisation: instance (default), pixel, or pixel in the upsampling only")
     _add_train_flags(c, steps=2000, batch=4, crop=256)
     c.set_defaults(func=_train, flags=CYCLEGAN_FLAGS, method="cyclegan", recipe="nst_bench.recipes.train_cyclegan",
                    network="generator.safetensors", run_name=_cyclegan_run_name)

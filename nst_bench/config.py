@@ -102,7 +102,7 @@ class CycleGANConfig:
     blocks: int = 9  # residual blocks (the paper: 9 at 256 px)
     upsample: str = "transposed"  # transposed (the paper) | nearest | bilinear: a resize, then a 3x3 conv
     g_antialias: bool = False  # generators: a blur before each stride-2 conv and after each x2 upsampling
-    g_norm: str = "instance"  # generators' normalisation: instance (the paper) | pixel (no image-wide statistic)
+    g_norm: str = "instance"  # generators' norm: instance (the paper) | pixel (no image-wide statistic) | pixel_decoder
     d_width: int = 64  # discriminator channels
     d_spectral_norm: bool = False  # spectral norm on every discriminator conv (Miyato et al. 2018): caps how
     #   sharply D can react to a pattern, so it cannot run away from the generator
@@ -345,7 +345,7 @@ def validate(cfg: RunConfig) -> RunConfig:
                "train.precision": (cfg.train.precision, ("32", "bf16-mixed")),
                "gatys.precision": (cfg.gatys.precision, ("fp32", "bf16")),
                "cyclegan.upsample": (cfg.cyclegan.upsample, ("transposed", "nearest", "bilinear")),
-               "cyclegan.g_norm": (cfg.cyclegan.g_norm, ("instance", "pixel"))}
+               "cyclegan.g_norm": (cfg.cyclegan.g_norm, ("instance", "pixel", "pixel_decoder"))}
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise UserError(f"{key} is {value!r}; choose one of {', '.join(map(str, allowed))}")

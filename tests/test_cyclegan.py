@@ -9,6 +9,7 @@ from nst_bench.methods.cyclegan import (
     CycleGANModule,
     ImagePool,
     PatchDiscriminator,
+    ResidualBlock,
     ResnetGenerator,
     init_weights,
     linear_decay,
@@ -239,6 +240,13 @@ def test_pixel_norm_keeps_a_spike_local_where_instance_norm_rescales_the_whole_m
     assert torch.equal(loaded(photo), g.eval()(photo))
     with pytest.raises(UserError, match=r"cyclegan\.g_norm"):
         ResnetGenerator(8, 1, norm="batch")
+    # instance norm where the photo is read, pixel norm in the upsampling only; files keep that too
+    split = ResnetGenerator(8, 2, "bilinear", norm="pixel_decoder")
+    norms = [type(m).__name__ for m in split.net if type(m).__name__ in ("InstanceNorm2d", "PixelNorm")]
+    inner = [type(m).__name__ for block in split.net if isinstance(block, ResidualBlock) for m in block.body]
+    assert norms == ["InstanceNorm2d"] * 3 + ["PixelNorm"] * 2 and inner.count("InstanceNorm2d") == 4
+    save_generator(split, tmp_path / "split.safetensors")
+    assert load_generator(tmp_path / "split.safetensors")[1]["norm"] == "pixel_decoder"
 
 
 def test_a_generator_file_from_before_the_blur_and_norm_options_loads_as_the_papers_generator(tmp_path):
