@@ -101,6 +101,11 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
     assert all(abs(float(r[f"loss/D_{k}"])) < 10 for r in rows for k in ("a_real", "a_fake", "b_real", "b_fake"))
     assert (out / "held_out.png").is_file() and (out / "discriminators.png").is_file()
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000002.jpg", "step_000004.jpg"]
+    kept = sorted((out / "generators").iterdir())  # each sample step's generator, to choose one by its scores
+    assert [p.name for p in kept] == ["step_000002.safetensors", "step_000004.safetensors"]
+    assert load_generator(kept[0])[1]["step"] == 2
+    last, final = (load_generator(p)[0].state_dict() for p in (kept[1], out / "generator.safetensors"))
+    assert all(torch.equal(last[k], final[k]) for k in final)  # the last kept one is the final generator
     assert list((out / "wandb").glob("offline-run-*/run-*.wandb"))
 
     run = tmp_path / "stylized"

@@ -17,6 +17,7 @@ from nst_bench.errors import UserError
 
 def save_network_file(module: torch.nn.Module, path: Path, header: dict[str, Any]) -> Path:
     """Write the state dict and ``header``; through a temp file and a rename, so a kill never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(tmp),
               metadata={k: json.dumps(v, default=str) for k, v in header.items()})

@@ -182,8 +182,16 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
         return UnpairedCrops(RandomCrops(photos_train, t.crop, count, cfg.seed, first=first, scale=c.a_scale),
                              RandomCrops(paintings, t.crop, count, cfg.seed + 1, first=first, scale=c.b_scale))
 
-    training.fit(module, data, training.sampler(photos, held, f"photo | {artist} | back to photo"),
-                 export, run.out / "generator.safetensors", name, progress)
+    sample = training.sampler(photos, held, f"photo | {artist} | back to photo")
+
+    def sample_and_keep(module: CycleGANModule, step: int) -> None:
+        """Every sample step's photo -> painting generator is kept beside its scores (``generators/``): the best
+        one is rarely the last, and the held-out curves say which it is."""
+        sample(module, step)
+        save_generator(module.g_ab, run.out / "generators" / f"step_{step:06d}.safetensors", step=step,
+                       direction="a2b", **meta)
+
+    training.fit(module, data, sample_and_keep, export, run.out / "generator.safetensors", name, progress)
 
     grid, val = held.final(module, photos.to(cfg.device), training.val_history, t.steps)
     with torch.no_grad():
