@@ -18,7 +18,7 @@ def retention_ids(settings: Path, limit: int | None) -> list[str]:
     """Every trial of a retention study on this machine's default classifier view (EfficientNet-Lite2)."""
     study = RetentionStudy(settings, DATA / "imagenet_sample", ARTISTS, [], limit=limit)
     side, _ = VIEW["efficientnet_lite2"]
-    _, plan = planned(study, side, study.out / "views" / "efficientnet_lite2")
+    _, plan, _ = planned(study, side, study.out / "views" / "efficientnet_lite2")
     # the views are written by a run; their paths, not their pixels, enter the ids
     with mock.patch("nst_bench.sweeps.spec.expand_images", lambda value, base: [str(value)]):
         return [t.id for _, sweep, _ in plan for t in expand(sweep, Path("results"))]

@@ -40,6 +40,11 @@ def _to_rgb_array(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
 
 
+def _to_tensor(arr: np.ndarray) -> torch.Tensor:
+    """An H x W x 3 float array in [0, 1] as a (1, 3, H, W) tensor."""
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0)
+
+
 def read_image(path: str | Path, max_pixels: int = MAX_SOURCE_PIXELS) -> torch.Tensor:
     """Read an image file as a (1, 3, H, W) float tensor in [0, 1]; a user mistake becomes a UserError."""
     p = Path(path)
@@ -62,7 +67,7 @@ def read_image(path: str | Path, max_pixels: int = MAX_SOURCE_PIXELS) -> torch.T
         raise UserError(f"{p} is not an image PIL can read: give a JPEG, PNG, TIFF, WebP, BMP or GIF file") from e
     except OSError as e:
         raise UserError(f"cannot read image {p}: {e} (is the file truncated or corrupt?)") from e
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0)
+    return _to_tensor(arr)
 
 
 def fit_size(height: int, width: int, long_side: int) -> tuple[int, int]:
@@ -133,7 +138,7 @@ def as_saved_jpeg(image: torch.Tensor, quality: int = 92) -> torch.Tensor:
     _to_pil(image).save(buffer, format="JPEG", quality=quality)
     with Image.open(buffer) as im:
         arr = _to_rgb_array(im)
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0)
+    return _to_tensor(arr)
 
 
 # --- colour ---------------------------------------------------------------------------------------------------

@@ -138,9 +138,9 @@ def probe_paintings(roots: list[Path], needed: dict[str, list[Path]]) -> dict[st
 Plan = list[tuple[Setting, Sweep, list[Pair]]]
 
 
-def planned(study: RetentionStudy, side: int, view_root: Path) -> tuple[Sweep, Plan]:
-    """The settings file as a sweep, and each setting with its sweep and its (view, painting) pairs at the
-    classifier's ``side``; the views are named, not written."""
+def planned(study: RetentionStudy, side: int, view_root: Path) -> tuple[Sweep, Plan, list[Path]]:
+    """The settings file as a sweep, each setting with its sweep and its (view, painting) pairs at the
+    classifier's ``side``, and the study's photos; the views are named, not written."""
     base, settings = load_settings(study.settings)
     if study.k < 2:
         raise UserError(f"k={study.k}: the protocol gives each photo at least 2 paintings per artist (set k >= 2)")
@@ -156,7 +156,7 @@ def planned(study: RetentionStudy, side: int, view_root: Path) -> tuple[Sweep, P
         chosen = {a: ps for a, ps in paintings.items() if s.artists is None or a in s.artists}
         pairs = assign_paintings(every_nth(views, s.every), chosen, study.k, study.seed)
         plan.append((s, setting_sweep(base, s, pairs, side, study.out.name), pairs))
-    return base, plan
+    return base, plan, photos
 
 
 def score_chunk(todo: list[tuple[Setting, str, Pair, dict]], classifier: Classifier, probe: FoldedProbe,
@@ -253,8 +253,7 @@ def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode:
     out = study.out
     view_root = out / "views" / classifier.name
     view_side = classifier.input_size
-    base, plan = planned(study, view_side, view_root)
-    photos = [item.path for item in labelled_images(study.content, study.limit)]
+    base, plan, photos = planned(study, view_side, view_root)
     write_views(photos, classifier.input_size, classifier.crop_pct, view_root)
     views = sorted({p.photo for _, _, pairs in plan for p in pairs})
     clean = clean_predictions(classifier, views)

@@ -28,7 +28,8 @@ from nst_bench.nets.netfile import load_network_file, save_network_file
 from nst_bench.run.cache import ProcessCache
 from nst_bench.run.trainer import record_step
 
-NORMS = ("instance", "pixel", "pixel_decoder")  # pixel_decoder: instance norm up to the residual blocks, pixel after
+# cyclegan.g_norm -> (norm up to and in the residual blocks, norm in the upsampling blocks)
+NORMS = {"instance": ("instance", "instance"), "pixel": ("pixel", "pixel"), "pixel_decoder": ("instance", "pixel")}
 
 
 class PixelNorm(nn.Module):
@@ -115,8 +116,7 @@ class ResnetGenerator(nn.Module):
         self.width, self.blocks, self.upsample, self.antialias, self.norm = width, blocks, upsample, antialias, norm
         if norm not in NORMS:
             raise UserError(f"unknown cyclegan.g_norm {norm!r}: choose {', '.join(NORMS)}")
-        down, up = {"instance": ("instance", "instance"), "pixel": ("pixel", "pixel"),
-                    "pixel_decoder": ("instance", "pixel")}[norm]
+        down, up = NORMS[norm]
         w, kw = width, {"norm": down}
         self.net = nn.Sequential(
             *conv_block(3, w, 7, **kw), *conv_block(w, 2 * w, 3, 2, antialias=antialias, **kw),
