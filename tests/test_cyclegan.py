@@ -280,3 +280,35 @@ def test_the_blur_follows_every_upsampling_and_a_bad_generator_choice_fails_befo
         assert len(ups) == 2 and all(names[i + 1] == "Blur" for i in ups), names
     with pytest.raises(UserError, match=r"cyclegan\.g_norm is 'batch'"):
         load_config([], {"cyclegan.g_norm": "batch"})
+
+
+def test_the_pick_takes_the_lowest_kid_among_steps_without_grid_or_lost_photos_and_names_its_file(
+        tmp_path, monkeypatch, capsys):
+    import json
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    import cyclegan_pick
+
+    run = tmp_path / "run"
+    history = [{"step": 1, "kid": 0.20, "grid_peak": 1.1, "identified_local": 0.3, "cycle_l1": 0.2},  # photos lost
+               {"step": 2, "kid": 0.25, "grid_peak": 1.2, "identified_local": 0.7, "cycle_l1": 0.1},  # chosen
+               {"step": 3, "kid": 0.22, "grid_peak": 2.0, "identified_local": 0.9, "cycle_l1": 0.1},  # grid
+               {"step": 4, "kid": 0.30, "grid_peak": 1.0, "identified_local": 0.8, "cycle_l1": 0.1}]
+    run.mkdir()
+    (run / "val_history.json").write_text(json.dumps(history))
+    (run / "metrics.json").write_text(json.dumps({"references": {"photos": {"grid_peak": 1.0}}}))
+    for step in (2, 4):
+        save_generator(ResnetGenerator(width=4, blocks=1), run / "generators" / f"step_{step:06d}.safetensors",
+                       step=step, direction="a2b")
+    monkeypatch.setattr(sys, "argv", ["pick", str(run)])
+    cyclegan_pick.main()
+    chosen = json.loads((run / "chosen.json").read_text())
+    assert chosen["step"] == 2 and chosen["file"].endswith("step_000002.safetensors") and len(chosen["sha256"]) == 64
+    assert chosen["scores"]["kid"] == 0.25 and chosen["rule"]["photos_grid_peak"] == 1.0
+    monkeypatch.setattr(sys, "argv", ["pick", str(run), "--min-identified", "0.95"])
+    with pytest.raises(SystemExit, match=r"no step of .* passes"):
+        cyclegan_pick.main()
