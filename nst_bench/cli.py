@@ -322,7 +322,7 @@ CYCLEGAN_FLAGS: dict[str, str] = {
     "domain_a": "cyclegan.domain_a", "domain_b": "cyclegan.domain_b", "lr": "cyclegan.lr",
     "width": "cyclegan.width", "blocks": "cyclegan.blocks", "upsample": "cyclegan.upsample",
     "d_lr": "cyclegan.d_lr", "d_spectral_norm": "cyclegan.d_spectral_norm", "g_antialias": "cyclegan.g_antialias",
-    "g_norm": "cyclegan.g_norm",
+    "g_norm": "cyclegan.g_norm", "g_ema": "cyclegan.g_ema",
 }
 
 
@@ -378,6 +378,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="blur before the generators' stride-2 convs and after their x2 upsampling")
     c.add_argument("--g-norm", choices=["instance", "pixel", "pixel_decoder"],
                    help="generators' normalisation: instance (default), pixel, or pixel in the upsampling only")
+    c.add_argument("--g-ema", type=float, help="score and save a moving average of the generators with this decay "
+                   "(e.g. 0.999; default 0: the trained weights)")
     _add_train_flags(c, steps=2000, batch=4, crop=256)
     c.set_defaults(func=_train, flags=CYCLEGAN_FLAGS, method="cyclegan", recipe="nst_bench.recipes.train_cyclegan",
                    network="generator.safetensors", run_name=_cyclegan_run_name)

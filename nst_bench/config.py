@@ -109,6 +109,8 @@ class CycleGANConfig:
     d_antialias: bool = False  # a fixed blur before each of the discriminators' stride-2 convs (Zhang 2019)
     lr: float = 2e-4
     d_lr: float | None = None  # the discriminators' learning rate; None = lr
+    g_ema: float = 0.0  # > 0: scored, sampled and saved generators are an exponential moving average of the
+    #   trained ones with this decay (Yazici et al. 2019); 0 = the paper (the trained weights themselves)
     beta1: float = 0.5
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5  # x lambda_cycle
@@ -369,6 +371,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     if steps is not None and (len(steps) != len(cfg.gatys.scales) or min(steps) < 1):
         raise UserError(f"gatys.scale_steps needs one positive iteration count per scale {cfg.gatys.scales}, "
                         f"got {steps}")
+    if not 0 <= cfg.cyclegan.g_ema < 1:
+        raise UserError(f"cyclegan.g_ema is a decay in [0, 1) (0 = off, e.g. 0.999), got {cfg.cyclegan.g_ema}")
     if not 0 <= cfg.adain.alpha <= 1:
         raise UserError(f"adain.alpha must be in [0, 1], got {cfg.adain.alpha}")
     if cfg.device.startswith("cuda"):
@@ -425,7 +429,8 @@ LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_
                               "gatys.precision": "fp32", "gatys.pyramid": 1, "train.extra_content_dirs": [],
                               "cyclegan.d_spectral_norm": False, "cyclegan.d_lr": None,
                               "cyclegan.d_antialias": False, "tracking.score_outputs": True,
-                              "cyclegan.g_antialias": False, "cyclegan.g_norm": "instance"}
+                              "cyclegan.g_antialias": False, "cyclegan.g_norm": "instance",
+                              "cyclegan.g_ema": 0.0}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

@@ -81,7 +81,7 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
     args = ["train", "cyclegan", "--domain-a", str(photos), "--domain-b", str(SHARED / "data/artists/hokusai"),
             "--out", str(out), "--crop", "32", "--batch", "1", "--size", "32", "--width", "8", "--blocks", "1",
             "--upsample", "nearest", "--sample-every", "2", "--checkpoint-every", "2", "--holdout", "2",
-            "--no-progress", "--set", "cyclegan.d_width=8", "--set", "cyclegan.holdout_b=2"]
+            "--no-progress", "--set", "cyclegan.d_width=8", "--set", "cyclegan.holdout_b=2", "--g-ema", "0.9"]
     assert main([*args, "--steps", "2"]) == 0, capsys.readouterr().err
     assert main([*args, "--steps", "4"]) == 0, capsys.readouterr().err  # resumes at step 2
     with open(out / "history.csv") as f:
@@ -106,6 +106,9 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
     assert load_generator(kept[0])[1]["step"] == 2
     last, final = (load_generator(p)[0].state_dict() for p in (kept[1], out / "generator.safetensors"))
     assert all(torch.equal(last[k], final[k]) for k in final)  # the last kept one is the final generator
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.equal(ckpt[f"g_ab_ema.{k}"], final[k]) for k in final)  # --g-ema: the average is saved,
+    assert not all(torch.equal(ckpt[f"g_ab.{k}"], final[k]) for k in final)  # not the trained weights
     assert list((out / "wandb").glob("offline-run-*/run-*.wandb"))
 
     run = tmp_path / "stylized"
@@ -312,3 +315,27 @@ def test_the_pick_takes_the_lowest_kid_among_steps_without_grid_or_lost_photos_a
     monkeypatch.setattr(sys, "argv", ["pick", str(run), "--min-identified", "0.95"])
     with pytest.raises(SystemExit, match=r"no step of .* passes"):
         cyclegan_pick.main()
+
+
+def test_the_generators_average_trails_the_trained_weights_and_is_what_gets_scored_and_resumed():
+    torch.manual_seed(0)
+    nets = [ResnetGenerator(8, 1), ResnetGenerator(8, 1), PatchDiscriminator(8), PatchDiscriminator(8)]
+    for n in nets:
+        init_weights(n)
+    start = [p.detach().clone() for p in nets[0].parameters()]
+    module = CycleGANModule(*nets, lr=2e-3, steps=20, decay_from=20, g_ema=0.9)
+    assert module.generators() == (module.g_ab_ema, module.g_ba_ema)
+    data = DataLoader([(torch.rand(3, 32, 32), torch.rand(3, 32, 32) * 0.5)] * 20, batch_size=1)
+    pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+               enable_model_summary=False).fit(module, data)
+    assert not any(p.requires_grad for p in module.g_ab_ema.parameters())
+
+    def moved(g: ResnetGenerator) -> float:
+        return sum(float((p - p0).abs().sum()) for p0, p in zip(start, g.parameters(), strict=True))
+
+    moved_live, moved_avg = moved(module.g_ab), moved(module.g_ab_ema)
+    assert 0 < moved_avg < moved_live  # it has left the init, and lags behind the trained weights
+    state = module.state_dict()  # a checkpoint holds the averages, so a resumed run goes on averaging them
+    assert any(k.startswith("g_ab_ema.") for k in state) and any(k.startswith("g_ba_ema.") for k in state)
+    plain = CycleGANModule(*nets)
+    assert plain.generators() == (plain.g_ab, plain.g_ba) and not any("ema" in k for k in plain.state_dict())

@@ -9,6 +9,7 @@ are RGB in [0, 1] at the interface and [-1, 1] inside, as in the paper's code.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from collections.abc import Callable
@@ -213,15 +214,29 @@ class CycleGANModule(pl.LightningModule):
     def __init__(self, g_ab: ResnetGenerator, g_ba: ResnetGenerator, d_a: PatchDiscriminator,
                  d_b: PatchDiscriminator, *, lr: float = 2e-4, beta1: float = 0.5, lambda_cycle: float = 10.0,
                  lambda_identity: float = 0.5, pool_size: int = 50, steps: int = 1000, decay_from: int = 500,
-                 cycle_noise: float = 0.0, d_lr: float | None = None) -> None:
+                 cycle_noise: float = 0.0, d_lr: float | None = None, g_ema: float = 0.0) -> None:
         super().__init__()
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
+        self.g_ema = g_ema
+        if g_ema > 0:  # in the state dict, so a resumed run keeps its average
+            self.g_ab_ema, self.g_ba_ema = (copy.deepcopy(g).requires_grad_(False) for g in (g_ab, g_ba))
         self.lr, self.d_lr, self.beta1 = lr, lr if d_lr is None else d_lr, beta1
         self.lambda_cycle, self.lambda_identity = lambda_cycle, lambda_identity
         self.pool_a, self.pool_b = ImagePool(pool_size, 1), ImagePool(pool_size, 2)
         self.steps, self.decay_from, self.cycle_noise = steps, decay_from, cycle_noise
         self.automatic_optimization = False
         self.history: list[dict[str, float]] = []
+
+    def generators(self) -> tuple[ResnetGenerator, ResnetGenerator]:
+        """The generators to score, sample and save: the moving averages when ``g_ema`` > 0, else the trained."""
+        return (self.g_ab_ema, self.g_ba_ema) if self.g_ema > 0 else (self.g_ab, self.g_ba)
+
+    @torch.no_grad()
+    def update_averages(self, step: int) -> None:
+        """EMA of the generators' weights; the decay ramps up from 0 so that early averages are not the init."""
+        decay = min(self.g_ema, (1 + step) / (10 + step))
+        for live, avg in ((self.g_ab, self.g_ab_ema), (self.g_ba, self.g_ba_ema)):
+            torch._foreach_lerp_(list(avg.parameters()), list(live.parameters()), 1 - decay)
 
     def configure_optimizers(self) -> tuple[list, list]:
         betas = (self.beta1, 0.999)
@@ -258,6 +273,8 @@ class CycleGANModule(pl.LightningModule):
         opt_g.zero_grad()
         self.manual_backward(terms["g"])
         opt_g.step()
+        if self.g_ema > 0:
+            self.update_averages(self.global_step // 2)
         # discriminators, on real images and pooled fakes
         self.d_a.requires_grad_(True)
         self.d_b.requires_grad_(True)

@@ -60,7 +60,7 @@ def translate(module: CycleGANModule, photos: torch.Tensor, chunk: int = 10
     """A->B, A->B->A, and A->B->A from a slightly blurred A->B (Gaussian, sigma 1 px), in eval mode and in chunks.
     The last is the steganography test of Chu et al. (2017): a generator that hides the photo in a faint
     high-frequency pattern for the way back loses its reconstruction when that pattern is blurred away."""
-    g_ab, g_ba = module.g_ab, module.g_ba
+    g_ab, g_ba = module.generators()
     modes = (g_ab.training, g_ba.training)
     g_ab.eval()
     g_ba.eval()
@@ -171,11 +171,13 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
         nets[2:] = [d.spectral_normalize() for d in nets[2:]]
     module = CycleGANModule(*nets, lr=c.lr, beta1=c.beta1, lambda_cycle=c.lambda_cycle,
                             lambda_identity=c.lambda_identity, pool_size=c.pool_size, steps=t.steps,
-                            decay_from=round(c.decay_from * t.steps), cycle_noise=c.cycle_noise, d_lr=c.d_lr)
+                            decay_from=round(c.decay_from * t.steps), cycle_noise=c.cycle_noise, d_lr=c.d_lr,
+                            g_ema=c.g_ema)
 
     def export(module: CycleGANModule, step: int) -> None:
-        save_generator(module.g_ab, run.out / "generator.safetensors", step=step, direction="a2b", **meta)
-        save_generator(module.g_ba, run.out / "generator_ba.safetensors", step=step, direction="b2a", **meta)
+        g_ab, g_ba = module.generators()
+        save_generator(g_ab, run.out / "generator.safetensors", step=step, direction="a2b", **meta)
+        save_generator(g_ba, run.out / "generator_ba.safetensors", step=step, direction="b2a", **meta)
 
     def data(first: int) -> UnpairedCrops:
         count = (t.steps - training.start) * t.batch
@@ -188,14 +190,14 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
         """Every sample step's photo -> painting generator is kept beside its scores (``generators/``): the best
         one is rarely the last, and the held-out curves say which it is."""
         sample(module, step)
-        save_generator(module.g_ab, run.out / "generators" / f"step_{step:06d}.safetensors", step=step,
+        save_generator(module.generators()[0], run.out / "generators" / f"step_{step:06d}.safetensors", step=step,
                        direction="a2b", **meta)
 
     training.fit(module, data, sample_and_keep, export, run.out / "generator.safetensors", name, progress)
 
     grid, val = held.final(module, photos.to(cfg.device), training.val_history, t.steps)
     with torch.no_grad():
-        save_image(module.g_ab.eval()(photos[:1].to(cfg.device)), run.out / "stylized.jpg")
+        save_image(module.generators()[0].eval()(photos[:1].to(cfg.device)), run.out / "stylized.jpg")
     if module.history:
         discriminator_scores(module.history, run.out / "discriminators.png")
     held_out_curves(training.val_history, run.out / "held_out.png",
