@@ -17,7 +17,9 @@ Directives, ``{{ kind args }}`` (arguments split like a shell line; paths relati
 - ``include FILE``: a generated markdown file (a sweep's ``table.md``) as it is.
 - ``figure FILE [ALT]``: an image, which must exist.
 - ``file FILE``: a file name in backticks, which must exist.
-- ``provenance``: the nst-bench versions, commits, dates, torch and threads recorded in the study's metrics.
+- ``provenance [FILE]``: the nst-bench versions, commits, dates, torch and threads recorded in the study's
+  ``metrics.json`` files, or in the ``provenance`` field of FILE's rows (a JSONL log of results whose run folders
+  stay out of git, so that a clone renders the same page).
 
 A page may begin with front matter (``---`` YAML ``---``): ``command`` (how to reproduce the study, shown first),
 ``stale`` (why its numbers no longer describe today's defaults; shown as a warning) and ``made`` (date, for data
@@ -66,8 +68,10 @@ class Page:
             except yaml.YAMLError as e:
                 where = getattr(e, "problem_mark", None)
                 line = f" line {where.line + 2}" if where else ""
-                raise UserError(f"{path}{line}: the front matter is not valid YAML ({getattr(e, 'problem', e)}); "
-                                "quote a value that holds ': '") from None
+                raise UserError(
+                    f"{path}{line}: the front matter is not valid YAML ({getattr(e, 'problem', e)}); "
+                    "quote a value that holds ': '"
+                ) from None
         return cls(folder, meta, text)
 
 
@@ -166,7 +170,7 @@ class Renderer:
                 raise PageError(f"ratio needs A / B, got {text!r}")
             cut = args.index("/")
             top, file = self.number(args[:cut])
-            bottom, _ = self.number(args[cut + 1:], file)
+            bottom, _ = self.number(args[cut + 1 :], file)
             return format(top / bottom, fmt)
         if kind == "table":
             return self.table(args, given or "auto")
@@ -178,9 +182,11 @@ class Renderer:
             self.path(args[0])
             return f"`{args[0]}`"
         if kind == "provenance":
-            return self.provenance()
-        raise PageError(f"{self.page.folder}/page.md: unknown directive {kind!r} "
-                        "(value, text, ratio, table, include, figure, file, provenance)")
+            return self.provenance(args[0] if args else None)
+        raise PageError(
+            f"{self.page.folder}/page.md: unknown directive {kind!r} "
+            "(value, text, ratio, table, include, figure, file, provenance)"
+        )
 
     def table(self, args: list[str], fmt: str) -> str:
         opts = dict(a.split("=", 1) for a in args[1:])
@@ -197,17 +203,37 @@ class Renderer:
             return rows.to_markdown(index=False, disable_numparse=True)
         return rows.to_markdown(index=False, floatfmt=fmt)
 
-    def provenance(self) -> str:
+    def provenance(self, log: str | None = None) -> str:
+        if log is None:
+            found = sorted(self.page.folder.rglob("metrics.json"))
+            records = [json.loads(p.read_text()).get("provenance") for p in found]
+        else:
+            lines = self.path(log).read_text().splitlines()
+            records = [json.loads(line).get("provenance") for line in lines if line.strip()]
         seen: dict[tuple, int] = {}
-        for path in sorted(self.page.folder.rglob("metrics.json")):
-            p = json.loads(path.read_text()).get("provenance") or {}
-            key = (p.get("nst_bench"), (p.get("git_commit") or "")[:7], p.get("date"), p.get("torch"),
-                   p.get("threads"), p.get("dtype"))
+        unrecorded = sum(p is None for p in records) if log else 0
+        for p in records:
+            if p is None and log:
+                continue
+            p = p or {}
+            key = (
+                p.get("nst_bench"),
+                (p.get("git_commit") or "")[:7],
+                p.get("date"),
+                p.get("torch"),
+                p.get("threads"),
+                p.get("dtype"),
+            )
             seen[key] = seen.get(key, 0) + 1
-        if not seen:
+        if not seen and not unrecorded:
             return ""
-        lines = [f"- {n} run(s): nst-bench {v} at commit `{c or 'unknown'}`{f' on {d}' if d else ''}, torch {t}, "
-                 f"{th} threads, {dt}" for (v, c, d, t, th, dt), n in seen.items()]
+        lines = [
+            f"- {n} run(s): nst-bench {v} at commit `{c or 'unknown'}`{f' on {d}' if d else ''}, torch {t}, "
+            f"{th} threads, {dt}"
+            for (v, c, d, t, th, dt), n in seen.items()
+        ]
+        if unrecorded:
+            lines.append(f"- {unrecorded} row(s) of {log} written before its rows recorded their provenance")
         return "Made by:\n" + "\n".join(lines)
 
     def render(self) -> str:
@@ -257,8 +283,10 @@ def check(folders: list[Path]) -> list[str]:
             continue
         typed = bare_numbers(page.body)
         if typed:
-            problems.append(f"{folder}/page.md types numbers by hand ({', '.join(typed[:5])}): read them from the "
-                            "data with {{ value ... }}, or put a setting in backticks")
+            problems.append(
+                f"{folder}/page.md types numbers by hand ({', '.join(typed[:5])}): read them from the "
+                "data with {{ value ... }}, or put a setting in backticks"
+            )
         if not readme.is_file() or readme.read_text() != text:
             old = readme.read_text().splitlines() if readme.is_file() else []
             new = text.splitlines()

@@ -21,6 +21,20 @@ os.environ.setdefault("NST_BENCH_WEIGHTS", str(SHARED / "weights"))
 torch.set_num_threads(2)
 
 
+def wandb_record(run_dir: Path, last: bytes, timeout: float = 60.0) -> bytes:
+    """The bytes of an offline W&B run's transaction log once ``last`` (a key logged at its end) is in it. W&B's
+    service closes the log a few milliseconds after ``run.finish()`` returns (seen in its debug-internal.log),
+    so a test that reads at once can find only the 7-byte header on a loaded machine."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        record = next(run_dir.glob("run-*.wandb")).read_bytes()
+        if last in record or time.monotonic() > deadline:
+            return record
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def vgg19():
     from nst_bench.nets.backbones import build_backbone

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +20,22 @@ from .conftest import ROOT
 def study(tmp_path):
     folder = tmp_path / "study"
     (folder / "a").mkdir(parents=True)
-    (folder / "a" / "metrics.json").write_text(json.dumps({
-        "final": {"style": 12.3456}, "val_history": [{"l1": 0.5}, {"l1": 0.25}],
-        "provenance": {"nst_bench": "0.1.0", "git_commit": "abcdef123456", "date": "2026-12-01", "torch": "2.14.1",
-                       "threads": 2, "dtype": "float32"}}))
+    (folder / "a" / "metrics.json").write_text(
+        json.dumps(
+            {
+                "final": {"style": 12.3456},
+                "val_history": [{"l1": 0.5}, {"l1": 0.25}],
+                "provenance": {
+                    "nst_bench": "0.1.0",
+                    "git_commit": "abcdef123456",
+                    "date": "2026-12-01",
+                    "torch": "2.14.1",
+                    "threads": 2,
+                    "dtype": "float32",
+                },
+            }
+        )
+    )
     (folder / "runtime.csv").write_text("method,size,seconds\ngatys,256,300.0\ngatys,512,1500.0\nadain,512,1.5\n")
     (folder / "grid.jpg").write_bytes(b"jpg")
     (folder / "page.md").write_text(
@@ -31,7 +45,8 @@ def study(tmp_path):
         "Gatys at 512 px takes {{ value runtime.csv seconds method=gatys size=512 fmt=,.0f }} s, "
         "{{ ratio runtime.csv seconds method=gatys size=512 / seconds method=adain size=512 fmt=,.0f }}x AdaIN.\n\n"
         "{{ table runtime.csv cols=method,seconds size=512 fmt=.1f }}\n\n{{ figure grid.jpg the grid }}\n\n"
-        "{{ provenance }}\n")
+        "{{ provenance }}\n"
+    )
     return folder
 
 
@@ -64,8 +79,18 @@ def test_the_check_fails_on_a_hand_edit_a_typed_number_and_a_missing_file(study)
         pages.render(study)
 
 
+def tracked_results(to: Path) -> Path:
+    """A copy of results/ as git has it: ignored run folders on this machine must not feed a page."""
+    listed = subprocess.run(["git", "ls-files", "-z", "results"], cwd=ROOT, capture_output=True, check=True)
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        (to / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, to / name)
+    return to / "results"
+
+
 def test_committed_study_pages_agree_with_their_data_and_a_hand_edit_fails(tmp_path, capsys):
-    folders = [str(f) for f in pages.study_folders(ROOT / "results")]
+    folders = [str(f) for f in pages.study_folders(tracked_results(tmp_path / "clone"))]
+    assert len(folders) >= 10
     assert main(["report", "--check", *folders]) == 0  # results/ as committed, nothing recomputed
     assert "study pages agree with their data" in capsys.readouterr().out
     copy = tmp_path / "deepdream"
@@ -76,6 +101,27 @@ def test_committed_study_pages_agree_with_their_data_and_a_hand_edit_fails(tmp_p
     assert readme.read_text() != text
     assert main(["report", "--check", str(copy)]) == 1
     assert "differs from its data" in capsys.readouterr().err
+
+
+def test_provenance_from_a_log_counts_its_rows_and_those_without_a_record(study):
+    rows = [
+        {
+            "provenance": {
+                "nst_bench": "0.1.0",
+                "git_commit": "1234567abc",
+                "date": "2026-12-02",
+                "torch": "2.14.1",
+                "threads": 2,
+                "dtype": "float32",
+            }
+        }
+    ] * 3 + [{"provenance": None}, {}]
+    (study / "scores.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (study / "page.md").write_text("# x\n\n{{ provenance scores.jsonl }}\n")
+    text = pages.render(study)
+    assert "- 3 run(s): nst-bench 0.1.0 at commit `1234567` on 2026-12-02, torch 2.14.1, 2 threads, float32" in text
+    assert "- 2 row(s) of scores.jsonl written before its rows recorded their provenance" in text
+    assert "abcdef1" not in text  # the folder's metrics.json is not read when a log is named
 
 
 def test_front_matter_that_is_not_yaml_is_a_one_line_error(study):

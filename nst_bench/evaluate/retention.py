@@ -178,6 +178,7 @@ def score_chunk(todo: list[tuple[Setting, str, Pair, dict]], classifier: Classif
                      "content": pair.photo.stem, "label": wnid(pair.photo.name), "artist": pair.artist,
                      "painting": str(pair.painting), "probe_fold": probe.fold[pair.painting], "network_sha256": network,
                      "seconds": run.get("seconds"), "steps_to_5pct": metrics.get("steps_to_5pct"),
+                     "provenance": metrics.get("provenance"),  # run folders stay out of git; this row does not
                      "gram_distance": gram_distance(reference, image, grams[pair.painting]),
                      **similarity_to_photo(view, image)})
     top5 = classifier.probabilities(images, views=True).topk(5).indices.tolist()
