@@ -27,11 +27,16 @@ def shortlist(history: pd.DataFrame, photos_peak: float, peak_ratio: float, min_
 
 
 def photos_grid_peak(run: Path) -> float:
-    """The held-out photos' own grid peak, from the finished run's metrics.json."""
-    metrics = run / "metrics.json"
-    if metrics.is_file():
-        return json.loads(metrics.read_text())["references"]["photos"]["grid_peak"]
-    raise SystemExit(f"{metrics} is missing: the run has not finished; pass --photos-peak (1.17 for landscapes256)")
+    """The held-out photos' own grid peak: ``references.json`` is written when training starts; runs made before
+    it have the same scores in ``metrics.json`` once they finish."""
+    for name, keys in (("references.json", ()), ("metrics.json", ("references",))):
+        if (run / name).is_file():
+            data = json.loads((run / name).read_text())
+            for k in keys:
+                data = data[k]
+            return data["photos"]["grid_peak"]
+    raise SystemExit(f"{run} has neither references.json nor metrics.json: pass --photos-peak (1.17 for "
+                     "landscapes256)")
 
 
 def main() -> None:

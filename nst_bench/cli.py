@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from nst_bench.config import CHOICES
 from nst_bench.errors import UserError
 
 # flag -> dotted config key; values are parsed and type-checked by nst_bench.config
@@ -40,7 +41,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     """The flags every command that runs something shares: seed, device, W&B mode, config files, --set, progress."""
     p.add_argument("--seed", type=int)
     p.add_argument("--device")
-    p.add_argument("--wandb", choices=["offline", "online", "disabled"], help="W&B mode (default offline)")
+    p.add_argument("--wandb", choices=CHOICES["tracking.wandb"], help="W&B mode (default offline)")
     p.add_argument("--config", action="append", default=[], help="YAML config file(s), applied in order")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, dotted")
     p.add_argument("--no-progress", action="store_true")
@@ -84,18 +85,18 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, help="long side of the output in px (default 512)")
     p.add_argument("--style-size", type=int, help="long side of the style images (default --size)")
     p.add_argument("--steps", type=int, help="iterations per scale (default 300)")
-    p.add_argument("--optimizer", choices=["lbfgs", "adam"])
+    p.add_argument("--optimizer", choices=CHOICES["optimizer.name"])
     p.add_argument("--lr", type=float)
     p.add_argument("--backbone", help="vgg19 | vgg19_tv | vgg16_tv | efficientnet_lite0 | resnet50 | timm:<name>")
     p.add_argument("--weights", help="explicit checkpoint path for the backbone")
     p.add_argument("--content-layers", nargs="+")
     p.add_argument("--style-layers", nargs="+")
-    p.add_argument("--pooling", choices=["max", "avg"])
+    p.add_argument("--pooling", choices=CHOICES["backbone.pooling"])
     p.add_argument("--content-weight", type=float)
     p.add_argument("--style-weight", type=float)
     p.add_argument("--tv-weight", type=float)
-    p.add_argument("--gram-norm", choices=["paper", "mse_chw", "mse_hw"])
-    p.add_argument("--init", choices=["content", "noise", "style"])
+    p.add_argument("--gram-norm", choices=CHOICES["loss.gram_norm"])
+    p.add_argument("--init", choices=CHOICES["gatys.init"])
     p.add_argument("--scales", nargs="+", type=float, help="coarse-to-fine fractions, e.g. 0.5 1.0")
     p.add_argument("--preserve-color", action="store_true", help="luminance-only transfer")
     p.add_argument("--out", help="output directory (default results/stylize)")
@@ -137,7 +138,7 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray-cpus", type=float, help="CPUs per trial (Ray; default: the sweep's ray.cpus, else 1)")
     p.add_argument("--ray-gpus", type=float, help="GPUs per trial (Ray; default: the sweep's ray.gpus, else 0)")
     p.add_argument("--results", default="results", help="results root (default results/)")
-    p.add_argument("--wandb", choices=["offline", "online", "disabled"], help="W&B mode for every trial")
+    p.add_argument("--wandb", choices=CHOICES["tracking.wandb"], help="W&B mode for every trial")
     p.add_argument("--retry-failed", action="store_true", help="run failed trials again")
     p.set_defaults(func=_sweep)
 
@@ -252,7 +253,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--results", default="results")
     r.add_argument("--probe-crops", type=int, default=24, help="crops per painting for the artist classifier")
     r.add_argument("--executor", choices=["local", "ray"], default="local")
-    r.add_argument("--wandb", choices=["offline", "online", "disabled"])
+    r.add_argument("--wandb", choices=CHOICES["tracking.wandb"])
     r.set_defaults(func=_retention)
     t = kinds.add_parser("runtime", help="seconds per iteration and per image at several sizes")
     t.add_argument("--backbones", nargs="*", default=["vgg19", "vgg16_tv", "efficientnet_lite0"],
@@ -333,7 +334,7 @@ def _add_train_flags(p: argparse.ArgumentParser, steps: int, batch: int, crop: i
     p.add_argument("--sample-every", type=int, help="steps between held-out sample grids (default 100)")
     p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 100)")
     p.add_argument("--holdout", type=int, help="photos kept out of training for samples (default 4)")
-    p.add_argument("--precision", choices=["32", "bf16-mixed"], help="bf16-mixed: bf16 autocast (default 32)")
+    p.add_argument("--precision", choices=CHOICES["train.precision"], help="bf16-mixed: bf16 autocast (default 32)")
     p.add_argument("--size", type=int, help="side of the held-out samples (and fast: of the style image)")
     p.add_argument("--out", help="output directory")
     p.add_argument("--threads", type=int)
@@ -352,7 +353,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
     f.add_argument("--width", type=int, help="channels of the first layer (default 32)")
     f.add_argument("--blocks", type=int, help="residual blocks (default 5)")
-    f.add_argument("--output", choices=["tanh", "sigmoid", "clamp"], help="output activation (default sigmoid)")
+    f.add_argument("--output", choices=CHOICES["fast.output"], help="output activation (default sigmoid)")
     f.add_argument("--style-weight", type=float)
     f.add_argument("--content-weight", type=float)
     f.add_argument("--tv-weight", type=float)
@@ -369,14 +370,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--lr", type=float, help="Adam learning rate (default 2e-4)")
     c.add_argument("--width", type=int, help="generator channels (default 64)")
     c.add_argument("--blocks", type=int, help="generator residual blocks (default 9)")
-    c.add_argument("--upsample", choices=["transposed", "nearest", "bilinear"],
+    c.add_argument("--upsample", choices=CHOICES["cyclegan.upsample"],
                    help="generator x2 upsampling: transposed conv (the paper, default) or a resize + conv")
     c.add_argument("--d-lr", type=float, help="discriminators' learning rate (default: --lr)")
     c.add_argument("--d-spectral-norm", action="store_true", default=None,
                    help="spectral norm on the discriminators' convs")
     c.add_argument("--g-antialias", action="store_true", default=None,
                    help="blur before the generators' stride-2 convs and after their x2 upsampling")
-    c.add_argument("--g-norm", choices=["instance", "pixel", "pixel_decoder"],
+    c.add_argument("--g-norm", choices=CHOICES["cyclegan.g_norm"],
                    help="generators' normalisation: instance (default), pixel, or pixel in the upsampling only")
     c.add_argument("--g-ema", type=float, help="score and save a moving average of the generators with this decay "
                    "(e.g. 0.999; default 0: the trained weights)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import hashlib
 import json
 import types
@@ -334,21 +335,27 @@ def load_config(files: list[str] | None = None, overrides: dict[str, Any] | None
     return validate(from_dict(RunConfig, data))
 
 
+# the values a key may take; the CLI's flags offer the same lists
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "optimizer.name": ("lbfgs", "adam", "sgd"),
+    "gatys.init": ("content", "noise", "style"),
+    "loss.gram_norm": ("paper", "mse_chw", "mse_hw"),
+    "optimizer.line_search": ("strong_wolfe", None),
+    "backbone.pooling": ("max", "avg"),
+    "backbone.padding": ("zeros", "reflect"),
+    "tracking.wandb": ("offline", "online", "disabled"),
+    "fast.output": ("tanh", "sigmoid", "clamp"),
+    "train.precision": ("32", "bf16-mixed"),
+    "gatys.precision": ("fp32", "bf16"),
+    "cyclegan.upsample": ("transposed", "nearest", "bilinear"),
+    "cyclegan.g_norm": ("instance", "pixel", "pixel_decoder"),
+}
+
+
 def validate(cfg: RunConfig) -> RunConfig:
     """Checks that need more than one key or a choice list; each failure says what to change."""
-    choices = {"optimizer.name": (cfg.optimizer.name, ("lbfgs", "adam", "sgd")),
-               "gatys.init": (cfg.gatys.init, ("content", "noise", "style")),
-               "loss.gram_norm": (cfg.loss.gram_norm, ("paper", "mse_chw", "mse_hw")),
-               "optimizer.line_search": (cfg.optimizer.line_search, ("strong_wolfe", None)),
-               "backbone.pooling": (cfg.backbone.pooling, ("max", "avg")),
-               "backbone.padding": (cfg.backbone.padding, ("zeros", "reflect")),
-               "tracking.wandb": (cfg.tracking.wandb, ("offline", "online", "disabled")),
-               "fast.output": (cfg.fast.output, ("tanh", "sigmoid", "clamp")),
-               "train.precision": (cfg.train.precision, ("32", "bf16-mixed")),
-               "gatys.precision": (cfg.gatys.precision, ("fp32", "bf16")),
-               "cyclegan.upsample": (cfg.cyclegan.upsample, ("transposed", "nearest", "bilinear")),
-               "cyclegan.g_norm": (cfg.cyclegan.g_norm, ("instance", "pixel", "pixel_decoder"))}
-    for key, (value, allowed) in choices.items():
+    for key, allowed in CHOICES.items():
+        value = functools.reduce(getattr, key.split("."), cfg)
         if value not in allowed:
             raise UserError(f"{key} is {value!r}; choose one of {', '.join(map(str, allowed))}")
     if not 16 <= cfg.image.size <= cfg.image.max_size:

@@ -98,6 +98,7 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
     assert {"identified", "identified_local", "kid", "gram_to_paintings", "grid_peak", "cycle_l1_blurred"} <= set(
         m["val_history"][0])
     assert m["references"]["photos"]["identified"] == 1.0 and m["references"]["photos"]["kid"] > 0
+    assert json.loads((out / "references.json").read_text()) == m["references"]  # on disk from the start
     assert all(abs(float(r[f"loss/D_{k}"])) < 10 for r in rows for k in ("a_real", "a_fake", "b_real", "b_fake"))
     assert (out / "held_out.png").is_file() and (out / "discriminators.png").is_file()
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000002.jpg", "step_000004.jpg"]
@@ -283,6 +284,10 @@ def test_the_blur_follows_every_upsampling_and_a_bad_generator_choice_fails_befo
         assert len(ups) == 2 and all(names[i + 1] == "Blur" for i in ups), names
     with pytest.raises(UserError, match=r"cyclegan\.g_norm is 'batch'"):
         load_config([], {"cyclegan.g_norm": "batch"})
+    from nst_bench.config import CHOICES
+    from nst_bench.methods.cyclegan import NORMS
+
+    assert CHOICES["cyclegan.g_norm"] == tuple(NORMS)  # what the config and --g-norm accept is what the net builds
 
 
 def test_the_pick_takes_the_lowest_kid_among_steps_without_grid_or_lost_photos_and_names_its_file(
@@ -303,7 +308,7 @@ def test_the_pick_takes_the_lowest_kid_among_steps_without_grid_or_lost_photos_a
                {"step": 4, "kid": 0.30, "grid_peak": 1.0, "identified_local": 0.8, "cycle_l1": 0.1}]
     run.mkdir()
     (run / "val_history.json").write_text(json.dumps(history))
-    (run / "metrics.json").write_text(json.dumps({"references": {"photos": {"grid_peak": 1.0}}}))
+    (run / "references.json").write_text(json.dumps({"photos": {"grid_peak": 1.0}}))  # a run still training
     for step in (2, 4):
         save_generator(ResnetGenerator(width=4, blocks=1), run / "generators" / f"step_{step:06d}.safetensors",
                        step=step, direction="a2b")

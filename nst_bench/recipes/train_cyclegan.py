@@ -4,7 +4,8 @@ Writes to ``cfg.out``: ``generator.safetensors`` (photo -> artist, loadable by `
 ``generator_ba.safetensors``, ``checkpoints/last.ckpt`` (all four networks and both optimisers; the run resumes
 from it), ``history.csv``, ``loss.png`` and ``discriminators.png`` (D(real) / D(fake)), ``samples/step_*.jpg``
 (held-out photos: photo | A->B | A->B->A), ``held_out.png`` (the held-out scores at every sample step),
-``samples.jpg``, ``stylized.jpg``, ``metrics.json`` and an offline W&B run.
+``samples.jpg``, ``stylized.jpg``, ``metrics.json``, ``references.json`` (the held-out photos' and training
+paintings' own scores, written at the start) and an offline W&B run.
 
 Every sample step scores all ``train.holdout`` photos: the A->B->A cycle L1 (also from a blurred A->B: hidden
 high-frequency codes), the content check of the fast
@@ -41,7 +42,7 @@ from nst_bench.nets.content_check import ContentCheck
 from nst_bench.recipes.training import Training, photo_split, sample_photos
 from nst_bench.run.cache import ProcessCache
 from nst_bench.run.context import start_run
-from nst_bench.run.metrics import RunMetrics
+from nst_bench.run.metrics import RunMetrics, write_json
 from nst_bench.run.plots import discriminator_scores, held_out_curves
 
 PLOTTED = ("g", "d", "cycle_a", "cycle_b", "gan_ab", "gan_ba")
@@ -155,6 +156,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
     if held.domain is not None:  # a real painting's scores: training paintings, as many as the photos
         sample = sample_photos(paintings[:len(held_photos)], cfg.image.size)
         references["training paintings"] = held.domain(sample) | {"grid_peak": periodic_peak(sample)}
+    write_json(run.out / "references.json", references)  # beside val_history.json while the run trains
     artist = Path(c.domain_b).name
     name = f"cyclegan-{Path(c.domain_a).name}-{artist}"
     run.open(name, job_type="train-cyclegan", resumed_from_step=training.start)
