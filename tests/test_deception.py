@@ -109,3 +109,31 @@ def test_the_artist_classifier_reads_its_painting_features_back_from_the_cache_a
     assert all(torch.equal(a.weight, b.weight) for a, b in zip(first.probes, second.probes))
     with pytest.raises(AssertionError, match="recomputed"):  # other paintings: another key, computed again
         fit_folded_probe(classifier, {"monet": paintings["monet"][:2], "van_gogh": paintings["van_gogh"]}, **fit)
+
+
+def test_painting_features_killed_part_way_go_on_from_the_last_save_and_equal_an_unbroken_run(
+        tmp_path, monkeypatch):
+    from nst_bench.evaluate import deception
+
+    items = [("monet", p) for p in sorted((SHARED / "data/paintings256/monet").glob("*.jpg"))[:5]]
+    classifier = imagenet_classifier("efficientnet_lite0")
+    whole = deception.painting_features(classifier, items, 3, 64, seed=1, progress=False)
+    monkeypatch.setattr(deception, "FEATURES_SAVE_EVERY", 2)
+    real, calls = classifier.features, []
+
+    def dies_at_the_fourth(crops):
+        calls.append(len(crops))
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(crops)
+
+    monkeypatch.setattr(classifier, "features", dies_at_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        deception.painting_features(classifier, items, 3, 64, seed=1, progress=False, cache=tmp_path)
+    assert [p.name.endswith(".partial.pt") for p in tmp_path.iterdir()] == [True]  # 2 of 5 kept
+    calls.clear()
+    monkeypatch.setattr(classifier, "features", lambda crops: calls.append(1) or real(crops))
+    resumed = deception.painting_features(classifier, items, 3, 64, seed=1, progress=False, cache=tmp_path)
+    assert len(calls) == 3  # the 3 not saved, not all 5
+    assert all(torch.equal(a, b) for a, b in zip(whole, resumed, strict=True))  # the crops' stream went on unbroken
+    assert [p.name.endswith(".partial.pt") for p in tmp_path.iterdir()] == [False]

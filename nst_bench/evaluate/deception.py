@@ -27,6 +27,7 @@ from nst_bench.evaluate.artists import ArtistProbe, fit_probe, random_crops
 from nst_bench.evaluate.protocol import draw_seed
 from nst_bench.nets.classifier import Classifier
 
+FEATURES_SAVE_EVERY = 25  # paintings between saves of the features computed so far (about a minute of work)
 FEATURES_VERSION = 1  # bump when random_crops or load_image change what the cached features would be
 SAME_PAINTING = 0.97  # cosine of whole-image features above which two files are taken for one painting
 
@@ -88,27 +89,42 @@ class FoldedProbe:
                 "heldout_paintings": self.heldout_paintings}
 
 
+def _save(path: Path, data: object) -> None:
+    """torch.save through a temp file: a kill mid-write leaves no half file under the real name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    torch.save(data, tmp)
+    tmp.replace(path)
+
+
 def painting_features(classifier: Classifier, items: list[tuple[str, Path]], crops: int, size: int, seed: int,
                       progress: bool = True, cache: Path | None = None) -> list[torch.Tensor]:
     """Classifier features of ``crops`` crops of every painting (the whole painting first); the slow part of the
     artist classifier (minutes for a few hundred paintings), so kept in ``cache`` under a key of everything that
     decides them: the classifier (name, weights, view), the crops, the side, the seed, the paintings in order (the
-    crops' random stream runs through them in turn) with each file's size and time, and ``FEATURES_VERSION``."""
+    crops' random stream runs through them in turn) with each file's size and time, and ``FEATURES_VERSION``. The
+    features computed so far and the random stream's state are saved every ``FEATURES_SAVE_EVERY`` paintings, so a
+    killed run loses at most that many."""
     files = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for _, p in items]
     describe = getattr(classifier, "describe", lambda: classifier.name)
     key = hashlib.sha256(json.dumps([FEATURES_VERSION, describe(), crops, size, seed, files], default=str).encode())
     path = cache / f"{key.hexdigest()[:16]}.pt" if cache is not None else None
     if path is not None and path.is_file():
         return list(torch.load(path, weights_only=True))
-    rng = random.Random(seed)
-    feats = [classifier.features(random_crops(load_image(p, size), crops, rng))
-             for _, p in tqdm(items, desc="artist classifier: painting features", unit="painting",
-                              disable=None if progress else True)]
+    rng, feats = random.Random(seed), []
+    partial = path.with_suffix(".partial.pt") if path is not None else None
+    if partial is not None and partial.is_file():  # a run killed part way: go on from its last saved painting
+        kept = torch.load(partial, weights_only=True)
+        feats, state = list(kept["features"]), kept["rng_state"]
+        rng.setstate((state[0], tuple(state[1]), state[2]))
+    for _, p in tqdm(items[len(feats):], desc="artist classifier: painting features", unit="painting",
+                     initial=len(feats), total=len(items), disable=None if progress else True):
+        feats.append(classifier.features(random_crops(load_image(p, size), crops, rng)))
+        if partial is not None and (len(feats) % FEATURES_SAVE_EVERY == 0 or len(feats) == len(items)):
+            _save(partial, {"features": feats, "rng_state": list(rng.getstate())})
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(feats, tmp)
-        tmp.replace(path)  # a kill mid-write leaves no half file under the real name
+        _save(path, feats)
+        partial.unlink(missing_ok=True)
     return feats
 
 
