@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from nst_bench.recipes.train_cyclegan import kept_generator
+from nst_bench.run.metrics import write_json
+
 
 def shortlist(history: pd.DataFrame, photos_peak: float, peak_ratio: float, min_identified: float) -> pd.DataFrame:
     """``history`` (one row per sample step) with a ``passes`` column; sorted by KID, best first."""
@@ -46,7 +49,11 @@ def main() -> None:
     ap.add_argument("--min-identified", type=float, default=0.5, help="identified tiles at least this")
     ap.add_argument("--photos-peak", type=float, help="the photos' grid peak, for a run still training")
     args = ap.parse_args()
-    history = pd.DataFrame(json.loads((args.run / "val_history.json").read_text()))
+    scores = args.run / "val_history.json"
+    history = pd.DataFrame(json.loads(scores.read_text()) if scores.is_file() else [])
+    if "identified_local" not in history or "grid_peak" not in history:
+        raise SystemExit(f"{scores} holds no held-out scores with identified tiles and grid peak: wait for the run's "
+                         "first sample step (or retrain a run made before they were scored)")
     peak = args.photos_peak if args.photos_peak is not None else photos_grid_peak(args.run)
     ranked = shortlist(history, peak, args.peak_ratio, args.min_identified)
     print(ranked[["step", "cycle_l1", "kid", "identified_local", "grid_peak", "passes"]].sort_values("step")
@@ -56,7 +63,7 @@ def main() -> None:
         raise SystemExit(f"no step of {args.run} passes: grid peak <= {peak * args.peak_ratio:.2f} and identified "
                          f"tiles >= {args.min_identified}; loosen the rule or train differently")
     step = int(best.step)
-    path = args.run / "generators" / f"step_{step:06d}.safetensors"
+    path = kept_generator(args.run, step)
     if not path.is_file():
         raise SystemExit(f"{path} is missing: this run kept no generator at step {step}"
                          " (runs before commit 7603a6d kept only the last)")
@@ -64,7 +71,7 @@ def main() -> None:
               "scores": {k: float(v) for k, v in best.items() if k not in ("step", "passes")},
               "rule": {"photos_grid_peak": peak, "peak_ratio": args.peak_ratio,
                        "min_identified": args.min_identified, "then": "lowest KID"}}
-    (args.run / "chosen.json").write_text(json.dumps(chosen, indent=1) + "\n")
+    write_json(args.run / "chosen.json", chosen)
     print(f"chosen: step {step} ({path}), KID {best.kid:.3f}, grid peak {best.grid_peak:.2f}, "
           f"identified tiles {best.identified_local:.2f}; look at samples/step_{step:06d}.jpg before using it")
 

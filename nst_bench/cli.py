@@ -459,7 +459,7 @@ def _add_video(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="gatys: iterations per frame")
     p.add_argument("--temporal-weight", type=float, help="gatys: temporal loss weight (0 = frames independent)")
     p.add_argument("--blend", type=float, help="feed-forward: share of the warped previous output, in [0, 1)")
-    p.add_argument("--flow", choices=["farneback", "raft_small", "raft_large"])
+    p.add_argument("--flow", choices=CHOICES["video.flow"])
     p.add_argument("--backbone")
     p.add_argument("--style-weight", type=float)
     p.add_argument("--content-weight", type=float)

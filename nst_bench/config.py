@@ -349,6 +349,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "gatys.precision": ("fp32", "bf16"),
     "cyclegan.upsample": ("transposed", "nearest", "bilinear"),
     "cyclegan.g_norm": ("instance", "pixel", "pixel_decoder"),
+    "video.flow": ("farneback", "raft_small", "raft_large"),
 }
 
 
@@ -398,8 +399,6 @@ def validate(cfg: RunConfig) -> RunConfig:
     v = cfg.video
     if v.temporal_weight < 0 or not 0 <= v.blend < 1 or (v.max_frames is not None and v.max_frames < 1):
         raise UserError("video.temporal_weight must be >= 0, video.blend in [0, 1), video.max_frames >= 1")
-    if v.flow not in ("farneback", "raft_small", "raft_large"):
-        raise UserError(f"video.flow is {v.flow!r}; choose one of farneback, raft_small, raft_large")
     if cfg.dream.octaves < 1 or cfg.dream.octave_scale <= 1 or cfg.dream.jitter < 0:
         raise UserError("dream.octaves must be >= 1, dream.octave_scale > 1 and dream.jitter >= 0")
     if cfg.depth.weight < 0:

@@ -204,37 +204,32 @@ class Renderer:
         return rows.to_markdown(index=False, floatfmt=fmt)
 
     def provenance(self, log: str | None = None) -> str:
-        if log is None:
-            found = sorted(self.page.folder.rglob("metrics.json"))
-            records = [json.loads(p.read_text()).get("provenance") for p in found]
-        else:
-            lines = self.path(log).read_text().splitlines()
-            records = [json.loads(line).get("provenance") for line in lines if line.strip()]
+        """Who made the study: from its ``metrics.json`` files, or from the rows of ``log``."""
+        records = self.provenance_records(log)
         seen: dict[tuple, int] = {}
-        unrecorded = sum(p is None for p in records) if log else 0
-        for p in records:
-            if p is None and log:
-                continue
-            p = p or {}
-            key = (
-                p.get("nst_bench"),
-                (p.get("git_commit") or "")[:7],
-                p.get("date"),
-                p.get("torch"),
-                p.get("threads"),
-                p.get("dtype"),
-            )
+        for p in filter(None, records):
+            key = (p.get("nst_bench"), (p.get("git_commit") or "")[:7], p.get("date"), p.get("torch"),
+                   p.get("threads"), p.get("dtype"))
             seen[key] = seen.get(key, 0) + 1
-        if not seen and not unrecorded:
-            return ""
-        lines = [
-            f"- {n} run(s): nst-bench {v} at commit `{c or 'unknown'}`{f' on {d}' if d else ''}, torch {t}, "
-            f"{th} threads, {dt}"
-            for (v, c, d, t, th, dt), n in seen.items()
-        ]
+        lines = [f"- {n} run(s): nst-bench {v} at commit `{c or 'unknown'}`{f' on {d}' if d else ''}, torch {t}, "
+                 f"{th} threads, {dt}" for (v, c, d, t, th, dt), n in seen.items()]
+        unrecorded = sum(not p for p in records)
         if unrecorded:
-            lines.append(f"- {unrecorded} row(s) of {log} written before its rows recorded their provenance")
-        return "Made by:\n" + "\n".join(lines)
+            lines.append(f"- {unrecorded} {'row(s) of ' + log if log else 'run(s)'} written before provenance was "
+                         "recorded")
+        return "Made by:\n" + "\n".join(lines) if lines else ""
+
+    def provenance_records(self, log: str | None) -> list[dict[str, Any] | None]:
+        if log is None:
+            return [json.loads(p.read_text()).get("provenance") for p in sorted(self.page.folder.rglob("metrics.json"))]
+        path, records = self.path(log), []
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line).get("provenance"))
+                except json.JSONDecodeError:
+                    raise PageError(f"{path} line {n} is not JSON: repair or drop that line") from None
+        return records
 
     def render(self) -> str:
         meta, out = self.page.meta, []

@@ -16,6 +16,7 @@ from nst_bench.methods.cyclegan import (
     load_generator,
     save_generator,
 )
+from nst_bench.recipes.train_cyclegan import kept_generator
 
 
 def test_generator_keeps_size_and_range_and_discriminator_sees_70px_patches():
@@ -83,6 +84,9 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
             "--upsample", "nearest", "--sample-every", "2", "--checkpoint-every", "2", "--holdout", "2",
             "--no-progress", "--set", "cyclegan.d_width=8", "--set", "cyclegan.holdout_b=2", "--g-ema", "0.9"]
     assert main([*args, "--steps", "2"]) == 0, capsys.readouterr().err
+    assert main([*args, "--steps", "4", "--g-ema", "0"]) == 2  # another network than the checkpoint's: one line
+    err = capsys.readouterr().err.strip()
+    assert "holds other networks than this config builds (first difference: g_ab_ema." in err and "\n" not in err
     assert main([*args, "--steps", "4"]) == 0, capsys.readouterr().err  # resumes at step 2
     with open(out / "history.csv") as f:
         rows = list(csv.DictReader(f))
@@ -298,7 +302,7 @@ def test_the_pick_takes_the_lowest_kid_among_steps_without_grid_or_lost_photos_a
 
     import pytest
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "experiments"))
     import cyclegan_pick
 
     run = tmp_path / "run"
@@ -310,8 +314,7 @@ def test_the_pick_takes_the_lowest_kid_among_steps_without_grid_or_lost_photos_a
     (run / "val_history.json").write_text(json.dumps(history))
     (run / "references.json").write_text(json.dumps({"photos": {"grid_peak": 1.0}}))  # a run still training
     for step in (2, 4):
-        save_generator(ResnetGenerator(width=4, blocks=1), run / "generators" / f"step_{step:06d}.safetensors",
-                       step=step, direction="a2b")
+        save_generator(ResnetGenerator(width=4, blocks=1), kept_generator(run, step), step=step, direction="a2b")
     monkeypatch.setattr(sys, "argv", ["pick", str(run)])
     cyclegan_pick.main()
     chosen = json.loads((run / "chosen.json").read_text())
@@ -319,6 +322,13 @@ def test_the_pick_takes_the_lowest_kid_among_steps_without_grid_or_lost_photos_a
     assert chosen["scores"]["kid"] == 0.25 and chosen["rule"]["photos_grid_peak"] == 1.0
     monkeypatch.setattr(sys, "argv", ["pick", str(run), "--min-identified", "0.95"])
     with pytest.raises(SystemExit, match=r"no step of .* passes"):
+        cyclegan_pick.main()
+    monkeypatch.setattr(sys, "argv", ["pick", str(run), "--min-identified", "0.75"])  # step 4: its generator is gone
+    kept_generator(run, 4).unlink()
+    with pytest.raises(SystemExit, match=r"step_000004.safetensors is missing"):
+        cyclegan_pick.main()
+    (run / "val_history.json").unlink()  # a run before its first sample step: a one-line reason, no traceback
+    with pytest.raises(SystemExit, match=r"holds no held-out scores"):
         cyclegan_pick.main()
 
 

@@ -80,9 +80,12 @@ def test_the_check_fails_on_a_hand_edit_a_typed_number_and_a_missing_file(study)
 
 
 def tracked_results(to: Path) -> Path:
-    """A copy of results/ as git has it: ignored run folders on this machine must not feed a page."""
+    """A copy of the files of results/ that git tracks, as they are in the working tree: what a clone would render
+    (ignored run folders on this machine must not feed a page)."""
     listed = subprocess.run(["git", "ls-files", "-z", "results"], cwd=ROOT, capture_output=True, check=True)
     for name in filter(None, listed.stdout.decode().split("\0")):
+        if not (ROOT / name).exists():  # deleted here, not yet in a commit
+            continue
         (to / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, to / name)
     return to / "results"
@@ -120,7 +123,7 @@ def test_provenance_from_a_log_counts_its_rows_and_those_without_a_record(study)
     (study / "page.md").write_text("# x\n\n{{ provenance scores.jsonl }}\n")
     text = pages.render(study)
     assert "- 3 run(s): nst-bench 0.1.0 at commit `1234567` on 2026-12-02, torch 2.14.1, 2 threads, float32" in text
-    assert "- 2 row(s) of scores.jsonl written before its rows recorded their provenance" in text
+    assert "- 2 row(s) of scores.jsonl written before provenance was recorded" in text
     assert "abcdef1" not in text  # the folder's metrics.json is not read when a log is named
 
 

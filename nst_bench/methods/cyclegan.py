@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nst_bench.config import RunConfig
+from nst_bench.config import CHOICES, RunConfig
 from nst_bench.errors import UserError
 from nst_bench.methods.common import TrainedNetwork
 from nst_bench.methods.registry import register_method
@@ -86,7 +86,7 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-UPSAMPLING = ("transposed", "nearest", "bilinear")
+UPSAMPLING = CHOICES["cyclegan.upsample"]
 
 
 def up_block(c_in: int, c_out: int, upsample: str, norm: str = "instance", antialias: bool = False
@@ -211,6 +211,8 @@ class CycleGANModule(pl.LightningModule):
     """Both generators and both discriminators; manual optimisation, one generator and one discriminator update
     per step. A is the photo domain, B the artist's."""
 
+    OPTIMIZER_STEPS_PER_STEP = 2  # generators, then discriminators: Lightning's global_step counts both
+
     def __init__(self, g_ab: ResnetGenerator, g_ba: ResnetGenerator, d_a: PatchDiscriminator,
                  d_b: PatchDiscriminator, *, lr: float = 2e-4, beta1: float = 0.5, lambda_cycle: float = 10.0,
                  lambda_identity: float = 0.5, pool_size: int = 50, steps: int = 1000, decay_from: int = 500,
@@ -274,7 +276,7 @@ class CycleGANModule(pl.LightningModule):
         self.manual_backward(terms["g"])
         opt_g.step()
         if self.g_ema > 0:
-            self.update_averages(self.global_step // 2)
+            self.update_averages(self.global_step // self.OPTIMIZER_STEPS_PER_STEP)
         # discriminators, on real images and pooled fakes
         self.d_a.requires_grad_(True)
         self.d_b.requires_grad_(True)
@@ -296,7 +298,7 @@ class CycleGANModule(pl.LightningModule):
             raise UserError(f"a CycleGAN loss became non-finite at step {self.global_step}: lower train.lr and "
                             "resume from the last checkpoint")
         # iterations completed: Lightning counts each of the two optimizer steps
-        record_step(self, values, self.global_step // 2, ("g", "d", "cycle_a", "gan_ab"))
+        record_step(self, values, self.global_step // self.OPTIMIZER_STEPS_PER_STEP, ("g", "d", "cycle_a", "gan_ab"))
 
 
 # --- trained generators on disk --------------------------------------------------------------------------------

@@ -131,6 +131,11 @@ def held_out_set(cfg: RunConfig, photos: torch.Tensor, held_paintings: list[Path
     return HeldOut(photos, cfg.cyclegan.sample_rows, check, domain, progress)
 
 
+def kept_generator(out: Path, step: int) -> Path:
+    """Where a run keeps the photo -> painting generator of one sample step (``experiments/cyclegan_pick.py``)."""
+    return out / "generators" / f"step_{step:06d}.safetensors"
+
+
 def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
           cache: ProcessCache | None = None) -> RunMetrics:
     """Train (or resume training) photo <-> artist; returns what is written to ``metrics.json``."""
@@ -147,15 +152,15 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
     paintings, held_paintings = (split_holdout(paintings, c.holdout_b, cfg.seed, "cyclegan.holdout_b", "paintings")
                                  if c.holdout_b else (paintings, []))
 
-    training = Training(run, t, resume, optimizer_steps_per_step=2)
+    training = Training(run, t, resume, optimizer_steps_per_step=CycleGANModule.OPTIMIZER_STEPS_PER_STEP)
     if training.finished is not None:
         return training.finished
     photos = sample_photos(held_photos, cfg.image.size)
     held = held_out_set(cfg, photos, held_paintings, paintings, run.cache, progress)
     references = {"photos": held.score(photos)}  # where a generator starts: the identity
     if held.domain is not None:  # a real painting's scores: training paintings, as many as the photos
-        sample = sample_photos(paintings[:len(held_photos)], cfg.image.size)
-        references["training paintings"] = held.domain(sample) | {"grid_peak": periodic_peak(sample)}
+        some_paintings = sample_photos(paintings[:len(held_photos)], cfg.image.size)
+        references["training paintings"] = held.domain(some_paintings) | {"grid_peak": periodic_peak(some_paintings)}
     write_json(run.out / "references.json", references)  # beside val_history.json while the run trains
     artist = Path(c.domain_b).name
     name = f"cyclegan-{Path(c.domain_a).name}-{artist}"
@@ -192,7 +197,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
         """Every sample step's photo -> painting generator is kept beside its scores (``generators/``): the best
         one is rarely the last, and the held-out curves say which it is."""
         sample(module, step)
-        save_generator(module.generators()[0], run.out / "generators" / f"step_{step:06d}.safetensors", step=step,
+        save_generator(module.generators()[0], kept_generator(run.out, step), step=step,
                        direction="a2b", **meta)
 
     training.fit(module, data, sample_and_keep, export, run.out / "generator.safetensors", name, progress)

@@ -26,7 +26,7 @@ from nst_bench.data.images import list_images, load_image, resize, save_image
 from nst_bench.errors import UserError
 from nst_bench.nets.weights import sha256
 from nst_bench.run.context import Run
-from nst_bench.run.metrics import RunMetrics
+from nst_bench.run.metrics import RunMetrics, write_json
 from nst_bench.run.plots import loss_curves
 from nst_bench.run.tracking import read_history, write_history
 from nst_bench.run.trainer import make_trainer
@@ -97,10 +97,12 @@ class Training:
         self.run, self.t, self.per_step = run, t, optimizer_steps_per_step
         self.ckpt = run.out / "checkpoints" / "last.ckpt"
         self.start = 0
+        self.saved_shapes: dict[str, tuple[int, ...]] = {}  # the checkpoint's networks, to check a resume against
         self.output: Path | None = None  # the exported network, set by fit
         if resume and self.ckpt.is_file():  # weights_only: tensors and plain data, nothing executed
             state = torch.load(self.ckpt, map_location="cpu", weights_only=True)
             self.start = int(state["global_step"]) // self.per_step  # Lightning counts optimiser steps
+            self.saved_shapes = {k: tuple(v.shape) for k, v in state["state_dict"].items()}
         self.history = read_history(run.out / "history.csv", self.start) if self.start else []
         self.val_path = run.out / "val_history.json"  # the held-out scores of every sample step, for the curves
         self.val_history: list[dict[str, float]] = [v for v in json.loads(self.val_path.read_text())
@@ -116,9 +118,7 @@ class Training:
 
     def save_val_history(self) -> None:
         """Beside the checkpoint, through a temp file, so a resumed run's curves start at step 0."""
-        tmp = self.val_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.val_history))
-        tmp.replace(self.val_path)
+        write_json(self.val_path, self.val_history)
 
     def sampler(self, photos: torch.Tensor, evaluate: Sampler, caption: str) -> Callable[[Any, int], None]:
         """A callback that writes ``samples/step_N.jpg`` and logs the held-out values of ``evaluate``."""
@@ -138,6 +138,7 @@ class Training:
         self.output = output
         cfg, t = self.run.cfg, self.t
         if self.start < t.steps:
+            self.check_resumable(module)
             loader = DataLoader(data(self.start * t.batch), batch_size=t.batch, shuffle=False, num_workers=0)
             trainer = make_trainer(cfg.device, label=label, progress=progress, max_steps=self.per_step * t.steps,
                                    max_epochs=-1, precision=t.precision, logger=self.run.lightning_logger(),
@@ -145,6 +146,18 @@ class Training:
             trainer.fit(module, loader, ckpt_path=self.ckpt if self.start else None, weights_only=True)
         elif not output.is_file():
             raise UserError(f"{self.ckpt} is complete but {output.name} is missing: delete it to retrain")
+
+    def check_resumable(self, module: pl.LightningModule) -> None:
+        """A run resumed with another network config (a width, a block count, the generators' average switched on
+        or off) would fail inside Lightning with a page of missing keys; say which setting differs instead."""
+        if not self.start:
+            return
+        mine = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        differ = sorted(set(mine) ^ set(self.saved_shapes)) or sorted(
+            k for k in mine if mine[k] != self.saved_shapes[k])
+        if differ:
+            raise UserError(f"{self.ckpt} holds other networks than this config builds (first difference: "
+                            f"{differ[0]}): resume with the network options it started with, or give a new --out")
 
     def network_record(self) -> dict[str, str] | None:
         """The trained network's file and sha256: networks stay out of git, so a page names the one it shows."""

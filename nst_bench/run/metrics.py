@@ -67,7 +67,7 @@ class RunMetrics:
         return write_json(path, self.as_dict())
 
 
-def write_json(path: Path, data: Mapping[str, Any]) -> Path:
+def write_json(path: Path, data: Mapping[str, Any] | list[Any]) -> Path:
     """Write JSON atomically (temp file + rename), so a crash never leaves half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str))
