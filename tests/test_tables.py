@@ -69,3 +69,12 @@ def test_paired_table_compares_settings_on_their_common_photos_and_artists():
     row = paired_table(pd.concat([a, b]), n_boot=500, seed=0).iloc[0]
     assert (row.a, row.b, row.artists, row.photos) == ("s", "t", "hokusai", 4)
     assert row.a_mean == 0.75 and row.difference == 0.25 and (row.wins, row.losses) == (1, 0)
+
+
+def test_settings_on_different_artists_are_paired_by_photo_each_on_its_own_artist():
+    s = _scored()
+    a = s[s.artist == "hokusai"]  # keeps 3 of 4
+    b = s[s.artist == "van_gogh"].assign(setting="t")  # keeps 1 of 4, on the same photos
+    row = paired_table(pd.concat([a, b]), n_boot=500, seed=0).iloc[0]
+    assert (row.artists, row.photos) == ("hokusai vs van_gogh", 4)
+    assert row.a_mean == 0.75 and row.difference == -0.5 and (row.wins, row.losses) == (0, 2)  # 2 ties

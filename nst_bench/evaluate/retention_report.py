@@ -55,16 +55,21 @@ def retention_table(scores: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFram
 
 def paired_table(scores: pd.DataFrame, n_boot: int, seed: int, rate: str = "top1") -> pd.DataFrame:
     """Every pair of settings on the photos (and artists) both scored: ``b - a`` in ``rate`` with its interval,
-    sign test and permutation p-value."""
+    sign test and permutation p-value. Settings with no artist in common are compared photo by photo, each on
+    its own artists (``artists`` says "a's vs b's")."""
     rows = []
     settings = list(dict.fromkeys(scores.setting))
     for a, b in itertools.combinations(settings, 2):
         ga, gb = scores[scores.setting == a], scores[scores.setting == b]
-        artists = sorted(set(ga.artist) & set(gb.artist))
-        ga, gb = ga[ga.artist.isin(artists)], gb[gb.artist.isin(artists)]
+        shared = sorted(set(ga.artist) & set(gb.artist))
+        if shared:  # the same artists on both sides
+            ga, gb = ga[ga.artist.isin(shared)], gb[gb.artist.isin(shared)]
+            artists = " ".join(shared)
+        else:  # one-artist settings of different artists (two CycleGAN generators): paired by photo only
+            artists = f"{' '.join(sorted(set(ga.artist)))} vs {' '.join(sorted(set(gb.artist)))}"
         ma, mb = photo_means(ga, rate), photo_means(gb, rate)
         d = paired_difference(ma, mb, n_boot, seed)
-        rows.append({"a": a, "b": b, "artists": " ".join(artists), "metric": rate, "photos": d.photos,
+        rows.append({"a": a, "b": b, "artists": artists, "metric": rate, "photos": d.photos,
                      "a_mean": float(ma.loc[ma.index.intersection(mb.index)].mean()),
                      "difference": d.mean, "lo": d.lo, "hi": d.hi, "sign_p": d.sign_p,
                      "permutation_p": d.permutation_p, "wins": d.wins, "losses": d.losses})
