@@ -33,6 +33,16 @@ def test_lbfgs_lowers_style_loss_and_changes_the_image(vgg19):
     assert r.image.min() >= 0 and r.image.max() <= 1
 
 
+def test_lbfgs_runs_on_a_channels_last_photo(vgg19):
+    """A photo whose strides are not contiguous (here channels-last) made L-BFGS fail in view(-1) of its gradient:
+    every Gatys stylization of the retention pilot failed so."""
+    content = load_image(CONTENT, 64).contiguous(memory_format=torch.channels_last)
+    obj = PerceptualObjective(vgg19, *LAYERS, content_weight=1.0, style_weight=5.0, tv_weight=0.0)
+    r = stylize(content, [load_image(STYLE, 64)], [1.0], obj, GatysConfig(), OptimizerConfig(steps=3), seed=0,
+                progress=False)
+    assert r.iterations == 3 and r.final["total"] < r.history[0]["total"]
+
+
 def test_adam_lowers_the_total_loss(vgg19):
     _, r = _run(vgg19, optim="adam", lr=0.02, steps=20)
     assert r.final["total"] < 0.5 * r.history[0]["total"]

@@ -133,3 +133,22 @@ def test_a_setting_whose_network_is_gone_keeps_its_scored_rows(tmp_path):
     (tmp_path / "generator.safetensors").write_bytes(b"x")  # present: it is run and scored as usual
     assert not kept_without_network(gone, {}, s)
     assert not kept_without_network(Setting("AdaIN", {"method": "adain"}), {}, s)
+
+
+def test_a_stylization_that_failed_is_run_again_when_the_study_is_rerun(tmp_path, monkeypatch):
+    from nst_bench.methods.photo import Photo
+
+    monkeypatch.chdir(tmp_path)
+    s = study(settings_file(tmp_path / "s.yaml", [PHOTO | {"retention.artists": ["hokusai"]}]), tmp_path / "res")
+    real = Photo.build
+
+    def broken(self, cfg, cache):
+        raise RuntimeError("a bug in the method")
+
+    monkeypatch.setattr(Photo, "build", broken)
+    with pytest.raises(UserError, match=r"failed .*fix the cause and rerun the study"):
+        run_retention(s, wandb_mode="disabled")
+    monkeypatch.setattr(Photo, "build", real)  # the cause fixed: the rerun retries the failed stylizations
+    run_retention(s, wandb_mode="disabled")
+    scores = pd.read_json(tmp_path / "res" / "ret" / "scores.jsonl", lines=True)
+    assert len(scores) == 4 * 2  # photos x k, all scored

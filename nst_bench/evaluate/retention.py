@@ -284,7 +284,7 @@ def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode:
                 chunk = unscored[i:i + SCORE_CHUNK]
                 part = setting_sweep(base, setting, [pair for pair, _ in chunk], view_side, out.name)
                 run_sweep(part, executor=executor, results_root=study.results_root, wandb_mode=wandb_mode,
-                          summary=False)
+                          summary=False, retry_failed=True)  # the error below says: fix the cause and rerun
                 runs = {r["trial_id"]: r for r in RunsLog(out / "runs.jsonl").read() if r.get("status") == "ok"}
                 failed = [t.id for _, t in chunk if t.id not in runs]
                 if failed:

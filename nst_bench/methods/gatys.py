@@ -57,7 +57,9 @@ class PixelModule(pl.LightningModule):
                  precision: str = "fp32", levels: int = 1) -> None:
         super().__init__()
         self.objective = objective
-        self.image = nn.Parameter(init.clone())  # the finest level: the pixels themselves when levels == 1
+        # the finest level (the pixels themselves when levels == 1), contiguous whatever the init's strides:
+        # L-BFGS flattens each gradient with view(-1), which fails on a channels-last or cropped image
+        self.image = nn.Parameter(init.clone(memory_format=torch.contiguous_format))
         h, w = init.shape[-2:]
         self.coarse = nn.ParameterList(nn.Parameter(init.new_zeros(*init.shape[:2], -(-h // 2**k), -(-w // 2**k)))
                                        for k in range(1, levels))
