@@ -32,12 +32,10 @@ def shortlist(history: pd.DataFrame, photos_peak: float, peak_ratio: float, min_
 def photos_grid_peak(run: Path) -> float:
     """The held-out photos' own grid peak: ``references.json`` is written when training starts; runs made before
     it have the same scores in ``metrics.json`` once they finish."""
-    for name, keys in (("references.json", ()), ("metrics.json", ("references",))):
-        if (run / name).is_file():
-            data = json.loads((run / name).read_text())
-            for k in keys:
-                data = data[k]
-            return data["photos"]["grid_peak"]
+    if (run / "references.json").is_file():
+        return json.loads((run / "references.json").read_text())["photos"]["grid_peak"]
+    if (run / "metrics.json").is_file():
+        return json.loads((run / "metrics.json").read_text())["references"]["photos"]["grid_peak"]
     raise SystemExit(f"{run} has neither references.json nor metrics.json: pass --photos-peak (1.17 for "
                      "landscapes256)")
 

@@ -40,6 +40,7 @@ import pandas as pd
 import yaml
 
 from nst_bench.errors import UserError
+from nst_bench.sweeps.store import RunsLog
 
 DIRECTIVE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 # measured-looking numbers typed into prose: decimals, thousands separators, percentages, multipliers
@@ -68,10 +69,8 @@ class Page:
             except yaml.YAMLError as e:
                 where = getattr(e, "problem_mark", None)
                 line = f" line {where.line + 2}" if where else ""
-                raise UserError(
-                    f"{path}{line}: the front matter is not valid YAML ({getattr(e, 'problem', e)}); "
-                    "quote a value that holds ': '"
-                ) from None
+                raise UserError(f"{path}{line}: the front matter is not valid YAML ({getattr(e, 'problem', e)}); "
+                                "quote a value that holds ': '") from None
         return cls(folder, meta, text)
 
 
@@ -170,7 +169,7 @@ class Renderer:
                 raise PageError(f"ratio needs A / B, got {text!r}")
             cut = args.index("/")
             top, file = self.number(args[:cut])
-            bottom, _ = self.number(args[cut + 1 :], file)
+            bottom, _ = self.number(args[cut + 1:], file)
             return format(top / bottom, fmt)
         if kind == "table":
             return self.table(args, given or "auto")
@@ -183,10 +182,8 @@ class Renderer:
             return f"`{args[0]}`"
         if kind == "provenance":
             return self.provenance(args[0] if args else None)
-        raise PageError(
-            f"{self.page.folder}/page.md: unknown directive {kind!r} "
-            "(value, text, ratio, table, include, figure, file, provenance)"
-        )
+        raise PageError(f"{self.page.folder}/page.md: unknown directive {kind!r} "
+                        "(value, text, ratio, table, include, figure, file, provenance)")
 
     def table(self, args: list[str], fmt: str) -> str:
         opts = dict(a.split("=", 1) for a in args[1:])
@@ -222,14 +219,7 @@ class Renderer:
     def provenance_records(self, log: str | None) -> list[dict[str, Any] | None]:
         if log is None:
             return [json.loads(p.read_text()).get("provenance") for p in sorted(self.page.folder.rglob("metrics.json"))]
-        path, records = self.path(log), []
-        for n, line in enumerate(path.read_text().splitlines(), 1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line).get("provenance"))
-                except json.JSONDecodeError:
-                    raise PageError(f"{path} line {n} is not JSON: repair or drop that line") from None
-        return records
+        return [row.get("provenance") for row in RunsLog(self.path(log)).read()]  # a torn line is skipped
 
     def render(self) -> str:
         meta, out = self.page.meta, []
@@ -278,10 +268,8 @@ def check(folders: list[Path]) -> list[str]:
             continue
         typed = bare_numbers(page.body)
         if typed:
-            problems.append(
-                f"{folder}/page.md types numbers by hand ({', '.join(typed[:5])}): read them from the "
-                "data with {{ value ... }}, or put a setting in backticks"
-            )
+            problems.append(f"{folder}/page.md types numbers by hand ({', '.join(typed[:5])}): read them from the "
+                            "data with {{ value ... }}, or put a setting in backticks")
         if not readme.is_file() or readme.read_text() != text:
             old = readme.read_text().splitlines() if readme.is_file() else []
             new = text.splitlines()
