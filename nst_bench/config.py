@@ -103,11 +103,13 @@ class CycleGANConfig:
     blocks: int = 9  # residual blocks (the paper: 9 at 256 px)
     upsample: str = "transposed"  # transposed (the paper) | nearest | bilinear: a resize, then a 3x3 conv
     g_antialias: bool = False  # generators: a blur before each stride-2 conv and after each x2 upsampling
+    g_skip: bool = False  # generators add their output to the photo (before the tanh): they start as the identity
     g_norm: str = "instance"  # generators' norm: instance (the paper) | pixel (no image-wide statistic) | pixel_decoder
     d_width: int = 64  # discriminator channels
     d_spectral_norm: bool = False  # spectral norm on every discriminator conv (Miyato et al. 2018): caps how
     #   sharply D can react to a pattern, so it cannot run away from the generator
     d_antialias: bool = False  # a fixed blur before each of the discriminators' stride-2 convs (Zhang 2019)
+    d_blur_input: bool = True  # with d_antialias: blur the image itself too (false: D sees the pixels as they are)
     lr: float = 2e-4
     d_lr: float | None = None  # the discriminators' learning rate; None = lr
     g_ema: float = 0.0  # > 0: scored, sampled and saved generators are an exponential moving average of the
@@ -436,7 +438,8 @@ LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_
                               "cyclegan.d_spectral_norm": False, "cyclegan.d_lr": None,
                               "cyclegan.d_antialias": False, "tracking.score_outputs": True,
                               "cyclegan.g_antialias": False, "cyclegan.g_norm": "instance",
-                              "cyclegan.g_ema": 0.0}
+                              "cyclegan.g_ema": 0.0, "cyclegan.d_blur_input": True,
+                              "cyclegan.g_skip": False}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

@@ -204,11 +204,35 @@ def test_an_antialiased_discriminator_is_blind_to_a_2px_checkerboard_that_the_pl
     torch.manual_seed(0)
     flat = torch.full((1, 3, 64, 64), 0.5)
     checker = flat + 0.2 * ((torch.arange(64)[:, None] + torch.arange(64)[None, :]) % 2 * 2 - 1)
-    for antialias, blind in ((True, True), (False, False)):
-        d = PatchDiscriminator(width=8, antialias=antialias)
+    for antialias, blur_input, blind in ((True, True, True), (False, True, False), (True, False, False)):
+        d = PatchDiscriminator(width=8, antialias=antialias, blur_input=blur_input)
         init_weights(d)
-        with torch.no_grad():
+        with torch.no_grad():  # blur_input=False: the inner blurs stay, the image reaches the first conv as it is
             assert torch.allclose(d(flat), d(checker), atol=1e-6) == blind
+
+
+def test_a_skip_generator_starts_as_the_identity_learns_a_change_and_its_file_keeps_the_skip(tmp_path):
+    torch.manual_seed(0)
+    photo = torch.nn.functional.interpolate(torch.rand(1, 3, 5, 5), size=40, mode="bilinear") * 0.9 + 0.05
+    plain, skip = ResnetGenerator(8, 2, "bilinear"), ResnetGenerator(8, 2, "bilinear", skip=True)
+    for g in (plain, skip):
+        init_weights(g)
+    with torch.no_grad():
+        assert (skip(photo) - photo).abs().max() < 1e-4  # an output of 0 returns the photo
+        assert (plain(photo) - photo).abs().mean() > 0.1  # the paper's generator starts far from it
+    opt = torch.optim.Adam(skip.parameters(), 3e-3)
+    target = photo * 0.5 + 0.4  # a paler, lower-contrast photo: the skip does not hold the output at the photo
+    for _ in range(60):
+        loss = (skip(photo) - target).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss < 0.5 * (photo - target).abs().mean()
+    save_generator(skip, tmp_path / "g.safetensors")
+    loaded, meta = load_generator(tmp_path / "g.safetensors")
+    assert meta["skip"] is True and loaded.skip
+    with torch.no_grad():
+        assert torch.allclose(loaded(photo), skip(photo), atol=1e-6)
 
 
 def test_an_antialiased_generator_follows_a_one_pixel_shift_more_closely_than_the_plain_one():

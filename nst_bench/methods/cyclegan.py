@@ -103,6 +103,9 @@ def up_block(c_in: int, c_out: int, upsample: str, norm: str = "instance", antia
     return [resize, *([Blur()] if antialias else []), *conv_block(c_in, c_out, 3, norm=norm)]
 
 
+SKIP_CLAMP = 0.995  # atanh of the photo stays finite: its extremes come back as 0.25% and 99.75%
+
+
 class ResnetGenerator(nn.Module):
     """c7s1-w, d2w, d4w, ``blocks`` x R4w, u2w, uw, c7s1-3 with tanh (Johnson's layout, as in the paper).
     ``antialias`` and ``norm="pixel"`` are this project's answers to the grid and the dark dots (results/cyclegan);
@@ -112,9 +115,10 @@ class ResnetGenerator(nn.Module):
     there, 1-3.5% in the residual blocks, under 1% in the encoder). The defaults are the paper's generator."""
 
     def __init__(self, width: int = 64, blocks: int = 9, upsample: str = "transposed", *, antialias: bool = False,
-                 norm: str = "instance") -> None:
+                 norm: str = "instance", skip: bool = False) -> None:
         super().__init__()
         self.width, self.blocks, self.upsample, self.antialias, self.norm = width, blocks, upsample, antialias, norm
+        self.skip = skip
         if norm not in NORMS:
             raise UserError(f"unknown cyclegan.g_norm {norm!r}: choose {', '.join(NORMS)}")
         down, up = NORMS[norm]
@@ -124,22 +128,31 @@ class ResnetGenerator(nn.Module):
             *conv_block(2 * w, 4 * w, 3, 2, antialias=antialias, **kw),
             *[ResidualBlock(4 * w, down) for _ in range(blocks)],
             *up_block(4 * w, 2 * w, upsample, up, antialias), *up_block(2 * w, w, upsample, up, antialias),
-            nn.ReflectionPad2d(3), nn.Conv2d(w, 3, 7), nn.Tanh())
+            nn.ReflectionPad2d(3), nn.Conv2d(w, 3, 7))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """RGB [0, 1] in and out; sizes not divisible by 4 are resampled back to the input's."""
-        y = (self.net(x * 2 - 1) + 1) / 2
-        return F.interpolate(y, size=(x.shape[-2], x.shape[-1]), mode="bilinear", align_corners=False)
+        """RGB [0, 1] in and out; sizes not divisible by 4 are resampled back to the input's. With ``skip`` the
+        network's output is added to the input before the tanh (the input mapped through atanh, so that an output of
+        0 returns the photo): the generator starts as the identity and learns only the change, instead of learning
+        to pass every pixel of the photo through a bottleneck at a quarter of its resolution."""
+        x2 = x * 2 - 1
+        z = self.net(x2)
+        z = F.interpolate(z, size=(x.shape[-2], x.shape[-1]), mode="bilinear", align_corners=False)
+        if self.skip:
+            z = z + torch.atanh(x2.clamp(-SKIP_CLAMP, SKIP_CLAMP)).to(z.dtype)
+        return (torch.tanh(z) + 1) / 2
 
 
 class PatchDiscriminator(nn.Module):
     """70x70 PatchGAN: C64 (no norm) - C128 - C256 - C512 (stride 1) - 1-channel map of real/fake scores.
-    ``antialias`` puts a fixed blur before each stride-2 conv (the receptive field grows by a few pixels)."""
+    ``antialias`` puts a fixed blur before each stride-2 conv (the receptive field grows by a few pixels);
+    ``blur_input=False`` leaves out the first of them, the one on the image itself, so that D still sees detail
+    finer than a 4-pixel period (brushwork, and a blur where a painting would have it)."""
 
-    def __init__(self, width: int = 64, layers: int = 3, antialias: bool = False) -> None:
+    def __init__(self, width: int = 64, layers: int = 3, antialias: bool = False, blur_input: bool = True) -> None:
         super().__init__()
         blur = [Blur()] if antialias else []
-        mods: list[nn.Module] = [*blur, nn.Conv2d(3, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        mods: list[nn.Module] = [*(blur if blur_input else []), nn.Conv2d(3, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         c = width
         for i in range(1, layers + 1):
             c_out = width * min(2 ** i, 8)
@@ -163,12 +176,15 @@ class PatchDiscriminator(nn.Module):
 
 
 def init_weights(module: nn.Module, std: float = 0.02) -> None:
-    """The paper's init: conv weights N(0, 0.02), biases 0 (instance norm here has no affine parameters)."""
+    """The paper's init: conv weights N(0, 0.02), biases 0 (instance norm here has no affine parameters). A
+    generator with ``skip`` gets a zero last conv, so that it starts exactly as the identity."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, std)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+    if isinstance(module, ResnetGenerator) and module.skip:
+        nn.init.zeros_(module.net[-1].weight)
 
 
 class ImagePool:
@@ -308,14 +324,15 @@ HINT = "train one with `nst-bench train cyclegan` and pass its generator.safeten
 
 def save_generator(g: ResnetGenerator, path: Path, **meta: Any) -> Path:
     return save_network_file(g, path, {"format": FORMAT, "width": g.width, "blocks": g.blocks,
-                                       "upsample": g.upsample, "antialias": g.antialias, "norm": g.norm, **meta})
+                                       "upsample": g.upsample, "antialias": g.antialias, "norm": g.norm, "skip": g.skip,
+                                       **meta})
 
 
 def load_generator(path: str | Path) -> tuple[ResnetGenerator, dict[str, Any]]:
     """A trained photo -> artist generator (eval mode) and its metadata."""
     tensors, meta = load_network_file(path, FORMAT, "CycleGAN generator", HINT)
     g = ResnetGenerator(meta["width"], meta["blocks"], meta["upsample"], antialias=meta.get("antialias", False),
-                        norm=meta.get("norm", "instance"))  # files from before these keys: the paper's
+                        norm=meta.get("norm", "instance"), skip=meta.get("skip", False))  # older files: the paper's
     g.load_state_dict(tensors)
     return g.eval().requires_grad_(False), meta
 

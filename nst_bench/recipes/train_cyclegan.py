@@ -170,8 +170,9 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
             "held_out_paintings": [str(p) for p in held_paintings]}
 
     torch.manual_seed(cfg.seed)
-    nets = [*(ResnetGenerator(c.width, c.blocks, c.upsample, antialias=c.g_antialias, norm=c.g_norm) for _ in "ab"),
-            *(PatchDiscriminator(c.d_width, antialias=c.d_antialias) for _ in "ab")]
+    g_kw = {"antialias": c.g_antialias, "norm": c.g_norm, "skip": c.g_skip}
+    nets = [*(ResnetGenerator(c.width, c.blocks, c.upsample, **g_kw) for _ in "ab"),
+            *(PatchDiscriminator(c.d_width, antialias=c.d_antialias, blur_input=c.d_blur_input) for _ in "ab")]
     for n in nets:
         init_weights(n)
     if c.d_spectral_norm:
