@@ -1,4 +1,6 @@
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -92,23 +94,29 @@ def test_a_verdict_depends_on_the_image_and_its_seed_not_on_what_is_scored_besid
 
 def test_the_artist_classifier_reads_its_painting_features_back_from_the_cache_and_fits_the_same_probes(
         tmp_path, monkeypatch):
-    data = SHARED / "data"
-    paintings = {"monet": sorted((data / "paintings256/monet").glob("*.jpg"))[:3],
-                 "van_gogh": sorted((data / "paintings256/van_gogh").glob("*.jpg"))[:3]}
+    data, folder = SHARED / "data", tmp_path / "paintings"
+    folder.mkdir()
+    paintings = {a: [Path(shutil.copy(p, folder)) for p in sorted((data / f"paintings256/{a}").glob("*.jpg"))[:3]]
+                 for a in ("monet", "van_gogh")}
     classifier = imagenet_classifier("efficientnet_lite0")
-    fit = dict(folds=3, crops=2, size=96, epochs=20, progress=False, cache=tmp_path)
+    fit = dict(folds=3, crops=2, size=96, epochs=20, progress=False, cache=tmp_path / "cache")
     first = fit_folded_probe(classifier, paintings, **fit)
-    assert len(list(tmp_path.glob("*.pt"))) == 1
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 1
 
     def no_features(*args, **kwargs):
         raise AssertionError("features recomputed although they are cached")
 
     monkeypatch.setattr(classifier, "features", no_features)
+    for p in folder.iterdir():  # the same bytes with new times (../shared is copied afresh each session)
+        os.utime(p, (1e9, 1e9))
     second = fit_folded_probe(classifier, paintings, **fit)
     assert second.fold == first.fold and second.heldout == first.heldout
     assert all(torch.equal(a.weight, b.weight) for a, b in zip(first.probes, second.probes))
     with pytest.raises(AssertionError, match="recomputed"):  # other paintings: another key, computed again
         fit_folded_probe(classifier, {"monet": paintings["monet"][:2], "van_gogh": paintings["van_gogh"]}, **fit)
+    shutil.copy(paintings["van_gogh"][0], paintings["monet"][0])  # same names, other bytes: computed again
+    with pytest.raises(AssertionError, match="recomputed"):
+        fit_folded_probe(classifier, paintings, **fit)
 
 
 def test_painting_features_killed_part_way_go_on_from_the_last_save_and_equal_an_unbroken_run(

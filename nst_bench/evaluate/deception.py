@@ -26,6 +26,7 @@ from nst_bench.data.images import load_image
 from nst_bench.evaluate.artists import ArtistProbe, fit_probe, random_crops
 from nst_bench.evaluate.protocol import draw_seed
 from nst_bench.nets.classifier import Classifier
+from nst_bench.nets.weights import sha256
 
 FEATURES_SAVE_EVERY = 25  # paintings between saves of the features computed so far (about a minute of work)
 FEATURES_VERSION = 1  # bump when random_crops or load_image change what the cached features would be
@@ -97,18 +98,24 @@ def _atomic_torch_save(path: Path, data: object) -> None:
     tmp.replace(path)
 
 
+def features_key(classifier: Classifier, items: list[tuple[str, Path]], crops: int, size: int, seed: int) -> str:
+    """The cache name of ``painting_features``: a digest of everything that decides them."""
+    files = [(str(p), sha256(p)) for _, p in items]
+    describe = getattr(classifier, "describe", lambda: classifier.name)
+    key = hashlib.sha256(json.dumps([FEATURES_VERSION, describe(), crops, size, seed, files], default=str).encode())
+    return key.hexdigest()[:16]
+
+
 def painting_features(classifier: Classifier, items: list[tuple[str, Path]], crops: int, size: int, seed: int,
                       progress: bool = True, cache: Path | None = None) -> list[torch.Tensor]:
     """Classifier features of ``crops`` crops of every painting (the whole painting first); the slow part of the
     artist classifier (minutes for a few hundred paintings), so kept in ``cache`` under a key of everything that
     decides them: the classifier (name, weights, view), the crops, the side, the seed, the paintings in order (the
-    crops' random stream runs through them in turn) with each file's size and time, and ``FEATURES_VERSION``. The
+    crops' random stream runs through them in turn) with each file's sha256 (not its time: ../shared is copied
+    afresh each session, and a key of times missed every time), and ``FEATURES_VERSION``. The
     features computed so far and the random stream's state are saved every ``FEATURES_SAVE_EVERY`` paintings, so a
     killed run loses at most that many."""
-    files = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for _, p in items]
-    describe = getattr(classifier, "describe", lambda: classifier.name)
-    key = hashlib.sha256(json.dumps([FEATURES_VERSION, describe(), crops, size, seed, files], default=str).encode())
-    path = cache / f"{key.hexdigest()[:16]}.pt" if cache is not None else None
+    path = cache / f"{features_key(classifier, items, crops, size, seed)}.pt" if cache is not None else None
     partial = path.with_suffix(".partial.pt") if path is not None else None
     if path is not None and path.is_file():
         partial.unlink(missing_ok=True)  # left by a kill between the last two lines below
