@@ -20,22 +20,10 @@ from .conftest import ROOT
 def study(tmp_path):
     folder = tmp_path / "study"
     (folder / "a").mkdir(parents=True)
-    (folder / "a" / "metrics.json").write_text(
-        json.dumps(
-            {
-                "final": {"style": 12.3456},
-                "val_history": [{"l1": 0.5}, {"l1": 0.25}],
-                "provenance": {
-                    "nst_bench": "0.1.0",
-                    "git_commit": "abcdef123456",
-                    "date": "2026-12-01",
-                    "torch": "2.14.1",
-                    "threads": 2,
-                    "dtype": "float32",
-                },
-            }
-        )
-    )
+    (folder / "a" / "metrics.json").write_text(json.dumps({
+        "final": {"style": 12.3456}, "val_history": [{"l1": 0.5}, {"l1": 0.25}],
+        "provenance": {"nst_bench": "0.1.0", "git_commit": "abcdef123456", "date": "2026-12-01", "torch": "2.14.1",
+                       "threads": 2, "dtype": "float32"}}))
     (folder / "runtime.csv").write_text("method,size,seconds\ngatys,256,300.0\ngatys,512,1500.0\nadain,512,1.5\n")
     (folder / "grid.jpg").write_bytes(b"jpg")
     (folder / "page.md").write_text(
@@ -45,8 +33,7 @@ def study(tmp_path):
         "Gatys at 512 px takes {{ value runtime.csv seconds method=gatys size=512 fmt=,.0f }} s, "
         "{{ ratio runtime.csv seconds method=gatys size=512 / seconds method=adain size=512 fmt=,.0f }}x AdaIN.\n\n"
         "{{ table runtime.csv cols=method,seconds size=512 fmt=.1f }}\n\n{{ figure grid.jpg the grid }}\n\n"
-        "{{ provenance }}\n"
-    )
+        "{{ provenance }}\n")
     return folder
 
 
@@ -107,18 +94,9 @@ def test_committed_study_pages_agree_with_their_data_and_a_hand_edit_fails(tmp_p
 
 
 def test_provenance_from_a_log_counts_its_rows_and_those_without_a_record(study):
-    rows = [
-        {
-            "provenance": {
-                "nst_bench": "0.1.0",
-                "git_commit": "1234567abc",
-                "date": "2026-12-02",
-                "torch": "2.14.1",
-                "threads": 2,
-                "dtype": "float32",
-            }
-        }
-    ] * 3 + [{"provenance": None}, {}]
+    record = {"nst_bench": "0.1.0", "git_commit": "1234567abc", "date": "2026-12-02", "torch": "2.14.1", "threads": 2,
+              "dtype": "float32"}
+    rows = [{"provenance": record}] * 3 + [{"provenance": None}, {}]
     (study / "scores.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (study / "page.md").write_text("# x\n\n{{ provenance scores.jsonl }}\n")
     text = pages.render(study)
