@@ -137,7 +137,8 @@ class ResnetGenerator(nn.Module):
         to pass every pixel of the photo through a bottleneck at a quarter of its resolution."""
         x2 = x * 2 - 1
         z = self.net(x2)
-        z = F.interpolate(z, size=(x.shape[-2], x.shape[-1]), mode="bilinear", align_corners=False)
+        if z.shape[-2:] != x.shape[-2:]:
+            z = F.interpolate(z, size=(x.shape[-2], x.shape[-1]), mode="bilinear", align_corners=False)
         if self.skip:
             z = z + torch.atanh(x2.clamp(-SKIP_CLAMP, SKIP_CLAMP)).to(z.dtype)
         return (torch.tanh(z) + 1) / 2
