@@ -323,7 +323,9 @@ CYCLEGAN_FLAGS: dict[str, str] = {
     "domain_a": "cyclegan.domain_a", "domain_b": "cyclegan.domain_b", "lr": "cyclegan.lr",
     "width": "cyclegan.width", "blocks": "cyclegan.blocks", "upsample": "cyclegan.upsample",
     "d_lr": "cyclegan.d_lr", "d_spectral_norm": "cyclegan.d_spectral_norm", "g_antialias": "cyclegan.g_antialias",
-    "g_norm": "cyclegan.g_norm", "g_ema": "cyclegan.g_ema",
+    "g_norm": "cyclegan.g_norm", "g_ema": "cyclegan.g_ema", "g_skip": "cyclegan.g_skip",
+    "d_blur_input": "cyclegan.d_blur_input", "lambda_cycle": "cyclegan.lambda_cycle",
+    "lambda_identity": "cyclegan.lambda_identity",
 }
 
 
@@ -381,6 +383,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="generators' normalisation: instance (default), pixel, or pixel in the upsampling only")
     c.add_argument("--g-ema", type=float, help="score and save a moving average of the generators with this decay "
                    "(e.g. 0.999; default 0: the trained weights)")
+    c.add_argument("--g-skip", action="store_true", default=None,
+                   help="generators add their output to the photo: they start as the identity and learn the change")
+    c.add_argument("--d-blur-input", action=argparse.BooleanOptionalAction, default=None,
+                   help="with cyclegan.d_antialias: blur the image before the discriminators' first conv (default yes)")
+    c.add_argument("--lambda-cycle", type=float, help="weight of the L1 cycle loss (default 10)")
+    c.add_argument("--lambda-identity", type=float,
+                   help="identity loss weight, relative to --lambda-cycle (default 0.5; 0 turns it off)")
     _add_train_flags(c, steps=2000, batch=4, crop=256)
     c.set_defaults(func=_train, flags=CYCLEGAN_FLAGS, method="cyclegan", recipe="nst_bench.recipes.train_cyclegan",
                    network="generator.safetensors", run_name=_cyclegan_run_name)

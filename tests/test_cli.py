@@ -161,3 +161,24 @@ def test_initial_loss_is_the_start_image_for_every_optimiser(tmp_path):
         initial[opt] = m["initial"]["style"]
         assert m["style_reduction"] == pytest.approx(m["initial"]["style"] / m["final"]["style"])
     assert initial["lbfgs"] == pytest.approx(initial["adam"], rel=1e-5)  # the same start image, the same loss
+
+
+def test_cyclegan_flags_reach_the_config(tmp_path, monkeypatch):
+    import types
+
+    import nst_bench.recipes.train_cyclegan as recipe
+
+    seen = {}
+
+    def fake_train(cfg, **_):
+        seen["cfg"] = cfg
+        return types.SimpleNamespace(as_dict=lambda: {"held_out": {}, "steps": 0, "seconds": 0})
+
+    monkeypatch.setattr(recipe, "train", fake_train)
+    base = ["train", "cyclegan", "--out", str(tmp_path), "--no-progress"]
+    assert main([*base, "--g-skip", "--no-d-blur-input", "--lambda-cycle", "2", "--lambda-identity", "0"]) == 0
+    c = seen["cfg"].cyclegan
+    assert (c.g_skip, c.d_blur_input, c.lambda_cycle, c.lambda_identity) == (True, False, 2.0, 0.0)
+    assert main(base) == 0  # unset flags leave the defaults
+    c = seen["cfg"].cyclegan
+    assert (c.g_skip, c.d_blur_input, c.lambda_cycle, c.lambda_identity) == (False, True, 10.0, 0.5)
