@@ -19,11 +19,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
-from nst_bench.config import RunConfig
+from nst_bench.config import CycleGANConfig, RunConfig
 from nst_bench.data.datasets import RandomCrops, UnpairedCrops, readable, split_holdout
 from nst_bench.data.images import list_images, save_image
 from nst_bench.errors import UserError
@@ -136,6 +137,20 @@ def kept_generator(out: Path, step: int) -> Path:
     return out / "generators" / f"step_{step:06d}.safetensors"
 
 
+def build_networks(c: CycleGANConfig) -> list[nn.Module]:
+    """G_ab, G_ba, D_a, D_b as the config describes them, initialised as the paper does; a checkpoint's state dict
+    loads into the same list (``experiments/cyclegan_d_probe.py``)."""
+    g_kw = {"antialias": c.g_antialias, "norm": c.g_norm, "skip": c.g_skip}
+    nets: list[nn.Module] = [
+        *(ResnetGenerator(c.width, c.blocks, c.upsample, **g_kw) for _ in "ab"),
+        *(PatchDiscriminator(c.d_width, antialias=c.d_antialias, blur_input=c.d_blur_input) for _ in "ab")]
+    for n in nets:
+        init_weights(n)
+    if c.d_spectral_norm:
+        nets[2:] = [d.spectral_normalize() for d in nets[2:]]
+    return nets
+
+
 def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
           cache: ProcessCache | None = None) -> RunMetrics:
     """Train (or resume training) photo <-> artist; returns what is written to ``metrics.json``."""
@@ -170,14 +185,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
             "held_out_paintings": [str(p) for p in held_paintings]}
 
     torch.manual_seed(cfg.seed)
-    g_kw = {"antialias": c.g_antialias, "norm": c.g_norm, "skip": c.g_skip}
-    nets = [*(ResnetGenerator(c.width, c.blocks, c.upsample, **g_kw) for _ in "ab"),
-            *(PatchDiscriminator(c.d_width, antialias=c.d_antialias, blur_input=c.d_blur_input) for _ in "ab")]
-    for n in nets:
-        init_weights(n)
-    if c.d_spectral_norm:
-        nets[2:] = [d.spectral_normalize() for d in nets[2:]]
-    module = CycleGANModule(*nets, lr=c.lr, beta1=c.beta1, lambda_cycle=c.lambda_cycle,
+    module = CycleGANModule(*build_networks(c), lr=c.lr, beta1=c.beta1, lambda_cycle=c.lambda_cycle,
                             lambda_identity=c.lambda_identity, pool_size=c.pool_size, steps=t.steps,
                             decay_from=round(c.decay_from * t.steps), cycle_noise=c.cycle_noise, d_lr=c.d_lr,
                             g_ema=c.g_ema)
