@@ -325,7 +325,7 @@ CYCLEGAN_FLAGS: dict[str, str] = {
     "d_lr": "cyclegan.d_lr", "d_spectral_norm": "cyclegan.d_spectral_norm", "g_antialias": "cyclegan.g_antialias",
     "g_norm": "cyclegan.g_norm", "g_ema": "cyclegan.g_ema", "g_skip": "cyclegan.g_skip",
     "d_blur_input": "cyclegan.d_blur_input", "lambda_cycle": "cyclegan.lambda_cycle",
-    "lambda_identity": "cyclegan.lambda_identity",
+    "lambda_identity": "cyclegan.lambda_identity", "d_features": "cyclegan.d_features",
 }
 
 
@@ -387,6 +387,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="generators add their output to the photo: they start as the identity and learn the change")
     c.add_argument("--d-blur-input", action=argparse.BooleanOptionalAction, default=None,
                    help="with cyclegan.d_antialias: blur the image before the discriminators' first conv (default yes)")
+    c.add_argument("--d-features", choices=CHOICES["cyclegan.d_features"],
+                   help="discriminators read pixels (none, default) or frozen VGG16 relu4_3 features (vgg16)")
     c.add_argument("--lambda-cycle", type=float, help="weight of the L1 cycle loss (default 10)")
     c.add_argument("--lambda-identity", type=float,
                    help="identity loss weight, relative to --lambda-cycle (default 0.5; 0 turns it off)")

@@ -110,6 +110,7 @@ class CycleGANConfig:
     #   sharply D can react to a pattern, so it cannot run away from the generator
     d_antialias: bool = False  # a fixed blur before each of the discriminators' stride-2 convs (Zhang 2019)
     d_blur_input: bool = True  # with d_antialias: blur the image itself too (false: D sees the pixels as they are)
+    d_features: str = "none"  # none (the paper: D reads pixels) | vgg16: a PatchGAN head on frozen VGG16 relu4_3
     lr: float = 2e-4
     d_lr: float | None = None  # the discriminators' learning rate; None = lr
     g_ema: float = 0.0  # > 0: scored, sampled and saved generators are an exponential moving average of the
@@ -351,6 +352,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "gatys.precision": ("fp32", "bf16"),
     "cyclegan.upsample": ("transposed", "nearest", "bilinear"),
     "cyclegan.g_norm": ("instance", "pixel", "pixel_decoder"),
+    "cyclegan.d_features": ("none", "vgg16"),
     "video.flow": ("farneback", "raft_small", "raft_large"),
 }
 
@@ -439,7 +441,7 @@ LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_
                               "cyclegan.d_antialias": False, "tracking.score_outputs": True,
                               "cyclegan.g_antialias": False, "cyclegan.g_norm": "instance",
                               "cyclegan.g_ema": 0.0, "cyclegan.d_blur_input": True,
-                              "cyclegan.g_skip": False}
+                              "cyclegan.g_skip": False, "cyclegan.d_features": "none"}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

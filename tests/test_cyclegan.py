@@ -378,3 +378,32 @@ def test_the_generators_average_trails_the_trained_weights_and_is_what_gets_scor
     assert any(k.startswith("g_ab_ema.") for k in state) and any(k.startswith("g_ba_ema.") for k in state)
     plain = CycleGANModule(*nets)
     assert plain.generators() == (plain.g_ab, plain.g_ba) and not any("ema" in k for k in plain.state_dict())
+
+
+def test_a_feature_discriminator_trains_only_its_head_keeps_the_encoder_out_of_its_file_and_tells_paintings_apart():
+    import pytest
+
+    from nst_bench.config import CycleGANConfig
+    from nst_bench.data.images import load_image
+    from nst_bench.errors import UserError
+    from nst_bench.methods.cyclegan import FeatureDiscriminator, lsgan
+    from nst_bench.recipes.train_cyclegan import build_networks
+
+    from .conftest import CONTENT, STYLE
+
+    torch.manual_seed(0)
+    *_, d_a, d_b = build_networks(CycleGANConfig(width=8, blocks=1, d_width=8, d_features="vgg16"))
+    assert isinstance(d_b, FeatureDiscriminator) and d_a.encoder[0] is d_b.encoder[0]  # one VGG for both
+    assert all(k.startswith("head.") for k in d_b.state_dict())  # the frozen weights are not saved per run
+    photo, painting = (load_image(p, 96)[..., :64, :64] for p in (CONTENT, STYLE))
+    opt = torch.optim.Adam(d_b.parameters(), 2e-4, betas=(0.5, 0.999))
+    for _ in range(30):
+        loss = 0.5 * (lsgan(d_b(painting), True) + lsgan(d_b(photo), False))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert all(p.grad is None for p in d_b.encoder[0].parameters())
+    with torch.no_grad():
+        assert d_b(painting).mean() - d_b(photo).mean() > 0.5
+    with pytest.raises(UserError, match="d_spectral_norm applies to the pixel discriminator"):
+        build_networks(CycleGANConfig(d_features="vgg16", d_spectral_norm=True))

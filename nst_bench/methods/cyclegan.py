@@ -176,6 +176,26 @@ class PatchDiscriminator(nn.Module):
         return self
 
 
+class FeatureDiscriminator(nn.Module):
+    """A PatchGAN head on a frozen pretrained encoder's features (after Sauer et al. 2021, "Projected GANs converge
+    faster"): a pixel discriminator here learns from scratch, one crop a step, and after 5,000 steps still scores
+    a held-out painting barely above a photo (results/cyclegan, d_probe.json); features that already tell textures
+    apart leave the head less to learn. The encoder is shared by both discriminators and kept out of the
+    parameters and the state dict (a list, not a submodule): it is never trained and its weights are on disk."""
+
+    def __init__(self, encoder: nn.Module, layer: str, channels: int, width: int = 256) -> None:
+        super().__init__()
+        self.encoder, self.layer = [encoder], layer
+        self.head = nn.Sequential(nn.Conv2d(channels, width, 4, 1, 1), nn.InstanceNorm2d(width),
+                                  nn.LeakyReLU(0.2, True), nn.Conv2d(width, 1, 4, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        encoder = self.encoder[0]
+        if next(encoder.parameters()).device != x.device:
+            encoder.to(x.device)
+        return self.head(encoder(x, [self.layer])[self.layer])
+
+
 def init_weights(module: nn.Module, std: float = 0.02) -> None:
     """The paper's init: conv weights N(0, 0.02), biases 0 (instance norm here has no affine parameters). A
     generator with ``skip`` gets a zero last conv, so that it starts exactly as the identity."""

@@ -33,12 +33,14 @@ from nst_bench.losses.painting_domain import PaintingDomain
 from nst_bench.methods.adain import AdaIN
 from nst_bench.methods.cyclegan import (
     CycleGANModule,
+    FeatureDiscriminator,
     PatchDiscriminator,
     ResnetGenerator,
     init_weights,
     save_generator,
 )
 from nst_bench.methods.registry import get_method
+from nst_bench.nets.backbones import build_backbone
 from nst_bench.nets.content_check import ContentCheck
 from nst_bench.recipes.training import Training, photo_split, sample_photos
 from nst_bench.run.cache import ProcessCache
@@ -141,9 +143,15 @@ def build_networks(c: CycleGANConfig) -> list[nn.Module]:
     """G_ab, G_ba, D_a, D_b as the config describes them, initialised as the paper does; a checkpoint's state dict
     loads into the same list (``experiments/cyclegan_d_probe.py``)."""
     g_kw = {"antialias": c.g_antialias, "norm": c.g_norm, "skip": c.g_skip}
-    nets: list[nn.Module] = [
-        *(ResnetGenerator(c.width, c.blocks, c.upsample, **g_kw) for _ in "ab"),
-        *(PatchDiscriminator(c.d_width, antialias=c.d_antialias, blur_input=c.d_blur_input) for _ in "ab")]
+    nets: list[nn.Module] = [ResnetGenerator(c.width, c.blocks, c.upsample, **g_kw) for _ in "ab"]
+    if c.d_features == "vgg16":
+        if c.d_spectral_norm:
+            raise UserError("cyclegan.d_spectral_norm applies to the pixel discriminator: drop it or set "
+                            "cyclegan.d_features: none")
+        encoder = build_backbone("vgg16_tv").eval().requires_grad_(False)
+        nets += [FeatureDiscriminator(encoder, "relu4_3", 512, c.d_width * 4) for _ in "ab"]
+    else:
+        nets += [PatchDiscriminator(c.d_width, antialias=c.d_antialias, blur_input=c.d_blur_input) for _ in "ab"]
     for n in nets:
         init_weights(n)
     if c.d_spectral_norm:
