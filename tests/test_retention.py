@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 from nst_bench.cli import main
 from nst_bench.data.images import load_image
@@ -80,6 +81,13 @@ def test_adding_a_setting_changes_no_other_row_and_no_probe_scores_its_own_paint
     assert record["scored"] == {"settings": 2, "stylizations": len(scores)}
     clean = pd.read_csv(out / "clean.csv")
     assert record["clean"]["enlarged"] == int((clean.short_side < record["clean"]["view_short_side"]).sum())
+    # examples: a row per setting in the study's order, the same 4 photos in each, a bar green where top-1 holds
+    sheet = Image.open(out / "plots" / "examples.jpg").convert("RGB")
+    assert sheet.size == (170 + 4 * (128 + 4), 18 + 2 * (128 + 6 + 4))
+    for i, setting in enumerate(["photo", "AdaIN"]):
+        first = scores[scores.setting == setting].sort_values(["content", "artist", "painting"]).iloc[0]
+        r, g, _ = sheet.getpixel((170 + 64, 18 + i * (128 + 6 + 4) + 128 + 3))
+        assert (g > r) == bool(first.top1), (setting, r, g)
 
     # a third setting, first in the file (a shared random stream would shift every row after it), restricted to
     # every 2nd photo and one artist: the other two settings' rows and their pair stay identical

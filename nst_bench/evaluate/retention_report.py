@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ def headline_rows(table: pd.DataFrame) -> pd.Series:
 
 def retention_table(scores: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
     """Per setting, per artist and pooled over artists: each rate's mean over photos and its photo-bootstrap
-    interval (a photo's value is its mean over its paintings and artists, so nothing is counted twice)."""
+    interval (a photo's value is its mean over its paintings and artists, so nothing is counted twice), and the
+    classifier's most frequent answer with its share of the images."""
     rows = []
     for setting, g in scores.groupby("setting", sort=False):
         groups = [(a, ga) for a, ga in g.groupby("artist", sort=True)]
@@ -49,6 +51,8 @@ def retention_table(scores: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFram
                 row |= {rate: float(means.mean()), f"{rate}_lo": lo, f"{rate}_hi": hi}
             numeric = ga.assign(**{m: pd.to_numeric(ga.get(m), errors="coerce") for m in MEANS})
             row |= {m: float(photo_means(numeric, m).mean()) for m in MEANS}  # photos weigh the same here too
+            counts = ga.pred.value_counts()  # a method that pushes every photo into one class shows here
+            row |= {"top_prediction": counts.index[0], "top_prediction_share": float(counts.iloc[0] / len(ga))}
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -103,6 +107,45 @@ def plot_per_artist(table: pd.DataFrame, clean: float, path: Path) -> Path:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7, ncol=2)
     return save_figure(fig, ax, path)
+
+
+def example_sheet(scores: pd.DataFrame, out: Path, path: Path, order: list[str], photos: int = 6,
+                  size: int = 128) -> Path | None:
+    """One row per setting, one column per photo (the same photos in every row, spread over the classes): each
+    setting's stylization of the photo with its first artist and painting, over a green bar where the classifier
+    still names the photo's class and a red one where it does not. The stylizations live in the trial folders,
+    which are not in git: without them the sheet already on disk stays. Rows follow ``order`` (the study's)."""
+    from PIL import Image, ImageDraw
+
+    settings = [s for s in order if (scores.setting == s).any()]
+    common = sorted(set.intersection(*(set(scores.content[scores.setting == s]) for s in settings)))
+    picked = common[:: max(1, len(common) // photos)][:photos]
+    left, gap, bar = 170, 4, 6
+    sheet = Image.new("RGB", (left + len(picked) * (size + gap), 18 + len(settings) * (size + bar + gap)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, content in enumerate(picked):
+        draw.text((left + j * (size + gap), 2), content[:24], fill="black")
+    pasted = 0
+    for i, setting in enumerate(settings):
+        y = 18 + i * (size + bar + gap)
+        draw.text((4, y + size // 2 - 12), "\n".join(textwrap.wrap(setting, 26)[:3]), fill="black")
+        rows = scores[scores.setting == setting].sort_values(["artist", "painting"])
+        for j, content in enumerate(picked):
+            r = rows[rows.content == content].iloc[0]
+            img = out / str(r.trial_id) / "stylized.jpg"
+            if not img.is_file():
+                continue
+            with Image.open(img) as im:
+                im = im.convert("RGB")
+                im.thumbnail((size, size))
+                sheet.paste(im, (left + j * (size + gap), y))
+            x = left + j * (size + gap)
+            draw.rectangle((x, y + size, x + size - 1, y + size + bar - 1), fill="seagreen" if r.top1 else "firebrick")
+            pasted += 1
+    if not pasted:
+        return path if path.exists() else None
+    sheet.save(path, quality=85)
+    return path
 
 
 def plot_time_vs_top1(table: pd.DataFrame, path: Path) -> Path:
@@ -208,6 +251,7 @@ def write_report(out: Path, protocol: dict[str, Any], settings: list[dict[str, A
     plots.mkdir(exist_ok=True)
     plot_per_artist(table, float(clean_rows.clean_top1.mean()), plots / "top1_per_artist.png")
     plot_time_vs_top1(table, plots / "time_vs_top1.png")
+    example_sheet(scores, out, plots / "examples.jpg", [s["label"] for s in settings])
     keys = pd.DataFrame([{"setting": s["label"], **s["config"]} for s in settings])  # the settings' keys as columns
     plot_against_steps(scores.merge(keys, on="setting", how="left"), plots / "against_steps.png")
     if (wandb_mode or "offline") != "disabled":
