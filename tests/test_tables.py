@@ -44,6 +44,7 @@ def _scored() -> pd.DataFrame:
     for artist, kept in (("hokusai", [1, 1, 1, 0]), ("van_gogh", [0, 0, 1, 0])):
         for i, top1 in enumerate(kept):
             rows.append({"setting": "s", "artist": artist, "content": f"p{i}", "top1": float(top1),
+                         "pred": f"n{i}" if top1 else "wallet",
                          "top5": 1.0, "clean_top1": 1.0, "agreement": float(top1), "deception": 0.0,
                          "gram_distance": 2.0 if artist == "hokusai" else 4.0, "ssim": 0.5, "psnr": 20.0,
                          "lpips": 0.3, "seconds": 1.5, "steps_to_5pct": np.nan})
@@ -60,6 +61,9 @@ def test_retention_table_per_artist_and_pooled_over_photos():
     assert (pooled.top1_lo, pooled.top1_hi) == cluster_ci(photo_means(scores, "top1"), 500, 0)
     assert t.loc["hokusai", "top1_lo"] <= 0.75 <= t.loc["hokusai", "top1_hi"]
     assert t.loc["hokusai", "top5_lo"] == t.loc["hokusai", "top5_hi"] == 1.0  # no spread, no interval
+    # the classifier's most frequent answer: one class for 3 of van_gogh's 4 images, 4 of the 8 pooled
+    assert (t.loc["van_gogh", "top_prediction"], t.loc["van_gogh", "top_prediction_share"]) == ("wallet", 0.75)
+    assert (pooled.top_prediction, pooled.top_prediction_share) == ("wallet", 0.5)
 
 
 def test_paired_table_compares_settings_on_their_common_photos_and_artists():
