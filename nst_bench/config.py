@@ -385,6 +385,9 @@ def validate(cfg: RunConfig) -> RunConfig:
                         f"got {steps}")
     if not 0 <= cfg.cyclegan.g_ema < 1:
         raise UserError(f"cyclegan.g_ema is a decay in [0, 1) (0 = off, e.g. 0.999), got {cfg.cyclegan.g_ema}")
+    if cfg.cyclegan.d_features != "none" and cfg.cyclegan.d_spectral_norm:
+        raise UserError("cyclegan.d_spectral_norm applies to the pixel discriminator: drop it or set "
+                        "cyclegan.d_features: none")
     if not 0 <= cfg.adain.alpha <= 1:
         raise UserError(f"adain.alpha must be in [0, 1], got {cfg.adain.alpha}")
     if cfg.device.startswith("cuda"):

@@ -144,10 +144,7 @@ def build_networks(c: CycleGANConfig) -> list[nn.Module]:
     loads into the same list (``experiments/cyclegan_d_probe.py``)."""
     g_kw = {"antialias": c.g_antialias, "norm": c.g_norm, "skip": c.g_skip}
     nets: list[nn.Module] = [ResnetGenerator(c.width, c.blocks, c.upsample, **g_kw) for _ in "ab"]
-    if c.d_features == "vgg16":
-        if c.d_spectral_norm:
-            raise UserError("cyclegan.d_spectral_norm applies to the pixel discriminator: drop it or set "
-                            "cyclegan.d_features: none")
+    if c.d_features == "vgg16":  # the config refuses spectral norm with it (it applies to pixel convs)
         encoder = build_backbone("vgg16_tv").eval().requires_grad_(False)
         nets += [FeatureDiscriminator(encoder, "relu4_3", 512, c.d_width * 4) for _ in "ab"]
     else:
