@@ -388,7 +388,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--d-blur-input", action=argparse.BooleanOptionalAction, default=None,
                    help="with cyclegan.d_antialias: blur the image before the discriminators' first conv (default yes)")
     c.add_argument("--d-features", choices=CHOICES["cyclegan.d_features"],
-                   help="discriminators read pixels (none, default) or frozen VGG16 relu4_3 features (vgg16)")
+                   help="discriminators read pixels (none, default) or frozen VGG16 relu4_3 features (vgg16; "
+                   "vgg16_avg: with average pooling)")
     c.add_argument("--lambda-cycle", type=float, help="weight of the L1 cycle loss (default 10)")
     c.add_argument("--lambda-identity", type=float,
                    help="identity loss weight, relative to --lambda-cycle (default 0.5; 0 turns it off)")

@@ -110,7 +110,8 @@ class CycleGANConfig:
     #   sharply D can react to a pattern, so it cannot run away from the generator
     d_antialias: bool = False  # a fixed blur before each of the discriminators' stride-2 convs (Zhang 2019)
     d_blur_input: bool = True  # with d_antialias: blur the image itself too (false: D sees the pixels as they are)
-    d_features: str = "none"  # none (the paper: D reads pixels) | vgg16: a PatchGAN head on frozen VGG16 relu4_3
+    d_features: str = "none"  # none (the paper: D reads pixels) | vgg16: a PatchGAN head on frozen VGG16 relu4_3 |
+    #   vgg16_avg: the same with average pooling, a weaker 8-pixel lattice for a periodic pattern to lock to
     lr: float = 2e-4
     d_lr: float | None = None  # the discriminators' learning rate; None = lr
     g_ema: float = 0.0  # > 0: scored, sampled and saved generators are an exponential moving average of the
@@ -352,7 +353,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "gatys.precision": ("fp32", "bf16"),
     "cyclegan.upsample": ("transposed", "nearest", "bilinear"),
     "cyclegan.g_norm": ("instance", "pixel", "pixel_decoder"),
-    "cyclegan.d_features": ("none", "vgg16"),
+    "cyclegan.d_features": ("none", "vgg16", "vgg16_avg"),
     "video.flow": ("farneback", "raft_small", "raft_large"),
 }
 

@@ -405,5 +405,10 @@ def test_a_feature_discriminator_trains_only_its_head_keeps_the_encoder_out_of_i
     assert all(p.grad is None for p in d_b.encoder[0].parameters())
     with torch.no_grad():
         assert d_b(painting).mean() - d_b(photo).mean() > 0.5
+    *_, d_avg = build_networks(CycleGANConfig(width=8, blocks=1, d_width=8, d_features="vgg16_avg"))
+    assert d_avg.encoder[0].pooling == "avg" and d_b.encoder[0].pooling == "max"
+    d_avg.load_state_dict(d_b.state_dict())  # the same head: what differs is the pooling it reads through
+    with torch.no_grad():
+        assert d_avg(photo).shape == d_b(photo).shape and not torch.allclose(d_avg(photo), d_b(photo), atol=1e-3)
     with pytest.raises(UserError, match="d_spectral_norm applies to the pixel discriminator"):  # before any work
         load_config(overrides={"method": "cyclegan", "cyclegan.d_features": "vgg16", "cyclegan.d_spectral_norm": True})

@@ -144,8 +144,9 @@ def build_networks(c: CycleGANConfig) -> list[nn.Module]:
     loads into the same list (``experiments/cyclegan_d_probe.py``)."""
     g_kw = {"antialias": c.g_antialias, "norm": c.g_norm, "skip": c.g_skip}
     nets: list[nn.Module] = [ResnetGenerator(c.width, c.blocks, c.upsample, **g_kw) for _ in "ab"]
-    if c.d_features == "vgg16":  # the config refuses spectral norm with it (it applies to pixel convs)
-        encoder = build_backbone("vgg16_tv").eval().requires_grad_(False)
+    if c.d_features != "none":  # the config refuses spectral norm with it (it applies to pixel convs)
+        pooling = "avg" if c.d_features.endswith("_avg") else "max"
+        encoder = build_backbone("vgg16_tv", pooling=pooling).eval().requires_grad_(False)
         nets += [FeatureDiscriminator(encoder, "relu4_3", 512, c.d_width * 4) for _ in "ab"]
     else:
         nets += [PatchDiscriminator(c.d_width, antialias=c.d_antialias, blur_input=c.d_blur_input) for _ in "ab"]
