@@ -82,3 +82,26 @@ def test_settings_on_different_artists_are_paired_by_photo_each_on_its_own_artis
     row = paired_table(pd.concat([a, b]), n_boot=500, seed=0).iloc[0]
     assert (row.artists, row.photos) == ("hokusai vs van_gogh", 4)
     assert row.a_mean == 0.75 and row.difference == -0.5 and (row.wins, row.losses) == (0, 2)  # 2 ties
+
+
+def test_image_grid_pastes_outputs_and_keeps_the_old_grid_without_trial_folders(tmp_path):
+    from PIL import Image
+
+    from nst_bench.sweeps.report import image_grid
+
+    for name, colour in (("a", (250, 0, 0)), ("b", (0, 0, 250))):
+        (tmp_path / name).mkdir()
+        Image.new("RGB", (64, 48), colour).save(tmp_path / name / "stylized.jpg")
+    runs = pd.DataFrame([{"setting": s, "content": "cat", "style": "wave", "status": "ok", "error": "",
+                          "out": str(tmp_path / s)} for s in ("a", "b")])
+    path = image_grid(runs, tmp_path / "grid.jpg", size=64)
+    sheet = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    left, top = 150, sheet.shape[0] - 68  # one row, 64 px cells 4 px apart under the column labels
+    assert sheet[top + 20, left + 30, 0] > 200 and sheet[top + 20, left + 68 + 30, 2] > 200  # a red, then b blue
+    assert (sheet[top + 56, left + 30] > 240).all()  # below the 48-px-high output: still white
+
+    before = path.read_bytes()
+    for s in ("a", "b"):
+        (tmp_path / s / "stylized.jpg").unlink()
+    assert image_grid(runs, path, size=64) == path and path.read_bytes() == before
+    assert image_grid(runs, tmp_path / "none.jpg", size=64) is None

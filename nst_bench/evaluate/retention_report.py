@@ -21,7 +21,7 @@ from nst_bench.data.datasets import WNID
 from nst_bench.evaluate.deception import FoldedProbe
 from nst_bench.evaluate.statistics import cluster_ci, paired_difference, photo_means
 from nst_bench.nets.classifier import Classifier
-from nst_bench.run.plots import plt, save_figure
+from nst_bench.run.plots import ContactSheet, plt, save_figure
 from nst_bench.run.tracking import log_tables, provenance
 
 RATES = ("top1", "top5", "agreement", "deception", "clean_top1")
@@ -115,37 +115,23 @@ def example_sheet(scores: pd.DataFrame, out: Path, path: Path, order: list[str],
     setting's stylization of the photo with its first artist and painting, over a green bar where the classifier
     still names the photo's class and a red one where it does not. The stylizations live in the trial folders,
     which are not in git: without them the sheet already on disk stays. Rows follow ``order`` (the study's)."""
-    from PIL import Image, ImageDraw
-
     settings = [s for s in order if (scores.setting == s).any()]
     common = sorted(set.intersection(*(set(scores.content[scores.setting == s]) for s in settings)))
     picked = common[:: max(1, len(common) // photos)][:photos]
     left, gap, bar = 170, 4, 6
-    sheet = Image.new("RGB", (left + len(picked) * (size + gap), 18 + len(settings) * (size + bar + gap)), "white")
-    draw = ImageDraw.Draw(sheet)
+    sheet = ContactSheet(left + len(picked) * (size + gap), 18 + len(settings) * (size + bar + gap))
     for j, content in enumerate(picked):
-        draw.text((left + j * (size + gap), 2), content[:24], fill="black")
-    pasted = 0
+        sheet.draw.text((left + j * (size + gap), 2), content[:24], fill="black")
     for i, setting in enumerate(settings):
         y = 18 + i * (size + bar + gap)
-        draw.text((4, y + size // 2 - 12), "\n".join(textwrap.wrap(setting, 26)[:3]), fill="black")
+        sheet.draw.text((4, y + size // 2 - 12), "\n".join(textwrap.wrap(setting, 26)[:3]), fill="black")
         rows = scores[scores.setting == setting].sort_values(["artist", "painting"])
         for j, content in enumerate(picked):
-            r = rows[rows.content == content].iloc[0]
-            img = out / str(r.trial_id) / "stylized.jpg"
-            if not img.is_file():
-                continue
-            with Image.open(img) as im:
-                im = im.convert("RGB")
-                im.thumbnail((size, size))
-                sheet.paste(im, (left + j * (size + gap), y))
-            x = left + j * (size + gap)
-            draw.rectangle((x, y + size, x + size - 1, y + size + bar - 1), fill="seagreen" if r.top1 else "firebrick")
-            pasted += 1
-    if not pasted:
-        return path if path.exists() else None
-    sheet.save(path, quality=85)
-    return path
+            r, x = rows[rows.content == content].iloc[0], left + j * (size + gap)
+            if sheet.paste(out / str(r.trial_id) / "stylized.jpg", (x, y), size):
+                sheet.draw.rectangle((x, y + size, x + size - 1, y + size + bar - 1),
+                                     fill="seagreen" if r.top1 else "firebrick")
+    return sheet.save(path)
 
 
 def plot_time_vs_top1(table: pd.DataFrame, path: Path) -> Path:

@@ -108,3 +108,35 @@ def held_out_curves(val_history: Sequence[dict[str, float]], path: Path, panels:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+class ContactSheet:
+    """A white sheet of thumbnails read from trial folders. The folders are not in git (a committed study keeps
+    only its tables), so a sheet nothing could be pasted into is not saved: the one already on disk stays."""
+
+    def __init__(self, width: int, height: int) -> None:
+        from PIL import Image, ImageDraw
+
+        self.image = Image.new("RGB", (width, height), "white")
+        self.draw = ImageDraw.Draw(self.image)
+        self.pasted = 0
+
+    def paste(self, src: Path, xy: tuple[int, int], size: int) -> bool:
+        """Paste ``src`` shrunk to fit ``size`` x ``size`` at ``xy``; False when the file is not here."""
+        from PIL import Image
+
+        if not src.is_file():
+            return False
+        with Image.open(src) as im:
+            im = im.convert("RGB")
+            im.thumbnail((size, size))
+            self.image.paste(im, xy)
+        self.pasted += 1
+        return True
+
+    def save(self, path: Path) -> Path | None:
+        """Write the sheet, or keep the old one (None when there is none) if no thumbnail was pasted."""
+        if not self.pasted:
+            return path if path.exists() else None
+        self.image.save(path, quality=85)
+        return path

@@ -12,7 +12,7 @@ import pandas as pd
 
 from nst_bench.data.images import load_image, save_image
 from nst_bench.errors import UserError
-from nst_bench.run.plots import plt
+from nst_bench.run.plots import ContactSheet, plt
 from nst_bench.sweeps.spec import short_value
 from nst_bench.sweeps.store import RunsLog
 
@@ -186,38 +186,28 @@ def column_labels(settings: list[str], width: int) -> list[list[str]]:
 
 def image_grid(df: pd.DataFrame, path: Path, size: int = 160, max_rows: int = 16) -> Path | None:
     """Contact sheet: one row per content x style (the first ``max_rows``), one column per setting."""
-    from PIL import Image, ImageDraw
-
     settings = list(dict.fromkeys(df.setting))
     rows = list(df.groupby(["content", "style"], sort=False))[:max_rows]
     if not rows:
         return None
     labels = column_labels(settings, width=size // 6)
-    label_h, left, pasted = 15 * max(len(lab) for lab in labels) + 6, 150, 0  # 15 px per line of PIL's font
-    sheet = Image.new("RGB", (left + len(settings) * (size + 4), label_h + len(rows) * (size + 4)), "white")
-    draw = ImageDraw.Draw(sheet)
+    label_h, left = 15 * max(len(lab) for lab in labels) + 6, 150  # 15 px per line of PIL's font
+    sheet = ContactSheet(left + len(settings) * (size + 4), label_h + len(rows) * (size + 4))
     for j, lines in enumerate(labels):
-        draw.text((left + j * (size + 4), 2), "\n".join(lines), fill="black")
+        sheet.draw.text((left + j * (size + 4), 2), "\n".join(lines), fill="black")
     for i, ((content, style), g) in enumerate(rows):
         y = label_h + i * (size + 4)
-        draw.text((4, y + size // 2 - 10), f"{content}\n x {style}"[:60], fill="black")
+        sheet.draw.text((4, y + size // 2 - 10), f"{content}\n x {style}"[:60], fill="black")
         for j, s in enumerate(settings):
             match = g[g.setting == s]
-            if not match.empty and match.iloc[0].status != "ok":
-                draw.text((left + j * (size + 4) + 4, y + size // 2), "failed:\n" + str(match.iloc[0].error)[:90]
-                          .replace(": ", ":\n", 2)[:90], fill="firebrick")
+            if match.empty:
                 continue
-            img = Path(str(match.iloc[0].out)) / "stylized.jpg" if not match.empty else None
-            if img is not None and img.exists():
-                pasted += 1
-                with Image.open(img) as im:
-                    im = im.convert("RGB")
-                    im.thumbnail((size, size))
-                    sheet.paste(im, (left + j * (size + 4), y))
-    if not pasted:  # the trial folders are not here (a committed study keeps only its tables): keep the old grid
-        return path if path.exists() else None
-    sheet.save(path, quality=85)
-    return path
+            if match.iloc[0].status != "ok":
+                sheet.draw.text((left + j * (size + 4) + 4, y + size // 2), "failed:\n" + str(match.iloc[0].error)
+                                [:90].replace(": ", ":\n", 2)[:90], fill="firebrick")
+                continue
+            sheet.paste(Path(str(match.iloc[0].out)) / "stylized.jpg", (left + j * (size + 4), y), size)
+    return sheet.save(path)
 
 
 def write_html(df: pd.DataFrame, settings: list[str], table: pd.DataFrame, results: Path, plots: list[Path]) -> Path:
