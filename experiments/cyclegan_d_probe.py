@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 from torchvision.transforms.functional import center_crop
+from tqdm import tqdm
 
 from nst_bench.config import load_config
 from nst_bench.data.images import load_image
@@ -48,10 +49,10 @@ def main() -> None:
     sets = {"held-out photos": photos,
             "training paintings": [load_image(p, size) for p in meta["paintings"][:args.paintings]],
             "held-out paintings": [load_image(p, size) for p in meta["held_out_paintings"]]}
+    generators = {"trained generator": g_ab} | ({"averaged generator": averaged} if cfg.cyclegan.g_ema > 0 else {})
     with torch.no_grad():
-        sets["translations, trained generator"] = [g_ab(x) for x in photos]
-        if cfg.cyclegan.g_ema > 0:
-            sets["translations, averaged generator"] = [averaged(x) for x in photos]
+        for name, g in generators.items():
+            sets[f"translations, {name}"] = [g(x) for x in tqdm(photos, desc=name, unit="photo", disable=None)]
     crop = cfg.train.crop
     result = {"step": ckpt["global_step"] // CycleGANModule.OPTIMIZER_STEPS_PER_STEP, "crop": crop,
               "scores": {k: mean_score(d_b, v, crop) for k, v in sets.items()},

@@ -326,6 +326,7 @@ CYCLEGAN_FLAGS: dict[str, str] = {
     "g_norm": "cyclegan.g_norm", "g_ema": "cyclegan.g_ema", "g_skip": "cyclegan.g_skip",
     "d_blur_input": "cyclegan.d_blur_input", "lambda_cycle": "cyclegan.lambda_cycle",
     "lambda_identity": "cyclegan.lambda_identity", "d_features": "cyclegan.d_features",
+    "d_features_on": "cyclegan.d_features_on",
 }
 
 
@@ -390,6 +391,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--d-features", choices=CHOICES["cyclegan.d_features"],
                    help="discriminators read pixels (none, default) or frozen VGG16 relu4_3 features (vgg16; "
                    "vgg16_avg: with average pooling)")
+    c.add_argument("--d-features-on", choices=CHOICES["cyclegan.d_features_on"],
+                   help="with --d-features: both discriminators (default) or only the paintings' (the photos' "
+                   "reads pixels)")
     c.add_argument("--lambda-cycle", type=float, help="weight of the L1 cycle loss (default 10)")
     c.add_argument("--lambda-identity", type=float,
                    help="identity loss weight, relative to --lambda-cycle (default 0.5; 0 turns it off)")

@@ -112,6 +112,8 @@ class CycleGANConfig:
     d_blur_input: bool = True  # with d_antialias: blur the image itself too (false: D sees the pixels as they are)
     d_features: str = "none"  # none (the paper: D reads pixels) | vgg16: a PatchGAN head on frozen VGG16 relu4_3 |
     #   vgg16_avg: the same with average pooling, a weaker 8-pixel lattice for a periodic pattern to lock to
+    d_features_on: str = "both"  # which discriminators read d_features: both | paintings (D_b; the photos' D_a
+    #   reads pixels: a feature D cannot see a 4-pixel grid in G_ba's photos, results/cyclegan)
     lr: float = 2e-4
     d_lr: float | None = None  # the discriminators' learning rate; None = lr
     g_ema: float = 0.0  # > 0: scored, sampled and saved generators are an exponential moving average of the
@@ -354,6 +356,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "cyclegan.upsample": ("transposed", "nearest", "bilinear"),
     "cyclegan.g_norm": ("instance", "pixel", "pixel_decoder"),
     "cyclegan.d_features": ("none", "vgg16", "vgg16_avg"),
+    "cyclegan.d_features_on": ("both", "paintings"),
     "video.flow": ("farneback", "raft_small", "raft_large"),
 }
 
@@ -389,6 +392,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.cyclegan.d_features != "none" and cfg.cyclegan.d_spectral_norm:
         raise UserError("cyclegan.d_spectral_norm applies to the pixel discriminator: drop it or set "
                         "cyclegan.d_features: none")
+    if cfg.cyclegan.d_features == "none" and cfg.cyclegan.d_features_on != "both":
+        raise UserError("cyclegan.d_features_on says which discriminators read features: set cyclegan.d_features "
+                        "(e.g. vgg16_avg) or drop d_features_on")
     if not 0 <= cfg.adain.alpha <= 1:
         raise UserError(f"adain.alpha must be in [0, 1], got {cfg.adain.alpha}")
     if cfg.device.startswith("cuda"):
@@ -445,7 +451,8 @@ LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_
                               "cyclegan.d_antialias": False, "tracking.score_outputs": True,
                               "cyclegan.g_antialias": False, "cyclegan.g_norm": "instance",
                               "cyclegan.g_ema": 0.0, "cyclegan.d_blur_input": True,
-                              "cyclegan.g_skip": False, "cyclegan.d_features": "none"}
+                              "cyclegan.g_skip": False, "cyclegan.d_features": "none",
+                              "cyclegan.d_features_on": "both"}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

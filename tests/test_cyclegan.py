@@ -410,5 +410,12 @@ def test_a_feature_discriminator_trains_only_its_head_keeps_the_encoder_out_of_i
     d_avg.load_state_dict(d_b.state_dict())  # the same head: what differs is the pooling it reads through
     with torch.no_grad():
         assert d_avg(photo).shape == d_b(photo).shape and not torch.allclose(d_avg(photo), d_b(photo), atol=1e-3)
+    from nst_bench.methods.cyclegan import PatchDiscriminator
+
+    *_, d_a, d_b = build_networks(CycleGANConfig(width=8, blocks=1, d_width=8, d_features="vgg16_avg",
+                                                 d_features_on="paintings"))
+    assert isinstance(d_a, PatchDiscriminator) and isinstance(d_b, FeatureDiscriminator)  # photos: pixels
     with pytest.raises(UserError, match="d_spectral_norm applies to the pixel discriminator"):  # before any work
         load_config(overrides={"method": "cyclegan", "cyclegan.d_features": "vgg16", "cyclegan.d_spectral_norm": True})
+    with pytest.raises(UserError, match=r"set cyclegan\.d_features"):
+        load_config(overrides={"method": "cyclegan", "cyclegan.d_features_on": "paintings"})

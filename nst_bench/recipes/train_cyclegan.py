@@ -144,12 +144,14 @@ def build_networks(c: CycleGANConfig) -> list[nn.Module]:
     loads into the same list (``experiments/cyclegan_d_probe.py``)."""
     g_kw = {"antialias": c.g_antialias, "norm": c.g_norm, "skip": c.g_skip}
     nets: list[nn.Module] = [ResnetGenerator(c.width, c.blocks, c.upsample, **g_kw) for _ in "ab"]
+    pixel = lambda: PatchDiscriminator(c.d_width, antialias=c.d_antialias, blur_input=c.d_blur_input)  # noqa: E731
     if c.d_features != "none":  # the config refuses spectral norm with it (it applies to pixel convs)
         pooling = "avg" if c.d_features.endswith("_avg") else "max"
         encoder = build_backbone("vgg16_tv", pooling=pooling).eval().requires_grad_(False)
-        nets += [FeatureDiscriminator(encoder, "relu4_3", 512, c.d_width * 4) for _ in "ab"]
+        features = lambda: FeatureDiscriminator(encoder, "relu4_3", 512, c.d_width * 4)  # noqa: E731
+        nets += [features() if c.d_features_on == "both" else pixel(), features()]
     else:
-        nets += [PatchDiscriminator(c.d_width, antialias=c.d_antialias, blur_input=c.d_blur_input) for _ in "ab"]
+        nets += [pixel(), pixel()]
     for n in nets:
         init_weights(n)
     if c.d_spectral_norm:
