@@ -99,8 +99,8 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
     # every sample step scored, across the resume: cycle, content check, KID / Gram to held-out paintings, grid
     assert [v["step"] for v in m["val_history"]] == [2, 4]
     assert m["held_out"] == {k: v for k, v in m["val_history"][-1].items() if k != "step"}  # the last step's scores
-    assert {"identified", "identified_local", "kid", "gram_to_paintings", "grid_peak", "cycle_l1_blurred"} <= set(
-        m["val_history"][0])
+    assert {"identified", "identified_local", "kid", "gram_to_paintings", "grid_peak", "cycle_l1_blurred",
+            "cycle_grid_peak"} <= set(m["val_history"][0])
     assert m["references"]["photos"]["identified"] == 1.0 and m["references"]["photos"]["kid"] > 0
     assert json.loads((out / "references.json").read_text()) == m["references"]  # on disk from the start
     assert all(abs(float(r[f"loss/D_{k}"])) < 10 for r in rows for k in ("a_real", "a_fake", "b_real", "b_fake"))

@@ -55,7 +55,7 @@ HELD_OUT_PANELS = (("cycle_l1", "cycle L1, A->B->A vs photo"),
                    ("cycle_l1_blurred", "cycle L1 from a blurred A->B"), ("kid", "KID to held-out paintings"),
                    ("gram_to_paintings", "Gram distance to held-out paintings"),
                    ("identified_local", "content check: identified tiles"), ("lpips", "LPIPS to photo"),
-                   ("grid_peak", "4-px grid peak (1 = none)"))
+                   ("grid_peak", "4-px grid peak (1 = none)"), ("cycle_grid_peak", "4-px grid peak of A->B->A"))
 
 
 @torch.no_grad()
@@ -104,7 +104,8 @@ class HeldOut:
             fake_b, back, back_blurred = translate(module, photos)
             bar.update()
             val = {"cycle_l1": float(F.l1_loss(back, photos)), "change_l1": float(F.l1_loss(fake_b, photos)),
-                   "cycle_l1_blurred": float(F.l1_loss(back_blurred, photos))}
+                   "cycle_l1_blurred": float(F.l1_loss(back_blurred, photos)),
+                   "cycle_grid_peak": periodic_peak(back)}  # G_ba's own grid (a feature D_a let one grow)
             val |= self.score(fake_b, bar)
             bar.update()
         return self.grid(photos, fake_b, back), val
