@@ -160,12 +160,9 @@ def build_networks(c: CycleGANConfig) -> list[nn.Module]:
     return nets
 
 
-def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
-          cache: ProcessCache | None = None) -> RunMetrics:
-    """Train (or resume training) photo <-> artist; returns what is written to ``metrics.json``."""
+def split_domains(cfg: RunConfig) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
+    """Training and held-out photos, training and held-out paintings (both splits fixed by the seed)."""
     c, t = cfg.cyclegan, cfg.train
-    run = start_run(cfg, cache)
-    get_method(cfg.method).check(cfg)
     photos_train, held_photos = photo_split(c.domain_a, t.holdout, cfg.seed, "--domain-a", t.skip_first)
     if not c.domain_b or not Path(c.domain_b).is_dir():
         raise UserError(f"artist folder not found: {c.domain_b} (give --domain-b DIR, e.g. "
@@ -175,16 +172,33 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
         raise UserError(f"{len(paintings)} readable paintings in {c.domain_b}: CycleGAN needs a folder of them")
     paintings, held_paintings = (split_holdout(paintings, c.holdout_b, cfg.seed, "cyclegan.holdout_b", "paintings")
                                  if c.holdout_b else (paintings, []))
+    return photos_train, held_photos, paintings, held_paintings
 
+
+def reference_scores(held: HeldOut, photos: torch.Tensor, paintings: list[Path], size: int
+                     ) -> dict[str, dict[str, float]]:
+    """Where the held-out curves start and where they aim: the photos themselves (a generator that is the
+    identity) and, when there are held-out paintings, as many training paintings as photos."""
+    references = {"photos": held.score(photos)}
+    if held.domain is not None:
+        some = sample_photos(paintings, size)
+        references["training paintings"] = held.domain(some) | {"grid_peak": periodic_peak(some)}
+    return references
+
+
+def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
+          cache: ProcessCache | None = None) -> RunMetrics:
+    """Train (or resume training) photo <-> artist; returns what is written to ``metrics.json``."""
+    c, t = cfg.cyclegan, cfg.train
+    run = start_run(cfg, cache)
+    get_method(cfg.method).check(cfg)
+    photos_train, held_photos, paintings, held_paintings = split_domains(cfg)
     training = Training(run, t, resume, optimizer_steps_per_step=CycleGANModule.OPTIMIZER_STEPS_PER_STEP)
     if training.finished is not None:
         return training.finished
     photos = sample_photos(held_photos, cfg.image.size)
     held = held_out_set(cfg, photos, held_paintings, paintings, run.cache, progress)
-    references = {"photos": held.score(photos)}  # where a generator starts: the identity
-    if held.domain is not None:  # a real painting's scores: training paintings, as many as the photos
-        some_paintings = sample_photos(paintings[:len(held_photos)], cfg.image.size)
-        references["training paintings"] = held.domain(some_paintings) | {"grid_peak": periodic_peak(some_paintings)}
+    references = reference_scores(held, photos, paintings[:len(held_photos)], cfg.image.size)
     write_json(run.out / "references.json", references)  # beside val_history.json while the run trains
     artist = Path(c.domain_b).name
     name = f"cyclegan-{Path(c.domain_a).name}-{artist}"
