@@ -326,7 +326,7 @@ CYCLEGAN_FLAGS: dict[str, str] = {
     "g_norm": "cyclegan.g_norm", "g_ema": "cyclegan.g_ema", "g_skip": "cyclegan.g_skip",
     "d_blur_input": "cyclegan.d_blur_input", "lambda_cycle": "cyclegan.lambda_cycle",
     "lambda_identity": "cyclegan.lambda_identity", "d_features": "cyclegan.d_features",
-    "d_features_on": "cyclegan.d_features_on",
+    "d_features_on": "cyclegan.d_features_on", "lambda_grid": "cyclegan.lambda_grid",
 }
 
 
@@ -395,6 +395,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="with --d-features: both discriminators (default) or only the paintings' (the photos' "
                    "reads pixels)")
     c.add_argument("--lambda-cycle", type=float, help="weight of the L1 cycle loss (default 10)")
+    c.add_argument("--lambda-grid", type=float,
+                   help="weight of a penalty on the 4-pixel grid in the generators' outputs (default 0: off)")
     c.add_argument("--lambda-identity", type=float,
                    help="identity loss weight, relative to --lambda-cycle (default 0.5; 0 turns it off)")
     _add_train_flags(c, steps=2000, batch=4, crop=256)

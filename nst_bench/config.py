@@ -121,6 +121,8 @@ class CycleGANConfig:
     beta1: float = 0.5
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5  # x lambda_cycle
+    lambda_grid: float = 0.0  # > 0: the generators also pay for spectral power on the 4-pixel lattice (the grid
+    #   artefact, losses/artefacts.py) above its neighbours', log-ratio, both generators' outputs
     pool_size: int = 50
     cycle_noise: float = 0.0  # std of Gaussian noise on A->B (and B->A) before the way back; 0 = the paper
     decay_from: float = 0.5  # fraction of train.steps after which the learning rate falls linearly to 0
@@ -392,6 +394,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.cyclegan.d_features != "none" and cfg.cyclegan.d_spectral_norm:
         raise UserError("cyclegan.d_spectral_norm applies to the pixel discriminator: drop it or set "
                         "cyclegan.d_features: none")
+    if cfg.cyclegan.lambda_grid < 0:
+        raise UserError(f"cyclegan.lambda_grid is a loss weight, 0 (off) or more; got {cfg.cyclegan.lambda_grid}")
     if cfg.cyclegan.d_features == "none" and cfg.cyclegan.d_features_on != "both":
         raise UserError("cyclegan.d_features_on says which discriminators read features: set cyclegan.d_features "
                         "(e.g. vgg16_avg) or drop d_features_on")
@@ -452,7 +456,7 @@ LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_
                               "cyclegan.g_antialias": False, "cyclegan.g_norm": "instance",
                               "cyclegan.g_ema": 0.0, "cyclegan.d_blur_input": True,
                               "cyclegan.g_skip": False, "cyclegan.d_features": "none",
-                              "cyclegan.d_features_on": "both"}
+                              "cyclegan.d_features_on": "both", "cyclegan.lambda_grid": 0.0}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

@@ -162,6 +162,35 @@ def test_periodic_peak_finds_a_4px_grid_that_photos_do_not_have():
         periodic_peak(photos[..., :12, :12])
 
 
+def test_the_grid_penalty_takes_a_grid_out_by_gradient_and_reaches_the_generators():
+    from nst_bench.losses.artefacts import periodic_peak, periodic_ratio
+    from nst_bench.recipes.training import sample_photos
+
+    from .conftest import SHARED
+
+    photos = sample_photos(sorted((SHARED / "data/landscapes256").glob("*.jpg"))[:2], 128)
+    grid = torch.zeros(1, 1, 128, 128)
+    grid[..., 1::4, 2::4] = 1
+    x = (photos + 0.05 * grid).clamp(0, 1).requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=2e-3)
+    for _ in range(60):
+        loss = periodic_ratio(x).log()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert periodic_peak(x.detach()) < 2 < periodic_peak((photos + 0.05 * grid).clamp(0, 1))
+    assert (x.detach() - photos).abs().mean() < 0.03  # the grid went, not the photo
+
+    torch.manual_seed(0)
+    nets = [ResnetGenerator(8, 1), ResnetGenerator(8, 1), PatchDiscriminator(8), PatchDiscriminator(8)]
+    a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    terms, _ = CycleGANModule(*nets, lambda_grid=1.0).generator_losses(a, b)
+    assert "grid" not in CycleGANModule(*nets).generator_losses(a, b)[0]  # off by default
+    terms["grid"].backward()
+    assert torch.isfinite(terms["grid"]) and any(p.grad is not None and p.grad.abs().sum() > 0
+                                                 for p in nets[0].parameters())
+
+
 def test_painting_domain_kid_puts_an_artists_other_paintings_nearer_than_photos_and_keeps_the_rng():
     from nst_bench.losses.painting_domain import PaintingDomain
     from nst_bench.recipes.training import sample_photos

@@ -2,7 +2,8 @@
 it during training): a pattern that repeats every 4 pixels puts spectral power on a lattice of frequencies
 (multiples of 1/4 cycle per pixel on each axis), where natural images have no more power than at the frequencies
 beside them. Measured on the output, it separates a generator's own texture from the photo's, since both are
-compared at the same frequencies."""
+compared at the same frequencies. The ratio is differentiable, so a generator can also be trained against it
+(``cyclegan.lambda_grid``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ import torch
 
 @torch.no_grad()
 def periodic_peak(images: torch.Tensor, period: int = 4, ring: int = 2) -> float:
+    """``periodic_ratio`` as a number: the score of a batch of outputs."""
+    return float(periodic_ratio(images, period, ring))
+
+
+def periodic_ratio(images: torch.Tensor, period: int = 4, ring: int = 2) -> torch.Tensor:
     """Mean spectral power of ``images`` (N x C x H x W in [0, 1]) at the harmonics of a ``period``-pixel grid
     (DC excluded), over the mean power ``ring`` bins beside them on both axes. About 1 for photos; a visible
     4-pixel grid gives tens. The sides are cut to multiples of ``period`` and windowed against edge leakage."""
@@ -25,4 +31,4 @@ def periodic_peak(images: torch.Tensor, period: int = 4, ring: int = 2) -> float
     offsets = [(dy, dx) for dy in (-ring, 0, ring) for dx in (-ring, 0, ring) if dy or dx]
     at = torch.stack([power[y, x] for y, x in peaks])
     beside = torch.stack([power[(y + dy) % h, (x + dx) % w] for y, x in peaks for dy, dx in offsets])
-    return float(at.mean() / beside.mean().clamp_min(1e-12))
+    return at.mean() / beside.mean().clamp_min(1e-12)
