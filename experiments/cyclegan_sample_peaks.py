@@ -1,8 +1,9 @@
 """The 4-pixel grid peak of each column of a CycleGAN run's sample grids (photo | A->B | A->B->A), at every sample
 step. The held-out scoring measures the translations (``grid_peak``) and, since commit 6a8c6a4, the
 reconstructions (``cycle_grid_peak``) on all held-out photos; this reads the grids every run saved, so runs made
-before can be compared on the way back too. Six JPEG tiles (quality 85) per step, not the held-out set: the JPEG
-8x8 blocks touch the 8-pixel harmonics, not the 4-pixel ones; the photo column is the baseline.
+before can be compared on the way back too. Six JPEG tiles per step, not the held-out set, and JPEG's 8x8 blocks
+have a harmonic on the 4-pixel lattice: on flat, smooth outputs the blocks alone lift the peak (results/cyclegan,
+van_gogh_grid_penalty), so read it beside the photo column and the images.
 
     .venv/bin/python experiments/cyclegan_sample_peaks.py results/cyclegan/van_gogh_feature_d_avg [RUN ...]
         # writes RUN/sample_peaks.csv (step, photo, translation, reconstruction) and prints it
