@@ -12,6 +12,7 @@ van_gogh_grid_penalty), so read it beside the photo column and the images.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,19 +22,21 @@ from PIL import Image
 
 from nst_bench.losses.artefacts import periodic_peak
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cyclegan_crops import output_tile  # the sample grid's tile geometry
+
 COLUMNS = ("photo", "translation", "reconstruction")
 
 
-def column_peaks(grid: Path, pad: int = 2) -> dict[str, float]:
+def column_peaks(path: Path, pad: int = 2) -> dict[str, float]:
     """Grid peak of each column of a 3-column sample grid (torchvision make_grid, ``pad`` px apart)."""
-    pixels = np.asarray(Image.open(grid).convert("RGB"), dtype=np.float32) / 255
-    side = (pixels.shape[1] - 4 * pad) // 3
-    rows = (pixels.shape[0] - pad) // (side + pad)
+    grid = Image.open(path).convert("RGB")
+    rows = (grid.height - pad) // ((grid.width - 4 * pad) // 3 + pad)
     peaks = {}
     for c, name in enumerate(COLUMNS):
-        left = pad + c * (side + pad)
-        tiles = [pixels[pad + r * (side + pad):pad + r * (side + pad) + side, left:left + side] for r in range(rows)]
-        peaks[name] = periodic_peak(torch.from_numpy(np.stack(tiles)).permute(0, 3, 1, 2))
+        tiles = np.stack([np.asarray(output_tile(grid, r, pad, column=c), dtype=np.float32) / 255
+                          for r in range(rows)])
+        peaks[name] = periodic_peak(torch.from_numpy(tiles).permute(0, 3, 1, 2))
     return peaks
 
 
