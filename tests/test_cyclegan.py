@@ -448,3 +448,5 @@ def test_a_feature_discriminator_trains_only_its_head_keeps_the_encoder_out_of_i
         load_config(overrides={"method": "cyclegan", "cyclegan.d_features": "vgg16", "cyclegan.d_spectral_norm": True})
     with pytest.raises(UserError, match=r"set cyclegan\.d_features"):
         load_config(overrides={"method": "cyclegan", "cyclegan.d_features_on": "paintings"})
+    with pytest.raises(UserError, match="lambda_grid is a loss weight"):
+        load_config(overrides={"method": "cyclegan", "cyclegan.lambda_grid": -1.0})
