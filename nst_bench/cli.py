@@ -327,6 +327,7 @@ CYCLEGAN_FLAGS: dict[str, str] = {
     "d_blur_input": "cyclegan.d_blur_input", "lambda_cycle": "cyclegan.lambda_cycle",
     "lambda_identity": "cyclegan.lambda_identity", "d_features": "cyclegan.d_features",
     "d_features_on": "cyclegan.d_features_on", "lambda_grid": "cyclegan.lambda_grid",
+    "grid_tolerance": "cyclegan.grid_tolerance",
 }
 
 
@@ -397,6 +398,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--lambda-cycle", type=float, help="weight of the L1 cycle loss (default 10)")
     c.add_argument("--lambda-grid", type=float,
                    help="weight of a penalty on the 4-pixel grid in the generators' outputs (default 0: off)")
+    c.add_argument("--grid-tolerance", type=float,
+                   help="with --lambda-grid: the lattice power ratio left unpenalised (default 1; photos ~1)")
     c.add_argument("--lambda-identity", type=float,
                    help="identity loss weight, relative to --lambda-cycle (default 0.5; 0 turns it off)")
     _add_train_flags(c, steps=2000, batch=4, crop=256)

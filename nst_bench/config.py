@@ -123,6 +123,8 @@ class CycleGANConfig:
     lambda_identity: float = 0.5  # x lambda_cycle
     lambda_grid: float = 0.0  # > 0: the generators also pay for spectral power on the 4-pixel lattice (the grid
     #   artefact, losses/artefacts.py) above its neighbours', log-ratio, both generators' outputs
+    grid_tolerance: float = 1.0  # the lattice ratio lambda_grid lets pass free: photos measure about 1, a visible
+    #   grid tens; above 1 the penalty stops once the grid is gone instead of pushing the outputs flat
     pool_size: int = 50
     cycle_noise: float = 0.0  # std of Gaussian noise on A->B (and B->A) before the way back; 0 = the paper
     decay_from: float = 0.5  # fraction of train.steps after which the learning rate falls linearly to 0
@@ -396,6 +398,9 @@ def validate(cfg: RunConfig) -> RunConfig:
                         "cyclegan.d_features: none")
     if cfg.cyclegan.lambda_grid < 0:
         raise UserError(f"cyclegan.lambda_grid is a loss weight, 0 (off) or more; got {cfg.cyclegan.lambda_grid}")
+    if cfg.cyclegan.grid_tolerance < 1:
+        raise UserError("cyclegan.grid_tolerance is the lattice power ratio left unpenalised, 1 (photos) or more "
+                        f"(e.g. 2); got {cfg.cyclegan.grid_tolerance}")
     if cfg.cyclegan.d_features == "none" and cfg.cyclegan.d_features_on != "both":
         raise UserError("cyclegan.d_features_on says which discriminators read features: set cyclegan.d_features "
                         "(e.g. vgg16_avg) or drop d_features_on")
@@ -456,7 +461,8 @@ LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_
                               "cyclegan.g_antialias": False, "cyclegan.g_norm": "instance",
                               "cyclegan.g_ema": 0.0, "cyclegan.d_blur_input": True,
                               "cyclegan.g_skip": False, "cyclegan.d_features": "none",
-                              "cyclegan.d_features_on": "both", "cyclegan.lambda_grid": 0.0}
+                              "cyclegan.d_features_on": "both", "cyclegan.lambda_grid": 0.0,
+                              "cyclegan.grid_tolerance": 1.0}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

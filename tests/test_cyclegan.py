@@ -189,6 +189,12 @@ def test_the_grid_penalty_takes_a_grid_out_by_gradient_and_reaches_the_generator
     terms["grid"].backward()
     assert torch.isfinite(terms["grid"]) and any(p.grad is not None and p.grad.abs().sum() > 0
                                                  for p in nets[0].parameters())
+    # outputs under the tolerance pay nothing: the penalty removes a grid and then leaves the images alone
+    with torch.no_grad():
+        above = max(periodic_peak(g(x)) for g, x in ((nets[0], a), (nets[1], b)))
+    lenient = CycleGANModule(*nets, lambda_grid=1.0, grid_tolerance=above * 1.01).generator_losses(a, b)[0]
+    assert lenient["grid"] == 0 < CycleGANModule(*nets, lambda_grid=1.0, grid_tolerance=above * 0.5
+                                                 ).generator_losses(a, b)[0]["grid"]
 
 
 def test_painting_domain_kid_puts_an_artists_other_paintings_nearer_than_photos_and_keeps_the_rng():
@@ -450,3 +456,5 @@ def test_a_feature_discriminator_trains_only_its_head_keeps_the_encoder_out_of_i
         load_config(overrides={"method": "cyclegan", "cyclegan.d_features_on": "paintings"})
     with pytest.raises(UserError, match="lambda_grid is a loss weight"):
         load_config(overrides={"method": "cyclegan", "cyclegan.lambda_grid": -1.0})
+    with pytest.raises(UserError, match="grid_tolerance is the lattice power ratio"):
+        load_config(overrides={"method": "cyclegan", "cyclegan.grid_tolerance": 0.5})

@@ -255,7 +255,7 @@ class CycleGANModule(pl.LightningModule):
                  d_b: PatchDiscriminator, *, lr: float = 2e-4, beta1: float = 0.5, lambda_cycle: float = 10.0,
                  lambda_identity: float = 0.5, pool_size: int = 50, steps: int = 1000, decay_from: int = 500,
                  cycle_noise: float = 0.0, d_lr: float | None = None, g_ema: float = 0.0,
-                 lambda_grid: float = 0.0) -> None:
+                 lambda_grid: float = 0.0, grid_tolerance: float = 1.0) -> None:
         super().__init__()
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
         self.g_ema = g_ema
@@ -263,6 +263,7 @@ class CycleGANModule(pl.LightningModule):
             self.g_ab_ema, self.g_ba_ema = (copy.deepcopy(g).requires_grad_(False) for g in (g_ab, g_ba))
         self.lr, self.d_lr, self.beta1 = lr, lr if d_lr is None else d_lr, beta1
         self.lambda_cycle, self.lambda_identity, self.lambda_grid = lambda_cycle, lambda_identity, lambda_grid
+        self.grid_tolerance = grid_tolerance
         self.pool_a, self.pool_b = ImagePool(pool_size, 1), ImagePool(pool_size, 2)
         self.steps, self.decay_from, self.cycle_noise = steps, decay_from, cycle_noise
         self.automatic_optimization = False
@@ -302,8 +303,10 @@ class CycleGANModule(pl.LightningModule):
             terms["idt_a"] = F.l1_loss(self.g_ba(a), a) * w
             terms["idt_b"] = F.l1_loss(self.g_ab(b), b) * w
         if self.lambda_grid > 0:  # spectral power on the 4-pixel lattice above its neighbours', where photos and
-            # paintings have none to spare (Durall et al. 2020 penalise the whole spectrum; this only the lattice)
-            terms["grid"] = self.lambda_grid * sum(periodic_ratio(x).log().clamp_min(0) for x in (fake_a, fake_b))
+            # paintings have none to spare (Durall et al. 2020 penalise the whole spectrum; this only the lattice).
+            # Below the tolerance nothing pushes: at 1, lambda_grid 1 flattened the outputs (van_gogh_grid_penalty)
+            excess = (periodic_ratio(x) / self.grid_tolerance for x in (fake_a, fake_b))
+            terms["grid"] = self.lambda_grid * sum(r.log().clamp_min(0) for r in excess)
         terms["g"] = sum(terms.values())
         return terms, (fake_a, fake_b)
 

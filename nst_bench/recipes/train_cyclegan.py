@@ -209,9 +209,10 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
 
     torch.manual_seed(cfg.seed)
     module = CycleGANModule(*build_networks(c), lr=c.lr, beta1=c.beta1, lambda_cycle=c.lambda_cycle,
-                            lambda_identity=c.lambda_identity, lambda_grid=c.lambda_grid, pool_size=c.pool_size,
-                            steps=t.steps, decay_from=round(c.decay_from * t.steps), cycle_noise=c.cycle_noise,
-                            d_lr=c.d_lr, g_ema=c.g_ema)
+                            lambda_identity=c.lambda_identity, lambda_grid=c.lambda_grid,
+                            grid_tolerance=c.grid_tolerance, pool_size=c.pool_size, steps=t.steps,
+                            decay_from=round(c.decay_from * t.steps), cycle_noise=c.cycle_noise, d_lr=c.d_lr,
+                            g_ema=c.g_ema)
 
     def export(module: CycleGANModule, step: int) -> None:
         g_ab, g_ba = module.generators()
