@@ -32,3 +32,15 @@ def test_process_cache_builds_once_per_key():
     for key in ("a", "b", "a", "a"):
         cache.get("net", key, lambda key=key: built.append(key) or key.upper())
     assert built == ["a", "b"] and (cache.misses["net"], cache.hits["net"]) == (2, 2) and cache.count("net") == 2
+
+
+def test_history_is_written_at_six_significant_digits_and_reads_back(tmp_path):
+    from nst_bench.run.tracking import read_history, write_history
+
+    rows = [{"step": i, "g": 1 / (i + 3), "elapsed": 1234.567891234 * i} for i in range(1, 4)]
+    path = write_history(tmp_path / "history.csv", rows)
+    text = path.read_text()
+    assert text.splitlines()[:2] == ["step,loss/g,elapsed", "1,0.25,1234.57"]
+    back = read_history(path, until=2)
+    assert [r["step"] for r in back] == [1, 2]
+    assert all(abs(b["g"] - r["g"]) <= 1e-6 * r["g"] for b, r in zip(back, rows))
