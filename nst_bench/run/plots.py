@@ -80,7 +80,8 @@ def discriminator_scores(history: Sequence[dict[str, float]], path: Path, smooth
     ax.set_xlabel("step")
     ax.set_ylabel(f"mean score ({smooth}-step mean)")
     ax.set_title("discriminators: real (target 1) vs fake (target 0)", fontsize=9)
-    return save_figure(fig, ax, path)
+    ax.legend(frameon=False, fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))  # not over the curves
+    return save_figure(fig, ax, path, legend=False)
 
 
 def held_out_curves(val_history: Sequence[dict[str, float]], path: Path, panels: Sequence[tuple[str, str]],
