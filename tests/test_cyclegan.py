@@ -162,6 +162,21 @@ def test_periodic_peak_finds_a_4px_grid_that_photos_do_not_have():
         periodic_peak(photos[..., :12, :12])
 
 
+def test_radial_power_puts_ripples_at_their_scale_where_the_lattice_number_misses_them():
+    from nst_bench.losses.artefacts import periodic_peak, radial_power
+    from nst_bench.recipes.training import sample_photos
+
+    from .conftest import SHARED
+
+    photos = sample_photos(sorted((SHARED / "data/landscapes256").glob("*.jpg"))[:8], 128)
+    y = torch.arange(128.0)[:, None].expand(128, 128)
+    ripples = (photos + 0.03 * torch.sin(2 * torch.pi * 37 * y / 128)).clamp(0, 1)  # 37 cycles: a 3.5 px period
+    excess = radial_power(ripples) / radial_power(photos)
+    assert excess.shape == (65,) and int(excess[1:].argmax()) + 1 == 37 and excess[37] > 3
+    assert excess[:30].max() < 1.5  # the photos' own scales untouched
+    assert periodic_peak(ripples) < 2  # off the 4-pixel lattice: the grid number does not see them
+
+
 def test_the_grid_penalty_takes_a_grid_out_by_gradient_and_reaches_the_generators():
     from nst_bench.losses.artefacts import periodic_peak, periodic_ratio
     from nst_bench.recipes.training import sample_photos
