@@ -324,6 +324,7 @@ CYCLEGAN_FLAGS: dict[str, str] = {
     "width": "cyclegan.width", "blocks": "cyclegan.blocks", "upsample": "cyclegan.upsample",
     "d_lr": "cyclegan.d_lr", "d_spectral_norm": "cyclegan.d_spectral_norm", "g_antialias": "cyclegan.g_antialias",
     "g_norm": "cyclegan.g_norm", "g_ema": "cyclegan.g_ema", "g_skip": "cyclegan.g_skip",
+    "g_noise": "cyclegan.g_noise",
     "d_blur_input": "cyclegan.d_blur_input", "lambda_cycle": "cyclegan.lambda_cycle",
     "lambda_identity": "cyclegan.lambda_identity", "d_features": "cyclegan.d_features",
     "d_features_on": "cyclegan.d_features_on", "lambda_grid": "cyclegan.lambda_grid",
@@ -387,6 +388,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    "(e.g. 0.999; default 0: the trained weights)")
     c.add_argument("--g-skip", action="store_true", default=None,
                    help="generators add their output to the photo: they start as the identity and learn the change")
+    c.add_argument("--g-noise", action="store_true", default=None,
+                   help="per-pixel noise, scaled per channel, in the generators' upsampling blocks")
     c.add_argument("--d-blur-input", action=argparse.BooleanOptionalAction, default=None,
                    help="with cyclegan.d_antialias: blur the image before the discriminators' first conv (default yes)")
     c.add_argument("--d-features", choices=CHOICES["cyclegan.d_features"],

@@ -104,6 +104,8 @@ class CycleGANConfig:
     upsample: str = "transposed"  # transposed (the paper) | nearest | bilinear: a resize, then a 3x3 conv
     g_antialias: bool = False  # generators: a blur before each stride-2 conv and after each x2 upsampling
     g_skip: bool = False  # generators add their output to the photo (before the tanh): they start as the identity
+    g_noise: bool = False  # generators get per-pixel noise, with a learnt per-channel scale, in both upsampling
+    #   blocks (StyleGAN's noise inputs): a source of fine texture not locked to the pixel lattice
     g_norm: str = "instance"  # generators' norm: instance (the paper) | pixel (no image-wide statistic) | pixel_decoder
     d_width: int = 64  # discriminator channels
     d_spectral_norm: bool = False  # spectral norm on every discriminator conv (Miyato et al. 2018): caps how
@@ -462,7 +464,7 @@ LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_
                               "cyclegan.g_ema": 0.0, "cyclegan.d_blur_input": True,
                               "cyclegan.g_skip": False, "cyclegan.d_features": "none",
                               "cyclegan.d_features_on": "both", "cyclegan.lambda_grid": 0.0,
-                              "cyclegan.grid_tolerance": 1.0}
+                              "cyclegan.grid_tolerance": 1.0, "cyclegan.g_noise": False}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

@@ -285,6 +285,38 @@ def test_a_skip_generator_starts_as_the_identity_learns_a_change_and_its_file_ke
         assert torch.allclose(loaded(photo), skip(photo), atol=1e-6)
 
 
+def test_noise_inputs_start_silent_learn_a_scale_and_translate_a_photo_the_same_way_twice_in_eval(tmp_path):
+    from nst_bench.methods.cyclegan import NoiseInput
+
+    torch.manual_seed(0)
+    photo = torch.rand(1, 3, 32, 32)
+    nets = []
+    for noise in (False, True):  # the same seed, the same convs: the same weights; the noise scales start at 0
+        torch.manual_seed(1)
+        nets.append(ResnetGenerator(8, 1, "bilinear", noise=noise))
+        init_weights(nets[-1])
+    plain, noisy = nets
+    inputs = [m for m in noisy.modules() if isinstance(m, NoiseInput)]
+    assert len(inputs) == 2 and all(m.scale.abs().sum() == 0 for m in inputs)  # one per upsampling block
+    with torch.no_grad():
+        assert torch.equal(noisy(photo), plain(photo))  # silent until trained
+    loss = noisy(photo).square().mean()
+    loss.backward()
+    assert all(m.scale.grad is not None and m.scale.grad.abs().sum() > 0 for m in inputs)  # the scales learn
+    with torch.no_grad():
+        for m in inputs:
+            m.scale.fill_(0.5)
+        assert not torch.allclose(noisy(photo), noisy(photo))  # training: fresh noise at every call
+        noisy.eval()
+        assert torch.equal(noisy(photo), noisy(photo))  # eval: the fixed-seed noise
+        assert not torch.allclose(noisy(photo), plain.eval()(photo), atol=1e-3)
+    save_generator(noisy, tmp_path / "g.safetensors")
+    loaded, meta = load_generator(tmp_path / "g.safetensors")
+    assert meta["noise"] is True and loaded.noise
+    with torch.no_grad():
+        assert torch.equal(loaded(photo), noisy(photo))
+
+
 def test_an_antialiased_generator_follows_a_one_pixel_shift_more_closely_than_the_plain_one():
     from nst_bench.recipes.training import sample_photos
 

@@ -68,13 +68,35 @@ class Blur(nn.Module):
         return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel.expand(c, 1, 3, 3).to(x.dtype), groups=c)
 
 
+class NoiseInput(nn.Module):
+    """Per-pixel Gaussian noise, one map shared by the channels, times a learnt per-channel scale that starts at 0
+    (Karras et al. 2019, StyleGAN's noise inputs). A generator that must paint fine texture from a map at a quarter
+    of the resolution has only its upsampling to draw it with, and what that draws repeats with the pixel lattice
+    (the grid, results/cyclegan); noise gives it texture that repeats nowhere. In eval mode the noise comes from a
+    fixed seed, so that a photo always gets the same translation."""
+
+    SEED = 0
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        rng = None if self.training else torch.Generator(device=x.device).manual_seed(self.SEED)
+        noise = torch.randn(n, 1, h, w, generator=rng, device=x.device, dtype=x.dtype)
+        return x + self.scale.to(x.dtype) * noise
+
+
 def conv_block(c_in: int, c_out: int, kernel: int, stride: int = 1, relu: bool = True, norm: str = "instance",
-               antialias: bool = False) -> list[nn.Module]:
-    """Conv, norm, ReLU; ``antialias`` blurs before a stride-2 conv so that it does not alias."""
+               antialias: bool = False, noise: bool = False) -> list[nn.Module]:
+    """Conv, norm, ReLU; ``antialias`` blurs before a stride-2 conv so that it does not alias; ``noise`` adds
+    ``NoiseInput`` after the conv, before the norm."""
     pad = [nn.ReflectionPad2d(kernel // 2)] if stride == 1 else []
     blur = [Blur()] if antialias and stride > 1 else []
     conv = nn.Conv2d(c_in, c_out, kernel, stride, padding=0 if stride == 1 else kernel // 2)
-    return [*blur, *pad, conv, norm_layer(norm, c_out), *([nn.ReLU(True)] if relu else [])]
+    return [*blur, *pad, conv, *([NoiseInput(c_out)] if noise else []), norm_layer(norm, c_out),
+            *([nn.ReLU(True)] if relu else [])]
 
 
 class ResidualBlock(nn.Module):
@@ -90,18 +112,18 @@ class ResidualBlock(nn.Module):
 UPSAMPLING = CHOICES["cyclegan.upsample"]
 
 
-def up_block(c_in: int, c_out: int, upsample: str, norm: str = "instance", antialias: bool = False
-             ) -> list[nn.Module]:
+def up_block(c_in: int, c_out: int, upsample: str, norm: str = "instance", antialias: bool = False,
+             noise: bool = False) -> list[nn.Module]:
     """x2 upsampling: the paper's transposed convolution (kernel 3, stride 2: its kernel overlaps itself unevenly,
     Odena et al.'s checkerboard), or a resize then a 3x3 convolution. ``antialias`` blurs the resized map: what
     was at the half-resolution map's Nyquist rate (a 4-pixel period here) is damped instead of passed on."""
     if upsample == "transposed":
         return [nn.ConvTranspose2d(c_in, c_out, 3, 2, padding=1, output_padding=1), *([Blur()] if antialias else []),
-                norm_layer(norm, c_out), nn.ReLU(True)]
+                *([NoiseInput(c_out)] if noise else []), norm_layer(norm, c_out), nn.ReLU(True)]
     if upsample not in UPSAMPLING:
         raise UserError(f"unknown cyclegan.upsample {upsample!r}: choose {', '.join(UPSAMPLING)}")
     resize = nn.Upsample(scale_factor=2, mode=upsample, **({"align_corners": False} if upsample == "bilinear" else {}))
-    return [resize, *([Blur()] if antialias else []), *conv_block(c_in, c_out, 3, norm=norm)]
+    return [resize, *([Blur()] if antialias else []), *conv_block(c_in, c_out, 3, norm=norm, noise=noise)]
 
 
 SKIP_CLAMP = 0.995  # atanh of the photo stays finite: its extremes come back as 0.25% and 99.75%
@@ -116,10 +138,10 @@ class ResnetGenerator(nn.Module):
     there, 1-3.5% in the residual blocks, under 1% in the encoder). The defaults are the paper's generator."""
 
     def __init__(self, width: int = 64, blocks: int = 9, upsample: str = "transposed", *, antialias: bool = False,
-                 norm: str = "instance", skip: bool = False) -> None:
+                 norm: str = "instance", skip: bool = False, noise: bool = False) -> None:
         super().__init__()
         self.width, self.blocks, self.upsample, self.antialias, self.norm = width, blocks, upsample, antialias, norm
-        self.skip = skip
+        self.skip, self.noise = skip, noise
         if norm not in NORMS:
             raise UserError(f"unknown cyclegan.g_norm {norm!r}: choose {', '.join(NORMS)}")
         down, up = NORMS[norm]
@@ -128,7 +150,8 @@ class ResnetGenerator(nn.Module):
             *conv_block(3, w, 7, **kw), *conv_block(w, 2 * w, 3, 2, antialias=antialias, **kw),
             *conv_block(2 * w, 4 * w, 3, 2, antialias=antialias, **kw),
             *[ResidualBlock(4 * w, down) for _ in range(blocks)],
-            *up_block(4 * w, 2 * w, upsample, up, antialias), *up_block(2 * w, w, upsample, up, antialias),
+            *up_block(4 * w, 2 * w, upsample, up, antialias, noise),
+            *up_block(2 * w, w, upsample, up, antialias, noise),
             nn.ReflectionPad2d(3), nn.Conv2d(w, 3, 7))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -354,14 +377,15 @@ HINT = "train one with `nst-bench train cyclegan` and pass its generator.safeten
 def save_generator(g: ResnetGenerator, path: Path, **meta: Any) -> Path:
     return save_network_file(g, path, {"format": FORMAT, "width": g.width, "blocks": g.blocks,
                                        "upsample": g.upsample, "antialias": g.antialias, "norm": g.norm, "skip": g.skip,
-                                       **meta})
+                                       "noise": g.noise, **meta})
 
 
 def load_generator(path: str | Path) -> tuple[ResnetGenerator, dict[str, Any]]:
     """A trained photo -> artist generator (eval mode) and its metadata."""
     tensors, meta = load_network_file(path, FORMAT, "CycleGAN generator", HINT)
     g = ResnetGenerator(meta["width"], meta["blocks"], meta["upsample"], antialias=meta.get("antialias", False),
-                        norm=meta.get("norm", "instance"), skip=meta.get("skip", False))  # older files: the paper's
+                        norm=meta.get("norm", "instance"), skip=meta.get("skip", False),
+                        noise=meta.get("noise", False))  # older files: the paper's
     g.load_state_dict(tensors)
     return g.eval().requires_grad_(False), meta
 

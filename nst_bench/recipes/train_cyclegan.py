@@ -143,7 +143,7 @@ def kept_generator(out: Path, step: int) -> Path:
 def build_networks(c: CycleGANConfig) -> list[nn.Module]:
     """G_ab, G_ba, D_a, D_b as the config describes them, initialised as the paper does; a checkpoint's state dict
     loads into the same list (``experiments/cyclegan_d_probe.py``)."""
-    g_kw = {"antialias": c.g_antialias, "norm": c.g_norm, "skip": c.g_skip}
+    g_kw = {"antialias": c.g_antialias, "norm": c.g_norm, "skip": c.g_skip, "noise": c.g_noise}
     nets: list[nn.Module] = [ResnetGenerator(c.width, c.blocks, c.upsample, **g_kw) for _ in "ab"]
     pixel = lambda: PatchDiscriminator(c.d_width, antialias=c.d_antialias, blur_input=c.d_blur_input)  # noqa: E731
     if c.d_features != "none":  # the config refuses spectral norm with it (it applies to pixel convs)
