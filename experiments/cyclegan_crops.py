@@ -3,7 +3,7 @@ run's last sample grid (photo | A->B | A->B->A rows), the A->B tile of one held-
 enlarged with nearest-neighbour pixels, labelled with the run's name and its grid peak.
 
     .venv/bin/python experiments/cyclegan_crops.py OUT.jpg LABEL=RUN_DIR [LABEL=RUN_DIR ...] [--row 0] [--box 64]
-        [--at 0.5 0.5] [--column 1]
+        [--at 0.5 0.5] [--column 1] [--step N]
 """
 
 from __future__ import annotations
@@ -18,6 +18,16 @@ from PIL import Image, ImageDraw
 def last_grid(run: Path) -> Path:
     samples = sorted((run / "samples").glob("step_*.jpg"))
     return samples[-1] if samples else run / "samples.jpg"
+
+
+def grid_peak(run: Path, step: int | None) -> float | None:
+    """The held-out grid peak at ``step`` (``val_history.json``), or the run's final one (``metrics.json``)."""
+    if step is None:
+        metrics = run / "metrics.json"
+        return json.loads(metrics.read_text()).get("final", {}).get("grid_peak") if metrics.is_file() else None
+    history = run / "val_history.json"
+    rows = json.loads(history.read_text()) if history.is_file() else []
+    return next((r.get("grid_peak") for r in rows if r["step"] == step), None)
 
 
 def output_tile(grid: Image.Image, row: int, pad: int = 2, column: int = 1) -> Image.Image:
@@ -39,18 +49,20 @@ def main() -> None:
     ap.add_argument("--at", type=float, nargs=2, default=(0.5, 0.5), metavar=("Y", "X"),
                     help="centre of the square, as fractions of the tile's height and width (default its centre)")
     ap.add_argument("--column", type=int, default=1, choices=(0, 1, 2), help="0 photo, 1 A->B, 2 A->B->A")
+    ap.add_argument("--step", type=int, help="the sample grid of this step in every run (default: each run's last)")
     args = ap.parse_args()
     panels = []
     for item in args.runs:
         label, run = item.split("=", 1)
-        grid_path = last_grid(Path(run))
+        grid_path = Path(run) / "samples" / f"step_{args.step:06d}.jpg" if args.step else last_grid(Path(run))
+        if not grid_path.is_file():
+            raise SystemExit(f"no sample grid {grid_path}: pick a step the run saved (see {run}/samples)")
         tile = output_tile(Image.open(grid_path).convert("RGB"), args.row, column=args.column)
         top, left = (min(max(0, round(f * n) - args.box // 2), n - args.box)
                      for f, n in zip(args.at, (tile.height, tile.width)))
         crop = tile.crop((left, top, left + args.box, top + args.box)).resize(
             (args.box * args.zoom,) * 2, Image.Resampling.NEAREST)
-        metrics = Path(run) / "metrics.json"
-        peak = json.loads(metrics.read_text()).get("final", {}).get("grid_peak") if metrics.is_file() else None
+        peak = grid_peak(Path(run), args.step)
         caption = f"{label}: {grid_path.stem}" + (f", grid peak {peak:.1f}" if peak is not None else "")
         panel = Image.new("RGB", (crop.width, crop.height + 16), "white")
         panel.paste(crop, (0, 16))
