@@ -6,8 +6,8 @@ generator can move its texture to other fine scales, and this is where it would 
 ratio over the periods of 2 to 5 px (1 = as much fine texture as the paintings have there, below 1 = smoother).
 
     .venv/bin/python experiments/cyclegan_spectrum.py results/cyclegan/van_gogh_grid_tolerance [--steps 1000 5000]
-        # writes RUN/spectrum.csv (power per radius: photos, paintings, one column per step), RUN/spectrum.png,
-        # and prints fine_ratio per step
+        # writes RUN/spectrum.csv (power per radius: photos, paintings, one column per step), RUN/spectrum.png
+        # and RUN/spectrum_summary.json (fine_ratio of the photos and of each step), and prints the summary
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from tqdm import tqdm
 from nst_bench.data.images import load_image
 from nst_bench.losses.artefacts import radial_power
 from nst_bench.methods.cyclegan import load_generator
+from nst_bench.run.metrics import write_json
 from nst_bench.run.plots import plt, save_figure
 
 SIZE = 256  # the held-out photos and paintings are scored at their native 256 px
@@ -32,6 +33,11 @@ def fine_ratio(power: pd.Series, paintings: pd.Series, longest_period: float = 5
     """Mean of ``power / paintings`` over the radii of periods up to ``longest_period`` px."""
     ratio = power / paintings
     return float(ratio[ratio.index >= SIZE / longest_period].mean())
+
+
+def summary(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """``fine_ratio`` of the photos and of every step's translations."""
+    return {"fine_ratio": {c: fine_ratio(table[c], table.paintings) for c in table.columns if c != "paintings"}}
 
 
 def spectra(run: Path, steps: list[int] | None) -> pd.DataFrame:
@@ -80,8 +86,10 @@ def main() -> None:
     table = spectra(args.run, args.steps)
     table.to_csv(args.run / "spectrum.csv", float_format="%.6g")
     plot(table, f"{args.run.name}: translations' spectrum over the paintings'", args.run / "spectrum.png")
-    for c in ["photos", *[c for c in table.columns if c.startswith("step_")]]:
-        print(f"{c:12s} fine_ratio {fine_ratio(table[c], table.paintings):.2f}")
+    result = summary(table)
+    write_json(args.run / "spectrum_summary.json", result)
+    for c, v in result["fine_ratio"].items():
+        print(f"{c:12s} fine_ratio {v:.3f}")
 
 
 if __name__ == "__main__":
