@@ -73,7 +73,7 @@ class NoiseInput(nn.Module):
     (Karras et al. 2019, StyleGAN's noise inputs). A generator that must paint fine texture from a map at a quarter
     of the resolution has only its upsampling to draw it with, and what that draws repeats with the pixel lattice
     (the grid, results/cyclegan); noise gives it texture that repeats nowhere. In eval mode the noise comes from a
-    fixed seed, so that a photo always gets the same translation."""
+    fixed seed, so that a photo (or the same batch of photos) always gets the same translation."""
 
     SEED = 0
 
