@@ -328,7 +328,7 @@ CYCLEGAN_FLAGS: dict[str, str] = {
     "d_blur_input": "cyclegan.d_blur_input", "lambda_cycle": "cyclegan.lambda_cycle",
     "lambda_identity": "cyclegan.lambda_identity", "d_features": "cyclegan.d_features",
     "d_features_on": "cyclegan.d_features_on", "lambda_grid": "cyclegan.lambda_grid",
-    "grid_tolerance": "cyclegan.grid_tolerance",
+    "grid_tolerance": "cyclegan.grid_tolerance", "d_augment": "cyclegan.d_augment",
 }
 
 
@@ -395,6 +395,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--d-features", choices=CHOICES["cyclegan.d_features"],
                    help="discriminators read pixels (none, default) or frozen VGG16 relu4_3 features (vgg16; "
                    "vgg16_avg: with average pooling)")
+    c.add_argument("--d-augment", choices=CHOICES["cyclegan.d_augment"],
+                   help="discriminators read randomly shifted (and cut-out) images, real and fake (default none)")
     c.add_argument("--d-features-on", choices=CHOICES["cyclegan.d_features_on"],
                    help="with --d-features: both discriminators (default) or only the paintings' (the photos' "
                    "reads pixels)")

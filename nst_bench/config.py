@@ -114,6 +114,8 @@ class CycleGANConfig:
     d_blur_input: bool = True  # with d_antialias: blur the image itself too (false: D sees the pixels as they are)
     d_features: str = "none"  # none (the paper: D reads pixels) | vgg16: a PatchGAN head on frozen VGG16 relu4_3 |
     #   vgg16_avg: the same with average pooling, a weaker 8-pixel lattice for a periodic pattern to lock to
+    d_augment: str = "none"  # none (the paper) | translation | translation_cutout: the discriminators read
+    #   randomly shifted (and cut-out) images, real and fake alike (DiffAugment, Zhao et al. 2020)
     d_features_on: str = "both"  # which discriminators read d_features: both | paintings (D_b; the photos' D_a
     #   reads pixels: a feature D cannot see a 4-pixel grid in G_ba's photos, results/cyclegan)
     lr: float = 2e-4
@@ -363,6 +365,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "cyclegan.g_norm": ("instance", "pixel", "pixel_decoder"),
     "cyclegan.d_features": ("none", "vgg16", "vgg16_avg"),
     "cyclegan.d_features_on": ("both", "paintings"),
+    "cyclegan.d_augment": ("none", "translation", "translation_cutout"),
     "video.flow": ("farneback", "raft_small", "raft_large"),
 }
 
@@ -464,7 +467,8 @@ LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_
                               "cyclegan.g_ema": 0.0, "cyclegan.d_blur_input": True,
                               "cyclegan.g_skip": False, "cyclegan.d_features": "none",
                               "cyclegan.d_features_on": "both", "cyclegan.lambda_grid": 0.0,
-                              "cyclegan.grid_tolerance": 1.0, "cyclegan.g_noise": False}
+                              "cyclegan.grid_tolerance": 1.0, "cyclegan.g_noise": False,
+                              "cyclegan.d_augment": "none"}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

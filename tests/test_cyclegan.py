@@ -317,6 +317,26 @@ def test_noise_inputs_start_silent_learn_a_scale_and_translate_a_photo_the_same_
         assert torch.equal(loaded(photo), noisy(photo))
 
 
+def test_discriminator_augmentation_shifts_and_cuts_each_image_on_its_own_and_passes_gradients_back():
+    from nst_bench.methods.cyclegan import augment
+
+    torch.manual_seed(0)
+    images = torch.rand(4, 3, 32, 32, requires_grad=True)
+    assert augment(images, "none") is images
+    shifted = augment(images, "translation")
+    assert shifted.shape == images.shape
+    for image, out in zip(images.detach(), shifted.detach()):  # each one is its own image moved by <= 4 px
+        moves = [(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
+                 if torch.equal(out[:, 4:-4, 4:-4], image[:, 4 + dy:28 + dy, 4 + dx:28 + dx])]
+        assert len(moves) == 1
+    assert len({tuple(map(tuple, out[0, :2, :2].tolist())) for out in shifted.detach()}) > 1  # not one shift for all
+    cut = augment(images, "translation_cutout").detach()
+    grey = (cut == 0.5).all(dim=1)  # a 16 x 16 grey square somewhere in every image
+    assert all(int(g.sum()) >= 16 * 16 for g in grey)
+    augment(images, "translation_cutout").sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0  # the generator learns through it
+
+
 def test_an_antialiased_generator_follows_a_one_pixel_shift_more_closely_than_the_plain_one():
     from nst_bench.recipes.training import sample_photos
 

@@ -212,7 +212,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
                             lambda_identity=c.lambda_identity, lambda_grid=c.lambda_grid,
                             grid_tolerance=c.grid_tolerance, pool_size=c.pool_size, steps=t.steps,
                             decay_from=round(c.decay_from * t.steps), cycle_noise=c.cycle_noise, d_lr=c.d_lr,
-                            g_ema=c.g_ema)
+                            g_ema=c.g_ema, d_augment=c.d_augment)
 
     def export(module: CycleGANModule, step: int) -> None:
         g_ab, g_ba = module.generators()
