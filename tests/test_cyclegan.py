@@ -101,7 +101,8 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
     assert m["held_out"] == {k: v for k, v in m["val_history"][-1].items() if k != "step"}  # the last step's scores
     assert {"identified", "identified_local", "kid", "gram_to_paintings", "grid_peak", "cycle_l1_blurred",
             "cycle_grid_peak"} <= set(m["val_history"][0])
-    assert m["references"]["photos"]["identified"] == 1.0 and m["references"]["photos"]["kid"] > 0
+    photos = m["references"]["photos"]
+    assert photos["identified"] == 1.0 and photos["kid"] > 0 and photos["cycle_grid_peak"] == photos["grid_peak"]
     assert json.loads((out / "references.json").read_text()) == m["references"]  # on disk from the start
     assert all(abs(float(r[f"loss/D_{k}"])) < 10 for r in rows for k in ("a_real", "a_fake", "b_real", "b_fake"))
     assert (out / "held_out.png").is_file() and (out / "discriminators.png").is_file()
