@@ -459,6 +459,23 @@ def test_the_pick_takes_the_lowest_kid_among_steps_without_grid_or_lost_photos_a
         cyclegan_pick.main()
 
 
+def test_the_grid_probe_notch_removes_exactly_a_4_pixel_grid_and_its_control_keeps_it(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "experiments"))
+    from cyclegan_grid_probe import notch
+
+    torch.manual_seed(0)
+    base = 0.3 + 0.4 * torch.nn.functional.avg_pool2d(torch.rand(2, 3, 64, 64), 5, 1, 2)
+    lattice = torch.zeros(64, 64)
+    lattice[::4, ::4] = 0.1
+    lattice -= lattice.mean()  # the notch keeps the mean (DC is no grid)
+    assert (notch(base + lattice) - notch(base)).abs().max() < 1e-5  # the grid is gone, whatever the image
+    assert torch.allclose(notch(base + lattice, offset=3) - notch(base, offset=3), lattice.expand(2, 3, 64, 64),
+                          atol=1e-5)  # the control leaves the grid whole
+    assert 0 < (notch(base) - base).abs().mean() < 0.01  # and both take little else
+
+
 def test_the_generators_average_trails_the_trained_weights_and_is_what_gets_scored_and_resumed():
     torch.manual_seed(0)
     nets = [ResnetGenerator(8, 1), ResnetGenerator(8, 1), PatchDiscriminator(8), PatchDiscriminator(8)]

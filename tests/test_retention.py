@@ -109,6 +109,15 @@ def test_adding_a_setting_changes_no_other_row_and_no_probe_scores_its_own_paint
     assert row.artist == "hokusai" and row.photos == 2
     assert pooled.loc["AdaIN", "ssim"] < row.ssim < pooled.loc["photo", "ssim"]
 
+    # a setting's stylizations gone (trial folders are not in git): the whole sheet on disk stays, not one with a
+    # blank row
+    sheet_bytes = (out / "plots" / "examples.jpg").read_bytes()
+    for trial in new[new.setting == "photo"].trial_id:
+        (out / trial / "stylized.jpg").unlink()
+    run_retention(second, wandb_mode="disabled")
+    assert not any((out / t / "stylized.jpg").exists() for t in new[new.setting == "photo"].trial_id)  # not redone
+    assert (out / "plots" / "examples.jpg").read_bytes() == sheet_bytes
+
 
 def test_the_protocol_refuses_what_it_cannot_do(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)

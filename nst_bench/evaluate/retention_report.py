@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from nst_bench.evaluate.statistics import cluster_ci, paired_difference, photo_m
 from nst_bench.nets.classifier import Classifier
 from nst_bench.run.plots import ContactSheet, plt, save_figure
 from nst_bench.run.tracking import log_tables, provenance
+
+log = logging.getLogger(__name__)
 
 RATES = ("top1", "top5", "agreement", "deception", "clean_top1")
 MEANS = ("gram_distance", "ssim", "psnr", "lpips", "seconds", "steps_to_5pct")
@@ -114,20 +117,26 @@ def example_sheet(scores: pd.DataFrame, out: Path, path: Path, order: list[str],
     """One row per setting, one column per photo (the same photos in every row, spread over the classes): each
     setting's stylization of the photo with its first artist and painting, over a green bar where the classifier
     still names the photo's class and a red one where it does not. The stylizations live in the trial folders,
-    which are not in git: without them the sheet already on disk stays. Rows follow ``order`` (the study's)."""
+    which are not in git: if any of them is missing, the sheet already on disk stays (a sheet with blank rows would
+    replace a whole one). Rows follow ``order`` (the study's)."""
     settings = [s for s in order if (scores.setting == s).any()]
     common = sorted(set.intersection(*(set(scores.content[scores.setting == s]) for s in settings)))
     picked = common[:: max(1, len(common) // photos)][:photos]
     left, gap, bar = 170, 4, 6
+    tiles = {(s, c): scores[(scores.setting == s) & (scores.content == c)].sort_values(["artist", "painting"])
+             .iloc[0] for s in settings for c in picked}  # each setting's first artist and painting
+    missing = [k for k, r in tiles.items() if not (out / str(r.trial_id) / "stylized.jpg").is_file()]
+    if missing and path.exists():
+        log.warning("%s kept: %d example stylizations are not here (first: %s)", path, len(missing), missing[0])
+        return path
     sheet = ContactSheet(left + len(picked) * (size + gap), 18 + len(settings) * (size + bar + gap))
     for j, content in enumerate(picked):
         sheet.draw.text((left + j * (size + gap), 2), content[:24], fill="black")
     for i, setting in enumerate(settings):
         y = 18 + i * (size + bar + gap)
         sheet.draw.text((4, y + size // 2 - 12), "\n".join(textwrap.wrap(setting, 26)[:3]), fill="black")
-        rows = scores[scores.setting == setting].sort_values(["artist", "painting"])
         for j, content in enumerate(picked):
-            r, x = rows[rows.content == content].iloc[0], left + j * (size + gap)
+            r, x = tiles[setting, content], left + j * (size + gap)
             if sheet.paste(out / str(r.trial_id) / "stylized.jpg", (x, y), size):
                 sheet.draw.rectangle((x, y + size, x + size - 1, y + size + bar - 1),
                                      fill="seagreen" if r.top1 else "firebrick")
