@@ -49,11 +49,11 @@ def notch(image: torch.Tensor, offset: int = 0) -> torch.Tensor:
 
 
 def painting_discriminator(run: Path, cfg: RunConfig) -> torch.nn.Module:
-    """D_b of the run's last checkpoint (eval mode)."""
+    """D_b of the run's last checkpoint (eval mode, frozen: only the input's gradient is wanted)."""
     state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["state_dict"]
     d_b = build_networks(cfg.cyclegan)[3]
     d_b.load_state_dict({k.removeprefix("d_b."): v for k, v in state.items() if k.startswith("d_b.")})
-    return d_b.eval()
+    return d_b.eval().requires_grad_(False)
 
 
 def main() -> None:
