@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from nst_bench.data.images import load_image
-from nst_bench.errors import UserError
+from nst_bench.errors import UserError, run_script
 from nst_bench.methods.adain import AdaIN
 from nst_bench.nets.content_check import FLOOR, identified, lpips_maps, lpips_vgg
 
@@ -70,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -19,8 +19,10 @@ from tqdm import tqdm
 
 from nst_bench.config import load_config
 from nst_bench.data.images import load_image
+from nst_bench.errors import run_script
 from nst_bench.methods.cyclegan import CycleGANModule, load_generator
 from nst_bench.recipes.train_cyclegan import build_networks
+from nst_bench.recipes.training import load_last_checkpoint
 from nst_bench.run.metrics import write_json
 
 
@@ -36,7 +38,7 @@ def main() -> None:
     ap.add_argument("--paintings", type=int, default=32, help="training paintings to score (the first N)")
     args = ap.parse_args()
     cfg = load_config([args.run / "config.yaml"])
-    ckpt = torch.load(args.run / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    ckpt = load_last_checkpoint(args.run)
     state = ckpt["state_dict"]
     g_ab, averaged, _, d_b = build_networks(cfg.cyclegan)
     prefixes = {"g_ab.": g_ab, "d_b.": d_b} | ({"g_ab_ema.": averaged} if cfg.cyclegan.g_ema > 0 else {})
@@ -63,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -28,9 +28,11 @@ from torchvision.transforms.functional import center_crop
 
 from nst_bench.config import RunConfig, load_config
 from nst_bench.data.images import load_image
+from nst_bench.errors import run_script
 from nst_bench.losses.artefacts import periodic_peak, periodic_ratio
 from nst_bench.methods.cyclegan import load_generator
 from nst_bench.recipes.train_cyclegan import build_networks
+from nst_bench.recipes.training import load_last_checkpoint
 from nst_bench.run.metrics import write_json
 
 PERIOD = 4
@@ -50,7 +52,7 @@ def notch(image: torch.Tensor, offset: int = 0) -> torch.Tensor:
 
 def painting_discriminator(run: Path, cfg: RunConfig) -> torch.nn.Module:
     """D_b of the run's last checkpoint (eval mode, frozen: only the input's gradient is wanted)."""
-    state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")["state_dict"]
+    state = load_last_checkpoint(run)["state_dict"]
     d_b = build_networks(cfg.cyclegan)[3]
     d_b.load_state_dict({k.removeprefix("d_b."): v for k, v in state.items() if k.startswith("d_b.")})
     return d_b.eval().requires_grad_(False)
@@ -94,4 +96,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from nst_bench.cli import main
-from nst_bench.errors import UserError
-from nst_bench.recipes.training import photo_split
+from nst_bench.errors import UserError, run_script
+from nst_bench.recipes.training import load_last_checkpoint, photo_split
 
 from .conftest import CONTENT, DEMO, STYLE, STYLE2
 
@@ -45,6 +45,11 @@ def test_train_resume_then_stylize_with_the_network(tmp_path, capsys):
     assert m["network"]["n_styles"] == 2 and m["network"]["file"] == "net.safetensors"
     assert len(m["held_out_photos"]) == 1 and m["held_out"]["style"] > 0
     assert m["provenance"]["torch"] and m["backbone"]["weights"]["sha256"]
+    # scripts that probe a run read its last checkpoint; without one: a one-line reason and exit status 2
+    assert load_last_checkpoint(out)["global_step"] == 6
+    with pytest.raises(SystemExit) as stopped:
+        run_script(lambda: load_last_checkpoint(tmp_path / "untrained"))
+    assert stopped.value.code == 2 and "last.ckpt not found: train the run first" in capsys.readouterr().err
 
     # the trained network is a method: its styles come from the checkpoint, a weight vector blends them
     run = tmp_path / "stylized"

@@ -90,6 +90,16 @@ class Snapshots(pl.Callback):
             self.training.save_val_history()
 
 
+def load_last_checkpoint(out: Path) -> dict[str, Any]:
+    """``out/checkpoints/last.ckpt`` as plain tensors and data (weights_only), for scripts that probe a run's
+    discriminators; a one-line error when the run kept none (checkpoints stay out of git)."""
+    path = out / "checkpoints" / "last.ckpt"
+    if not path.is_file():
+        raise UserError(f"{path} not found: train the run first (its checkpoints are not in git), e.g. "
+                        f"nst-bench train cyclegan --config {out / 'config.yaml'}")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 class Training:
     """One resumable training run: where it starts, the history so far, and the loop that samples and saves."""
 
