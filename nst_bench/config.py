@@ -62,6 +62,8 @@ class OptimizerConfig:
     history_size: int = 100  # L-BFGS memory
     line_search: str | None = "strong_wolfe"  # L-BFGS line search; None = fixed step lr (fast, can diverge)
     line_search_steps: int | None = None  # line search only in each scale's first N iterations and after a rise
+    keep_best: bool = False  # end each scale on the evaluated image with the lowest loss, not the last (without a
+    #   line search L-BFGS can end on a rise: up to 23% above its best in results/retention_pilot)
 
 
 @dataclass
@@ -460,6 +462,7 @@ _UNSET = object()
 # keys added after trial ids were first written: left out of an id while at these (their defaults), so a sweep
 # that never sets them keeps its ids and resumes into its old folders
 LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_steps": None,
+                              "optimizer.keep_best": False,
                               "gatys.precision": "fp32", "gatys.pyramid": 1, "train.extra_content_dirs": [],
                               "cyclegan.d_spectral_norm": False, "cyclegan.d_lr": None,
                               "cyclegan.d_antialias": False, "tracking.score_outputs": True,

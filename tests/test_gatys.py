@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 import torch
 
@@ -123,6 +125,23 @@ def test_line_search_steps_search_only_at_the_start_and_after_a_rise(vgg19):
     _, budget = _run(vgg19, steps=12, line_search_steps=2)
     assert 12 <= budget.evaluations < always.evaluations
     assert budget.final["total"] < 0.5 * budget.history[0]["total"]
+
+
+def test_keep_best_ends_on_the_lowest_loss_image_when_l_bfgs_without_a_line_search_rises(vgg19):
+    content = load_image(CONTENT, 48)
+    obj = PerceptualObjective(vgg19, *LAYERS, content_weight=1.0, style_weight=5.0, tv_weight=0.0)
+
+    def run(keep_best: bool):  # a step 3x too long: the loss rises and falls again
+        return stylize(content, [load_image(STYLE, 48)], [1.0], obj, GatysConfig(),
+                       OptimizerConfig(steps=12, lr=3.0, line_search=None, keep_best=keep_best), progress=False)
+
+    last, best = run(False), run(True)
+    totals = [row["total"] for row in best.history]
+    assert [row["total"] for row in last.history] == pytest.approx(totals)  # the same trajectory
+    assert any(b > a for a, b in itertools.pairwise(totals)), "the test needs a run whose loss rises"
+    (step,) = best.extra["best_steps"]
+    assert totals[step] == min(totals) and best.final["total"] == pytest.approx(min(totals), rel=1e-4)
+    assert "best_steps" not in last.extra and not torch.equal(best.image, last.image)
 
 
 def test_a_finer_scale_starts_at_its_own_content_plus_the_upsampled_change_of_the_scale_before(vgg19, monkeypatch):

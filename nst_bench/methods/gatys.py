@@ -70,6 +70,8 @@ class PixelModule(pl.LightningModule):
         self.initial: dict[str, float] | None = None  # loss terms of the first evaluation (at the start image)
         self.last_good = [p.detach().clone() for p in self.variables]
         self.diverged_at: int | None = None
+        self.best: tuple[float, list[torch.Tensor]] | None = None  # optim.keep_best: lowest loss, its variables
+        self.best_step: int | None = None
         self.seconds = 0.0
         self.evaluations = 0  # forward+backward passes (a line search may take several per iteration)
         self.search_until = 0  # line_search_steps: the iteration up to which L-BFGS searches after a rise
@@ -124,6 +126,10 @@ class PixelModule(pl.LightningModule):
 
     def on_train_end(self) -> None:
         self.seconds = time.perf_counter() - self._t0
+        if self.best is not None:  # the last step's own result was never evaluated: the best is a known point
+            with torch.no_grad():
+                for v, best in zip(self.variables, self.best[1]):
+                    v.copy_(best)
 
     def training_step(self, batch: int, batch_idx: int) -> None:
         opt = self.optimizers()
@@ -169,6 +175,9 @@ class PixelModule(pl.LightningModule):
             return
         for v, good in zip(self.variables, self.last_good):
             good.copy_(v.detach())
+        if self.optim.keep_best and self._last_eval is not None and (
+                self.best is None or values["total"] < self.best[0]):  # the point the closure last evaluated
+            self.best, self.best_step = (values["total"], [p.clone() for p in self._last_eval[0]]), step
         record_step(self, values, step, SHOWN_TERMS)
         self.history[-1]["seconds"] = time.perf_counter() - self.origin  # loss against time, not only against steps
         if self.stop_below is not None and values["total"] < self.stop_below:
@@ -200,6 +209,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
     origin = time.perf_counter()
     history: list[dict[str, float]] = []
     per_scale: list[float] = []
+    best_steps: list[int | None] = []  # optim.keep_best: the iteration each scale's image comes from
     evaluations, diverged_at, initial = 0, None, None
     sizes = pyramid(*content.shape[-2:], gatys.scales)
     image: torch.Tensor | None = None
@@ -227,6 +237,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
         initial = initial or module.initial
         evaluations += module.evaluations
         per_scale.append(module.seconds)
+        best_steps.append(module.best_step)
         image, previous_content = module.picture, c
         if module.diverged_at is not None:
             diverged_at = module.diverged_at
@@ -237,7 +248,8 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
         image = recombine_colour(image, content)
     return Result(image=image, final=final, seconds=sum(per_scale), history=history, iterations=len(history),
                   evaluations=evaluations, sizes=sizes[:len(per_scale)], diverged_at=diverged_at,
-                  extra={"per_scale_seconds": per_scale, "initial": initial})
+                  extra={"per_scale_seconds": per_scale, "initial": initial}
+                  | ({"best_steps": best_steps} if optim.keep_best else {}))
 
 
 class GatysStylizer:
