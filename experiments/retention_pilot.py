@@ -6,7 +6,8 @@ iteration; the iteration at which its best value so far first comes within 5% of
 value is above the best (without a line search L-BFGS can end on a rise); the drop of the best value over the last
 tenth of the run, which says whether the run itself is near convergence; seconds per iteration), ``budget.csv`` (per
 backbone: the largest of the best-within-5% iterations, rounded up to 50: the budget the study gives that
-backbone) and ``curves.png`` (content + style over the run's best, per run).
+backbone), ``curves.png`` (content + style over the run's best, per run) and ``stylizations.jpg`` (the paintings
+over each backbone's stylization of the photo with them; the stylizations live in the trial folders, not in git).
 
     .venv/bin/python experiments/retention_pilot.py [results/retention_pilot]
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nst_bench.run.plots import plt, save_figure
+from nst_bench.run.plots import ContactSheet, plt, save_figure
 from nst_bench.sweeps.store import RunsLog
 
 
@@ -38,6 +39,26 @@ def best_within(values: pd.Series, fraction: float) -> int:
     return int((best <= (1 + fraction) * best.iloc[-1]).to_numpy().argmax()) + 1
 
 
+def stylization_sheet(pilot: pd.DataFrame, folder: Path, size: int = 150) -> Path | None:
+    """The paintings in the first row, each setting's stylization with them below: what the budget buys."""
+    paintings = list(dict.fromkeys(zip(pilot.artist, pilot.painting_path)))
+    settings = list(dict.fromkeys(pilot.setting))
+    left, gap = 160, 4
+    sheet = ContactSheet(left + len(paintings) * (size + gap), 16 + (len(settings) + 1) * (size + gap))
+    for j, (artist, path) in enumerate(paintings):
+        x = left + j * (size + gap)
+        sheet.draw.text((x, 2), f"{artist} {Path(path).stem}"[:26], fill="black")
+        sheet.paste(Path(path), (x, 16), size)
+    for i, setting in enumerate(settings, start=1):
+        y = 16 + i * (size + gap)
+        sheet.draw.text((4, y + size // 2 - 6), setting, fill="black")
+        for j, (_, path) in enumerate(paintings):
+            run = pilot[(pilot.setting == setting) & (pilot.painting_path == path)]
+            if not run.empty:
+                sheet.paste(folder / str(run.trial_id.iloc[0]) / "stylized.jpg", (left + j * (size + gap), y), size)
+    return sheet.save(folder / "stylizations.jpg")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder", nargs="?", default="results/retention_pilot", type=Path)
@@ -52,8 +73,9 @@ def main() -> None:
         total = (history["loss/content"] + history["loss/style"]).reset_index(drop=True)
         curves[r.setting, f"{r.content[:12]} {Path(r.painting).stem}"] = total / total.min()
         best = total.cummin()
-        rows.append({"setting": r.setting, "content": r.content, "artist": r.artist,
-                     "painting": Path(r.painting).stem, "iterations": len(total), "steps_to_5pct": r.steps_to_5pct,
+        rows.append({"setting": r.setting, "trial_id": r.trial_id, "content": r.content, "artist": r.artist,
+                     "painting": Path(r.painting).stem, "painting_path": r.painting, "iterations": len(total),
+                     "steps_to_5pct": r.steps_to_5pct,
                      "stays_within_5pct": within(total, 0.05), "stays_within_2pct": within(total, 0.02),
                      "best_within_5pct": best_within(total, 0.05),
                      "last_over_best": float(total.iloc[-1] / best.iloc[-1] - 1),
@@ -61,7 +83,7 @@ def main() -> None:
                      "last_tenth_drop": float(1 - best.iloc[-1] / best.iloc[-(len(total) // 10) - 1]),
                      "seconds": r.seconds, "s_per_iteration": r.seconds / len(total)})
     pilot = pd.DataFrame(rows)
-    pilot.to_csv(folder / "pilot.csv", index=False)
+    pilot.drop(columns="painting_path").to_csv(folder / "pilot.csv", index=False)
     budget = pilot.groupby("setting", sort=False).agg(
         runs=("painting", "size"), max_best_within_5pct=("best_within_5pct", "max"),
         median_best_within_5pct=("best_within_5pct", "median"), max_stays_within_5pct=("stays_within_5pct", "max"),
@@ -86,6 +108,7 @@ def main() -> None:
         ax.legend(fontsize=5)
     axes[0][0].set_ylabel("(content + style) / its best value")
     save_figure(fig, axes[0][0], folder / "curves.png")
+    stylization_sheet(pilot, folder)
     print(budget.to_string())
 
 
