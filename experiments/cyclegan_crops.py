@@ -2,8 +2,10 @@
 run's last sample grid (photo | A->B | A->B->A rows), the A->B tile of one held-out photo, a square of it
 enlarged with nearest-neighbour pixels, labelled with the run's name and its grid peak.
 
-    .venv/bin/python experiments/cyclegan_crops.py OUT.jpg LABEL=RUN_DIR [LABEL=RUN_DIR ...] [--row 0] [--box 64]
-        [--at 0.5 0.5] [--column 1] [--step N]
+    .venv/bin/python experiments/cyclegan_crops.py OUT.jpg LABEL=RUN_DIR[@STEP] [LABEL=RUN_DIR[@STEP] ...]
+        [--row 0 [5 ...]] [--box 64] [--at 0.5 0.5] [--column 1] [--step N]
+
+One strip per ``--row``, stacked; ``@STEP`` picks a run's own sample step (else ``--step``, else its last).
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ def output_tile(grid: Image.Image, row: int, pad: int = 2, column: int = 1) -> I
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path)
-    ap.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
-    ap.add_argument("--row", type=int, default=0, help="which held-out photo (row of the sample grid)")
+    ap.add_argument("runs", nargs="+", help="LABEL=RUN_DIR[@STEP]")
+    ap.add_argument("--row", type=int, nargs="+", default=[0], help="which held-out photos (rows of the sample grid)")
     ap.add_argument("--box", type=int, default=64, help="side of the square cut from the tile's centre, px")
     ap.add_argument("--zoom", type=int, default=4)
     ap.add_argument("--at", type=float, nargs=2, default=(0.5, 0.5), metavar=("Y", "X"),
@@ -51,19 +53,32 @@ def main() -> None:
     ap.add_argument("--column", type=int, default=1, choices=(0, 1, 2), help="0 photo, 1 A->B, 2 A->B->A")
     ap.add_argument("--step", type=int, help="the sample grid of this step in every run (default: each run's last)")
     args = ap.parse_args()
+    strips = [strip_of(args, row) for row in args.row]
+    sheet = Image.new("RGB", (max(s.width for s in strips), sum(s.height + 4 for s in strips) - 4), "white")
+    for i, s in enumerate(strips):
+        sheet.paste(s, (0, i * (s.height + 4)))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(args.out, quality=92)
+    print(f"wrote {args.out}")
+
+
+def strip_of(args: argparse.Namespace, row: int) -> Image.Image:
+    """The runs' crops of one held-out photo, side by side."""
     panels = []
     for item in args.runs:
         label, run = item.split("=", 1)
-        grid_path = Path(run) / "samples" / f"step_{args.step:06d}.jpg" if args.step else last_grid(Path(run))
+        run, _, own_step = run.partition("@")
+        step = int(own_step) if own_step else args.step
+        grid_path = Path(run) / "samples" / f"step_{step:06d}.jpg" if step else last_grid(Path(run))
         if not grid_path.is_file():
             raise SystemExit(f"no sample grid {grid_path}: pick a step the run saved (see {run}/samples)")
-        tile = output_tile(Image.open(grid_path).convert("RGB"), args.row, column=args.column)
+        tile = output_tile(Image.open(grid_path).convert("RGB"), row, column=args.column)
         top, left = (min(max(0, round(f * n) - args.box // 2), n - args.box)
                      for f, n in zip(args.at, (tile.height, tile.width)))
         crop = tile.crop((left, top, left + args.box, top + args.box)).resize(
             (args.box * args.zoom,) * 2, Image.Resampling.NEAREST)
-        peak = grid_peak(Path(run), args.step)
-        caption = f"{label}: {grid_path.stem}" + (f", grid peak {peak:.1f}" if peak is not None else "")
+        peak = grid_peak(Path(run), step)
+        caption = f"{label}: {grid_path.stem}, row {row + 1}" + (f", grid peak {peak:.1f}" if peak is not None else "")
         panel = Image.new("RGB", (crop.width, crop.height + 16), "white")
         panel.paste(crop, (0, 16))
         ImageDraw.Draw(panel).text((2, 2), caption, fill="black")
@@ -73,9 +88,7 @@ def main() -> None:
     for p in panels:
         strip.paste(p, (x, 0))
         x += p.width + 4
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    strip.save(args.out, quality=92)
-    print(f"wrote {args.out}")
+    return strip
 
 
 if __name__ == "__main__":
