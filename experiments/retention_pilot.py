@@ -6,8 +6,9 @@ iteration; the iteration at which its best value so far first comes within 5% of
 value is above the best (without a line search L-BFGS can end on a rise); the drop of the best value over the last
 tenth of the run, which says whether the run itself is near convergence; seconds per iteration), ``budget.csv`` (per
 backbone: the largest of the best-within-5% iterations, rounded up to 50: the budget the study gives that
-backbone), ``curves.png`` (content + style over the run's best, per run) and ``stylizations.jpg`` (the paintings
-over each backbone's stylization of the photo with them; the stylizations live in the trial folders, not in git).
+backbone; and the hours one study setting takes at that budget, every 4th photo x 3 artists x k = 2),
+``curves.png`` (content + style over the run's best, per run) and ``stylizations.jpg`` (the paintings over each
+backbone's stylization of the photo with them; the stylizations live in the trial folders, not in git).
 
     .venv/bin/python experiments/retention_pilot.py [results/retention_pilot]
 """
@@ -22,6 +23,8 @@ import pandas as pd
 
 from nst_bench.run.plots import ContactSheet, plt, save_figure
 from nst_bench.sweeps.store import RunsLog
+
+STUDY_STYLIZATIONS = 50 * 3 * 2  # a Gatys setting of configs/retention.yaml: every 4th photo, 3 artists, k = 2
 
 
 def within(values: pd.Series, fraction: float) -> int:
@@ -91,6 +94,7 @@ def main() -> None:
         s_per_iteration=("s_per_iteration", "median"))
     budget["budget"] = [50 * math.ceil(v / 50) for v in budget.max_best_within_5pct]
     budget["minutes_per_image"] = budget.budget * budget.s_per_iteration / 60
+    budget["study_hours"] = budget.minutes_per_image * STUDY_STYLIZATIONS / 60
     budget.reset_index().to_csv(folder / "budget.csv", index=False)
     settings = list(dict.fromkeys(pilot.setting))
     fig, axes = plt.subplots(1, len(settings), figsize=(4.2 * len(settings), 3.6), dpi=110, squeeze=False)
