@@ -109,8 +109,8 @@ class Training:
         self.start = 0
         self.saved_shapes: dict[str, tuple[int, ...]] = {}  # the checkpoint's networks, to check a resume against
         self.output: Path | None = None  # the exported network, set by fit
-        if resume and self.ckpt.is_file():  # weights_only: tensors and plain data, nothing executed
-            state = torch.load(self.ckpt, map_location="cpu", weights_only=True)
+        if resume and self.ckpt.is_file():
+            state = load_last_checkpoint(run.out)
             self.start = int(state["global_step"]) // self.per_step  # Lightning counts optimiser steps
             self.saved_shapes = {k: tuple(v.shape) for k, v in state["state_dict"].items()}
         self.history = read_history(run.out / "history.csv", self.start) if self.start else []
