@@ -4,10 +4,14 @@ power spectrum (``losses.artefacts.radial_power``) of the 50 held-out photos' tr
 reference. The grid peak looks only at the 4-pixel lattice; once a run pays for that lattice (``lambda_grid``), a
 generator can move its texture to other fine scales, and this is where it would show. ``fine_ratio`` is the mean
 ratio over the periods of 2 to 5 px (1 = as much fine texture as the paintings have there, below 1 = smoother).
+A texture can also be regular without any spike in the radial average: ``regular_texture`` is the mean over 64 px
+tiles of ``losses.artefacts.texture_rebound`` (how far the local autocorrelation rises again after falling, any
+period and orientation up to 12 px), for the photos, the paintings and each step's translations.
 
     .venv/bin/python experiments/cyclegan_spectrum.py results/cyclegan/van_gogh_grid_tolerance [--steps 1000 5000]
         # writes RUN/spectrum.csv (power per radius: photos, paintings, one column per step), RUN/spectrum.png
-        # and RUN/spectrum_summary.json (fine_ratio of the photos and of each step), and prints the summary
+        # and RUN/spectrum_summary.json (fine_ratio and regular_texture of the photos, the paintings and each
+        # step), and prints the summary
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from nst_bench.data.images import load_image
-from nst_bench.losses.artefacts import radial_power
+from nst_bench.losses.artefacts import radial_power, texture_rebound
 from nst_bench.methods.cyclegan import load_generator
 from nst_bench.run.metrics import write_json
 from nst_bench.run.plots import plt, save_figure
@@ -35,13 +39,15 @@ def fine_ratio(power: pd.Series, paintings: pd.Series, longest_period: float = 5
     return float(ratio[ratio.index >= SIZE / longest_period].mean())
 
 
-def summary(table: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """``fine_ratio`` of the photos and of every step's translations."""
-    return {"fine_ratio": {c: fine_ratio(table[c], table.paintings) for c in table.columns if c != "paintings"}}
+def summary(table: pd.DataFrame, regular: dict[str, float]) -> dict[str, dict[str, float]]:
+    """``fine_ratio`` of the photos and of every step's translations, beside their ``regular_texture``."""
+    return {"fine_ratio": {c: fine_ratio(table[c], table.paintings) for c in table.columns if c != "paintings"},
+            "regular_texture": regular}
 
 
-def spectra(run: Path, steps: list[int] | None) -> pd.DataFrame:
-    """Power per radius for the held-out photos, the held-out paintings and each kept generator's translations."""
+def spectra(run: Path, steps: list[int] | None) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Power per radius for the held-out photos, the held-out paintings and each kept generator's translations,
+    and the mean ``texture_rebound`` of each."""
     kept = {int(p.stem.removeprefix("step_")): p for p in sorted((run / "generators").glob("step_*.safetensors"))}
     if not kept:
         raise SystemExit(f"{run}/generators holds no step_*.safetensors: train with `nst-bench train cyclegan`")
@@ -52,13 +58,15 @@ def spectra(run: Path, steps: list[int] | None) -> pd.DataFrame:
     photos = torch.cat([load_image(p, SIZE) for p in meta["held_out"]])
     paintings = torch.cat([load_image(p, SIZE) for p in meta["held_out_paintings"]])
     table = pd.DataFrame({"photos": radial_power(photos).numpy(), "paintings": radial_power(paintings).numpy()})
+    regular = {"photos": float(texture_rebound(photos).mean()), "paintings": float(texture_rebound(paintings).mean())}
     for step in tqdm(steps or sorted(kept), desc=run.name, unit="generator", disable=None):
         g, _ = load_generator(kept[step])
         with torch.no_grad():
             out = torch.cat([g(batch) for batch in photos.split(10)])
         table[f"step_{step}"] = radial_power(out).numpy()
+        regular[f"step_{step}"] = float(texture_rebound(out).mean())
     table.index.name = "radius"
-    return table
+    return table, regular
 
 
 def plot(table: pd.DataFrame, title: str, path: Path) -> Path:
@@ -84,13 +92,13 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--steps", type=int, nargs="+", help="kept generators to read (default: all)")
     args = ap.parse_args()
-    table = spectra(args.run, args.steps)
+    table, regular = spectra(args.run, args.steps)
     table.to_csv(args.run / "spectrum.csv", float_format="%.6g")
     plot(table, f"{args.run.name}: translations' spectrum over the paintings'", args.run / "spectrum.png")
-    result = summary(table)
+    result = summary(table, regular)
     write_json(args.run / "spectrum_summary.json", result)
-    for c, v in result["fine_ratio"].items():
-        print(f"{c:12s} fine_ratio {v:.3f}")
+    for c, v in regular.items():
+        print(f"{c:12s} fine_ratio {result['fine_ratio'].get(c, 1.0):.3f} regular_texture {v:.3f}")
 
 
 if __name__ == "__main__":

@@ -329,6 +329,7 @@ CYCLEGAN_FLAGS: dict[str, str] = {
     "lambda_identity": "cyclegan.lambda_identity", "d_features": "cyclegan.d_features",
     "d_features_on": "cyclegan.d_features_on", "lambda_grid": "cyclegan.lambda_grid",
     "grid_tolerance": "cyclegan.grid_tolerance", "d_augment": "cyclegan.d_augment",
+    "lambda_regular": "cyclegan.lambda_regular", "regular_tolerance": "cyclegan.regular_tolerance",
 }
 
 
@@ -405,6 +406,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="weight of a penalty on the 4-pixel grid in the generators' outputs (default 0: off)")
     c.add_argument("--grid-tolerance", type=float,
                    help="with --lambda-grid: the lattice power ratio left unpenalised (default 1; photos ~1)")
+    c.add_argument("--lambda-regular", type=float,
+                   help="weight of a penalty on regular fine texture at any period (default 0: off)")
+    c.add_argument("--regular-tolerance", type=float,
+                   help="with --lambda-regular: the texture rebound left unpenalised (default 0.14, the paintings')")
     c.add_argument("--lambda-identity", type=float,
                    help="identity loss weight, relative to --lambda-cycle (default 0.5; 0 turns it off)")
     _add_train_flags(c, steps=2000, batch=4, crop=256)

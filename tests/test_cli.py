@@ -177,14 +177,16 @@ def test_cyclegan_flags_reach_the_config(tmp_path, monkeypatch):
     monkeypatch.setattr(recipe, "train", fake_train)
     base = ["train", "cyclegan", "--out", str(tmp_path), "--no-progress"]
     assert main([*base, "--g-skip", "--g-noise", "--no-d-blur-input", "--lambda-cycle", "2", "--lambda-identity", "0",
-                 "--lambda-grid", "0.5", "--grid-tolerance", "2",
+                 "--lambda-grid", "0.5", "--grid-tolerance", "2", "--lambda-regular", "3",
+                 "--regular-tolerance", "0.12",
                  "--d-features", "vgg16", "--d-features-on", "paintings", "--d-augment", "translation"]) == 0
     c = seen["cfg"].cyclegan
     assert (c.g_skip, c.g_noise, c.d_blur_input, c.lambda_cycle, c.lambda_identity) == (True, True, False, 2.0, 0.0)
     assert (c.d_features, c.d_features_on, c.lambda_grid, c.grid_tolerance) == ("vgg16", "paintings", 0.5, 2.0)
-    assert c.d_augment == "translation"
+    assert (c.d_augment, c.lambda_regular, c.regular_tolerance) == ("translation", 3.0, 0.12)
     assert main(base) == 0  # unset flags leave the defaults
     c = seen["cfg"].cyclegan
     assert (c.g_skip, c.g_noise, c.d_blur_input, c.lambda_cycle, c.lambda_identity) == (False, False, True, 10.0, 0.5)
     assert (c.d_features, c.d_features_on, c.lambda_grid, c.grid_tolerance, c.d_augment) == ("none", "both", 0.0, 1.0,
                                                                                            "none")
+    assert (c.lambda_regular, c.regular_tolerance) == (0.0, 0.14)

@@ -178,6 +178,23 @@ def test_radial_power_puts_ripples_at_their_scale_where_the_lattice_number_misse
     assert periodic_peak(ripples) < 2  # off the 4-pixel lattice: the grid number does not see them
 
 
+def test_texture_rebound_sees_a_regular_texture_at_any_period_and_orientation_where_noise_has_none():
+    from nst_bench.losses.artefacts import periodic_peak, texture_rebound
+    from nst_bench.recipes.training import sample_photos
+
+    from .conftest import SHARED
+
+    photos = sample_photos(sorted((SHARED / "data/landscapes256").glob("*.jpg"))[:8], 128)
+    y, x = torch.arange(128.0)[:, None], torch.arange(128.0)[None, :]
+    diagonal = (photos + 0.05 * torch.sin(2 * torch.pi * (y + x) / 5.3)).clamp(0, 1)  # off the 4-pixel lattice
+    torch.manual_seed(0)
+    noise = torch.rand(8, 3, 128, 128)
+    own, striped, random = (float(texture_rebound(i).mean()) for i in (photos, diagonal, noise))
+    assert texture_rebound(photos).shape == (8 * 4,)  # one value per 64 px tile
+    assert striped > 0.4 > 0.3 > own > random, (striped, own, random)
+    assert periodic_peak(diagonal) < 2  # the lattice number misses what the rebound sees
+
+
 def test_the_grid_penalty_takes_a_grid_out_by_gradient_and_reaches_the_generators():
     from nst_bench.losses.artefacts import periodic_peak, periodic_ratio
     from nst_bench.recipes.training import sample_photos
@@ -211,6 +228,42 @@ def test_the_grid_penalty_takes_a_grid_out_by_gradient_and_reaches_the_generator
     lenient = CycleGANModule(*nets, lambda_grid=1.0, grid_tolerance=above * 1.01).generator_losses(a, b)[0]
     assert lenient["grid"] == 0 < CycleGANModule(*nets, lambda_grid=1.0, grid_tolerance=above * 0.5
                                                  ).generator_losses(a, b)[0]["grid"]
+
+
+def test_the_regular_texture_penalty_takes_stripes_out_instead_of_hiding_them_in_noise():
+    from nst_bench.losses.artefacts import texture_rebound
+    from nst_bench.recipes.training import sample_photos
+
+    from .conftest import SHARED
+
+    def high_pass_power(x: torch.Tensor) -> float:
+        return float((x - torch.nn.functional.avg_pool2d(x, 5, 1, 2, count_include_pad=False)).square().mean())
+
+    photos = sample_photos(sorted((SHARED / "data/landscapes256").glob("*.jpg"))[:4], 128)
+    y, x = torch.arange(128.0)[:, None], torch.arange(128.0)[None, :]
+    striped = (photos + 0.05 * torch.sin(2 * torch.pi * (y + x) / 5.3)).clamp(0, 1)
+    z = striped.clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=2e-3)
+    for _ in range(60):
+        loss = (texture_rebound(z).mean() - 0.14).clamp_min(0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    z = z.detach()
+    assert texture_rebound(z).mean() < 0.2 < texture_rebound(striped).mean()
+    # the stripes went (closer to the photo, less fine power), not drowned in added noise
+    assert (z - photos).abs().mean() < 0.8 * (striped - photos).abs().mean()
+    assert high_pass_power(z) < high_pass_power(striped)
+
+    torch.manual_seed(0)
+    nets = [ResnetGenerator(8, 1), ResnetGenerator(8, 1), PatchDiscriminator(8), PatchDiscriminator(8)]
+    a, b = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    assert "regular" not in CycleGANModule(*nets).generator_losses(a, b)[0]  # off by default
+    terms = CycleGANModule(*nets, lambda_regular=1.0, regular_tolerance=0.0).generator_losses(a, b)[0]
+    terms["regular"].backward()
+    assert terms["regular"] > 0 and any(p.grad is not None and p.grad.abs().sum() > 0 for p in nets[0].parameters())
+    lenient = CycleGANModule(*nets, lambda_regular=1.0, regular_tolerance=0.99).generator_losses(a, b)[0]
+    assert lenient["regular"] == 0
 
 
 def test_painting_domain_kid_puts_an_artists_other_paintings_nearer_than_photos_and_keeps_the_rng():
@@ -543,3 +596,7 @@ def test_a_feature_discriminator_trains_only_its_head_keeps_the_encoder_out_of_i
         load_config(overrides={"method": "cyclegan", "cyclegan.lambda_grid": -1.0})
     with pytest.raises(UserError, match="grid_tolerance is the lattice power ratio"):
         load_config(overrides={"method": "cyclegan", "cyclegan.grid_tolerance": 0.5})
+    with pytest.raises(UserError, match="lambda_regular is a loss weight"):
+        load_config(overrides={"method": "cyclegan", "cyclegan.lambda_regular": -1.0})
+    with pytest.raises(UserError, match="regular_tolerance is the texture rebound"):
+        load_config(overrides={"method": "cyclegan", "cyclegan.regular_tolerance": 1.5})

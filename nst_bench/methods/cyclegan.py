@@ -23,7 +23,7 @@ from torch import nn
 
 from nst_bench.config import CHOICES, RunConfig
 from nst_bench.errors import UserError
-from nst_bench.losses.artefacts import periodic_ratio
+from nst_bench.losses.artefacts import periodic_ratio, texture_rebound
 from nst_bench.methods.common import TrainedNetwork
 from nst_bench.methods.registry import register_method
 from nst_bench.nets.netfile import load_network_file, save_network_file
@@ -301,7 +301,8 @@ class CycleGANModule(pl.LightningModule):
                  d_b: PatchDiscriminator, *, lr: float = 2e-4, beta1: float = 0.5, lambda_cycle: float = 10.0,
                  lambda_identity: float = 0.5, pool_size: int = 50, steps: int = 1000, decay_from: int = 500,
                  cycle_noise: float = 0.0, d_lr: float | None = None, g_ema: float = 0.0,
-                 lambda_grid: float = 0.0, grid_tolerance: float = 1.0, d_augment: str = "none") -> None:
+                 lambda_grid: float = 0.0, grid_tolerance: float = 1.0, d_augment: str = "none",
+                 lambda_regular: float = 0.0, regular_tolerance: float = 0.14) -> None:
         super().__init__()
         self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
         self.g_ema = g_ema
@@ -310,6 +311,7 @@ class CycleGANModule(pl.LightningModule):
         self.lr, self.d_lr, self.beta1 = lr, lr if d_lr is None else d_lr, beta1
         self.lambda_cycle, self.lambda_identity, self.lambda_grid = lambda_cycle, lambda_identity, lambda_grid
         self.grid_tolerance, self.d_augment = grid_tolerance, d_augment
+        self.lambda_regular, self.regular_tolerance = lambda_regular, regular_tolerance
         self.pool_a, self.pool_b = ImagePool(pool_size, 1), ImagePool(pool_size, 2)
         self.steps, self.decay_from, self.cycle_noise = steps, decay_from, cycle_noise
         self.automatic_optimization = False
@@ -358,6 +360,10 @@ class CycleGANModule(pl.LightningModule):
             # Below the tolerance nothing pushes: at 1, lambda_grid 1 flattened the outputs (van_gogh_grid_penalty)
             excess = (periodic_ratio(x) / self.grid_tolerance for x in (fake_a, fake_b))
             terms["grid"] = self.lambda_grid * sum(r.log().clamp_min(0) for r in excess)
+        if self.lambda_regular > 0:  # a texture that repeats at one scale, any period and orientation: what a
+            # viewer still saw as a mesh once the lattice was paid for (monet_grid_tolerance)
+            excess = (texture_rebound(x).mean() - self.regular_tolerance for x in (fake_a, fake_b))
+            terms["regular"] = self.lambda_regular * sum(e.clamp_min(0) for e in excess)
         terms["g"] = sum(terms.values())
         return terms, (fake_a, fake_b)
 

@@ -28,7 +28,7 @@ from nst_bench.config import CycleGANConfig, RunConfig
 from nst_bench.data.datasets import RandomCrops, UnpairedCrops, readable, split_holdout
 from nst_bench.data.images import list_images, save_image
 from nst_bench.errors import UserError
-from nst_bench.losses.artefacts import periodic_peak
+from nst_bench.losses.artefacts import periodic_peak, texture_rebound
 from nst_bench.losses.painting_domain import PaintingDomain
 from nst_bench.methods.adain import AdaIN
 from nst_bench.methods.cyclegan import (
@@ -55,7 +55,8 @@ HELD_OUT_PANELS = (("cycle_l1", "cycle L1, A->B->A vs photo"),
                    ("cycle_l1_blurred", "cycle L1 from a blurred A->B"), ("kid", "KID to held-out paintings"),
                    ("gram_to_paintings", "Gram distance to held-out paintings"),
                    ("identified_local", "content check: identified tiles"), ("lpips", "LPIPS to photo"),
-                   ("grid_peak", "4-px grid peak (1 = none)"), ("cycle_grid_peak", "4-px grid peak of A->B->A"))
+                   ("grid_peak", "4-px grid peak (1 = none)"), ("cycle_grid_peak", "4-px grid peak of A->B->A"),
+                   ("regular_texture", "regular texture (texture_rebound)"))
 
 
 @torch.no_grad()
@@ -87,6 +88,7 @@ class HeldOut:
     def score(self, outputs: torch.Tensor, bar: tqdm | None = None) -> dict[str, float]:
         val = {k: float(v) for k, v in self.check(outputs).items()}
         val["grid_peak"] = periodic_peak(outputs)
+        val["regular_texture"] = float(texture_rebound(outputs).mean())
         if bar is not None:
             bar.update()
         return val | (self.domain(outputs) if self.domain is not None else {})
@@ -183,7 +185,8 @@ def reference_scores(held: HeldOut, photos: torch.Tensor, paintings: list[Path],
     references = {"photos": scores | {"cycle_grid_peak": scores["grid_peak"]}}  # a perfect way back is the photo
     if held.domain is not None:
         some = sample_photos(paintings, size)
-        references["training paintings"] = held.domain(some) | {"grid_peak": periodic_peak(some)}
+        references["training paintings"] = held.domain(some) | {"grid_peak": periodic_peak(some),
+                                                                 "regular_texture": float(texture_rebound(some).mean())}
     return references
 
 
@@ -211,7 +214,8 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
     torch.manual_seed(cfg.seed)
     module = CycleGANModule(*build_networks(c), lr=c.lr, beta1=c.beta1, lambda_cycle=c.lambda_cycle,
                             lambda_identity=c.lambda_identity, lambda_grid=c.lambda_grid,
-                            grid_tolerance=c.grid_tolerance, pool_size=c.pool_size, steps=t.steps,
+                            grid_tolerance=c.grid_tolerance, lambda_regular=c.lambda_regular,
+                            regular_tolerance=c.regular_tolerance, pool_size=c.pool_size, steps=t.steps,
                             decay_from=round(c.decay_from * t.steps), cycle_noise=c.cycle_noise, d_lr=c.d_lr,
                             g_ema=c.g_ema, d_augment=c.d_augment)
 
