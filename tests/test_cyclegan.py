@@ -179,6 +179,8 @@ def test_radial_power_puts_ripples_at_their_scale_where_the_lattice_number_misse
 
 
 def test_texture_rebound_sees_a_regular_texture_at_any_period_and_orientation_where_noise_has_none():
+    import pytest
+
     from nst_bench.losses.artefacts import periodic_peak, texture_rebound
     from nst_bench.recipes.training import sample_photos
 
@@ -191,6 +193,9 @@ def test_texture_rebound_sees_a_regular_texture_at_any_period_and_orientation_wh
     noise = torch.rand(8, 3, 128, 128)
     own, striped, random = (float(texture_rebound(i).mean()) for i in (photos, diagonal, noise))
     assert texture_rebound(photos).shape == (8 * 4,)  # one value per 64 px tile
+    assert texture_rebound(photos[..., :32, :32]).shape == (8,)  # smaller than a tile: one tile each
+    with pytest.raises(ValueError, match="at least 16 px"):
+        texture_rebound(photos[..., :12, :12])
     assert striped > 0.4 > 0.3 > own > random, (striped, own, random)
     assert periodic_peak(diagonal) < 2  # the lattice number misses what the rebound sees
 

@@ -66,7 +66,11 @@ def texture_rebound(images: torch.Tensor, tile: int = 64, radii: tuple[int, int]
     perfect lattice. The channels are the grey level and two colour-opponent
     ones (red-green, yellow-blue): a crosshatch of pink on yellow can be nearly flat in grey. Returns the largest
     of the three per tile (N * tiles values); differentiable, so a generator can also be trained against it
-    (``cyclegan.lambda_regular``)."""
+    (``cyclegan.lambda_regular``). Images smaller than ``tile`` are read as one tile each."""
+    tile = min(tile, *images.shape[-2:])
+    if tile < 2 * radii[1] + 2:
+        raise ValueError(f"texture_rebound needs images of at least {2 * radii[1] + 2} px a side, got "
+                         f"{tuple(images.shape)}")
     with torch.autocast(images.device.type, enabled=False):  # FFTs and grid_sample in float32 under bf16 training
         r, g, b = images.float().unbind(1)
         channels = torch.stack([(r + g + b) / 3, (r - g) / 2, (r + g - 2 * b) / 4], 1).flatten(0, 1)[:, None]
