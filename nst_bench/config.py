@@ -415,7 +415,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise UserError(f"cyclegan.lambda_regular is a loss weight, 0 (off) or more; got {cfg.cyclegan.lambda_regular}")
     if not 0 <= cfg.cyclegan.regular_tolerance < 1:
         raise UserError("cyclegan.regular_tolerance is the texture rebound left unpenalised, between 0 and 1 "
-                        f"(photos 0.14); got {cfg.cyclegan.regular_tolerance}")
+                        f"(the held-out paintings measure 0.14); got {cfg.cyclegan.regular_tolerance}")
     if cfg.cyclegan.d_features == "none" and cfg.cyclegan.d_features_on != "both":
         raise UserError("cyclegan.d_features_on says which discriminators read features: set cyclegan.d_features "
                         "(e.g. vgg16_avg) or drop d_features_on")
