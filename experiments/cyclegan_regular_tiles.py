@@ -15,10 +15,9 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from nst_bench.data.images import load_image
 from nst_bench.errors import UserError, run_script
 from nst_bench.losses.artefacts import texture_rebound
-from nst_bench.methods.cyclegan import load_generator
+from nst_bench.recipes.train_cyclegan import held_out_translations
 
 TILE = 64  # texture_rebound's tile
 
@@ -28,10 +27,7 @@ def translations(spec: str) -> torch.Tensor:
     run, _, step = spec.partition("@")
     if not step.isdigit():
         raise UserError(f"{spec}: give the run and a kept step as RUN@STEP, e.g. results/cyclegan/monet_noise@4000")
-    g, meta = load_generator(Path(run) / "generators" / f"step_{int(step):06d}.safetensors")
-    photos = torch.cat([load_image(p, 256) for p in meta["held_out"]])
-    with torch.no_grad():
-        return torch.cat([g(batch) for batch in photos.split(10)]).clamp(0, 1)
+    return held_out_translations(Path(run), int(step))[1].clamp(0, 1)
 
 
 def sheet(images: torch.Tensor, per_row: int, zoom: int) -> Image.Image:

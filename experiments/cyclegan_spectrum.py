@@ -6,7 +6,7 @@ generator can move its texture to other fine scales, and this is where it would 
 ratio over the periods of 2 to 5 px (1 = as much fine texture as the paintings have there, below 1 = smoother).
 A texture can also be regular without any spike in the radial average: ``regular_texture`` is the mean over 64 px
 tiles of ``losses.artefacts.texture_rebound`` (how far the local autocorrelation rises again after falling, any
-period and orientation up to 12 px), for the photos, the paintings and each step's translations.
+orientation, at offsets of 2 to 7 px), for the photos, the paintings and each step's translations.
 
     .venv/bin/python experiments/cyclegan_spectrum.py results/cyclegan/van_gogh_grid_tolerance [--steps 1000 5000]
         # writes RUN/spectrum.csv (power per radius: photos, paintings, one column per step), RUN/spectrum.png
@@ -25,8 +25,9 @@ import torch
 from tqdm import tqdm
 
 from nst_bench.data.images import load_image
+from nst_bench.errors import run_script
 from nst_bench.losses.artefacts import radial_power, texture_rebound
-from nst_bench.methods.cyclegan import load_generator
+from nst_bench.recipes.train_cyclegan import held_out_translations, kept_steps
 from nst_bench.run.metrics import write_json
 from nst_bench.run.plots import plt, save_figure
 
@@ -48,21 +49,13 @@ def summary(table: pd.DataFrame, regular: dict[str, float]) -> dict[str, dict[st
 def spectra(run: Path, steps: list[int] | None) -> tuple[pd.DataFrame, dict[str, float]]:
     """Power per radius for the held-out photos, the held-out paintings and each kept generator's translations,
     and the mean ``texture_rebound`` of each."""
-    kept = {int(p.stem.removeprefix("step_")): p for p in sorted((run / "generators").glob("step_*.safetensors"))}
-    if not kept:
-        raise SystemExit(f"{run}/generators holds no step_*.safetensors: train with `nst-bench train cyclegan`")
-    missing = sorted(set(steps or []) - set(kept))
-    if missing:
-        raise SystemExit(f"{run} kept no generator at step(s) {missing}: choose from {sorted(kept)}")
-    _, meta = load_generator(next(iter(kept.values())))
-    photos = torch.cat([load_image(p, SIZE) for p in meta["held_out"]])
+    chosen = steps or kept_steps(run)
+    photos, _, meta = held_out_translations(run, chosen[0])
     paintings = torch.cat([load_image(p, SIZE) for p in meta["held_out_paintings"]])
     table = pd.DataFrame({"photos": radial_power(photos).numpy(), "paintings": radial_power(paintings).numpy()})
     regular = {"photos": float(texture_rebound(photos).mean()), "paintings": float(texture_rebound(paintings).mean())}
-    for step in tqdm(steps or sorted(kept), desc=run.name, unit="generator", disable=None):
-        g, _ = load_generator(kept[step])
-        with torch.no_grad():
-            out = torch.cat([g(batch) for batch in photos.split(10)])
+    for step in tqdm(chosen, desc=run.name, unit="generator", disable=None):
+        out = held_out_translations(run, step)[1]
         table[f"step_{step}"] = radial_power(out).numpy()
         regular[f"step_{step}"] = float(texture_rebound(out).mean())
     table.index.name = "radius"
@@ -102,4 +95,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -1,5 +1,6 @@
 """CycleGAN networks, losses and training on tiny images."""
 
+import pytest
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
@@ -133,7 +134,6 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
 
 
 def test_every_upsampling_keeps_the_size_and_an_unknown_one_is_a_clear_error():
-    import pytest
 
     from nst_bench.errors import UserError
 
@@ -146,7 +146,6 @@ def test_every_upsampling_keeps_the_size_and_an_unknown_one_is_a_clear_error():
 
 
 def test_periodic_peak_finds_a_4px_grid_that_photos_do_not_have():
-    import pytest
 
     from nst_bench.losses.artefacts import periodic_peak
     from nst_bench.recipes.training import sample_photos
@@ -179,7 +178,6 @@ def test_radial_power_puts_ripples_at_their_scale_where_the_lattice_number_misse
 
 
 def test_texture_rebound_sees_a_regular_texture_at_any_period_and_orientation_where_noise_has_none():
-    import pytest
 
     from nst_bench.losses.artefacts import periodic_peak, texture_rebound
     from nst_bench.recipes.training import sample_photos
@@ -416,7 +414,6 @@ def test_an_antialiased_generator_follows_a_one_pixel_shift_more_closely_than_th
 
 def test_pixel_norm_keeps_a_spike_local_where_instance_norm_rescales_the_whole_map_and_files_keep_the_choice(
         tmp_path):
-    import pytest
 
     from nst_bench.errors import UserError
     from nst_bench.methods.cyclegan import PixelNorm
@@ -462,7 +459,6 @@ def test_a_generator_file_from_before_the_blur_and_norm_options_loads_as_the_pap
 
 
 def test_the_blur_follows_every_upsampling_and_a_bad_generator_choice_fails_before_training():
-    import pytest
 
     from nst_bench.config import load_config
     from nst_bench.errors import UserError
@@ -485,7 +481,6 @@ def test_the_pick_takes_the_lowest_kid_among_steps_without_grid_or_lost_photos_a
     import sys
     from pathlib import Path
 
-    import pytest
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "experiments"))
     import cyclegan_pick
@@ -515,6 +510,27 @@ def test_the_pick_takes_the_lowest_kid_among_steps_without_grid_or_lost_photos_a
     (run / "val_history.json").unlink()  # a run before its first sample step: a one-line reason, no traceback
     with pytest.raises(SystemExit, match=r"holds no held-out scores"):
         cyclegan_pick.main()
+
+
+def test_held_out_translations_reads_a_kept_step_and_names_the_kept_ones_otherwise(tmp_path):
+    from nst_bench.data.images import save_image
+    from nst_bench.errors import UserError
+    from nst_bench.recipes.train_cyclegan import held_out_translations, kept_steps
+
+    run = tmp_path / "run"
+    with pytest.raises(UserError, match="holds no step_"):
+        kept_steps(run)
+    photos = [save_image(torch.rand(1, 3, 40, 48), tmp_path / f"p{i}.png") for i in range(3)]
+    torch.manual_seed(0)
+    g = ResnetGenerator(width=4, blocks=1)
+    for step in (200, 100):
+        save_generator(g, kept_generator(run, step), step=step, held_out=[str(p) for p in photos])
+    assert kept_steps(run) == [100, 200]
+    images, out, meta = held_out_translations(run, 200, size=48)
+    assert images.shape == out.shape == (3, 3, 40, 48) and meta["step"] == 200
+    assert torch.allclose(out, g.eval()(images), atol=1e-6)
+    with pytest.raises(UserError, match=r"no generator at step 300: choose from \[100, 200\]"):
+        held_out_translations(run, 300)
 
 
 def test_the_grid_probe_notch_removes_exactly_a_4_pixel_grid_and_its_control_keeps_it(monkeypatch):
@@ -559,7 +575,6 @@ def test_the_generators_average_trails_the_trained_weights_and_is_what_gets_scor
 
 
 def test_a_feature_discriminator_trains_only_its_head_keeps_the_encoder_out_of_its_file_and_tells_paintings_apart():
-    import pytest
 
     from nst_bench.config import CycleGANConfig, load_config
     from nst_bench.data.images import load_image

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from nst_bench.config import CycleGANConfig, RunConfig
 from nst_bench.data.datasets import RandomCrops, UnpairedCrops, readable, split_holdout
-from nst_bench.data.images import list_images, save_image
+from nst_bench.data.images import list_images, load_image, save_image
 from nst_bench.errors import UserError
 from nst_bench.losses.artefacts import periodic_peak, texture_rebound
 from nst_bench.losses.painting_domain import PaintingDomain
@@ -37,6 +37,7 @@ from nst_bench.methods.cyclegan import (
     PatchDiscriminator,
     ResnetGenerator,
     init_weights,
+    load_generator,
     save_generator,
 )
 from nst_bench.methods.registry import get_method
@@ -140,6 +141,25 @@ def held_out_set(cfg: RunConfig, photos: torch.Tensor, held_paintings: list[Path
 def kept_generator(out: Path, step: int) -> Path:
     """Where a run keeps the photo -> painting generator of one sample step (``experiments/cyclegan_pick.py``)."""
     return out / "generators" / f"step_{step:06d}.safetensors"
+
+
+def kept_steps(out: Path) -> list[int]:
+    """The sample steps whose generator a run kept, in order; none is a one-line error."""
+    steps = sorted(int(p.stem.removeprefix("step_")) for p in (out / "generators").glob("step_*.safetensors"))
+    if not steps:
+        raise UserError(f"{out}/generators holds no step_*.safetensors: train with `nst-bench train cyclegan`")
+    return steps
+
+
+@torch.no_grad()
+def held_out_translations(out: Path, step: int, size: int = 256) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """A run's held-out photos at ``size`` and their translations by the generator it kept at
+    ``step``, with that generator's metadata: where every after-the-fact look at a kept step starts."""
+    if step not in (steps := kept_steps(out)):
+        raise UserError(f"{out} kept no generator at step {step}: choose from {steps}")
+    g, meta = load_generator(kept_generator(out, step))
+    photos = torch.cat([load_image(p, size) for p in meta["held_out"]])
+    return photos, torch.cat([g(x) for x in photos.split(10)]), meta
 
 
 def build_networks(c: CycleGANConfig) -> list[nn.Module]:
