@@ -7,8 +7,10 @@ value is above the best (without a line search L-BFGS can end on a rise); the dr
 tenth of the run, which says whether the run itself is near convergence; seconds per iteration), ``budget.csv`` (per
 backbone: the largest of the best-within-5% iterations, rounded up to 50: the budget the study gives that
 backbone; and the hours one study setting takes at that budget, every 4th photo x 3 artists x k = 2),
-``curves.png`` (content + style over the run's best, per run) and ``stylizations.jpg`` (the paintings over each
-backbone's stylization of the photo with them; the stylizations live in the trial folders, not in git).
+``curves.png`` (content + style over the run's best, per run), ``stylizations.jpg`` (the paintings over each
+backbone's stylization of the photo with them; the stylizations live in the trial folders, not in git) and, where
+the pilot has "<setting> bf16" runs, ``precision.csv`` (each beside its fp32 twin: final loss in fp32, seconds,
+scores).
 
     .venv/bin/python experiments/retention_pilot.py [results/retention_pilot]
 """
@@ -40,6 +42,25 @@ def best_within(values: pd.Series, fraction: float) -> int:
     robust to the rises of an L-BFGS run without a line search, which make the last value a poor reference."""
     best = values.cummin()
     return int((best <= (1 + fraction) * best.iloc[-1]).to_numpy().argmax()) + 1
+
+
+def precision_pairs(scores: pd.DataFrame, finals: dict[str, float]) -> pd.DataFrame:
+    """Each "<setting> bf16" run beside the same photo and painting under "<setting>" (fp32): the final total loss of
+    both, evaluated in fp32 (``runs.jsonl``), seconds, and the scores the study reads. Is bf16 good enough to buy
+    its time for the study?"""
+    key = ["content", "painting"]
+    shown = ["trial_id", "seconds", "top1", "agreement", "gram_distance", "ssim", "lpips", "deception"]
+    rows = []
+    for setting in (s for s in dict.fromkeys(scores.setting) if s.endswith(" bf16")):
+        fp32 = scores[scores.setting == setting.removesuffix(" bf16")][key + shown]
+        pairs = scores[scores.setting == setting][key + shown].merge(fp32, on=key, suffixes=("_bf16", "_fp32"))
+        pairs.insert(0, "setting", setting)
+        for precision in ("bf16", "fp32"):
+            pairs[f"final_{precision}"] = pairs[f"trial_id_{precision}"].map(finals)
+        pairs["final_ratio"] = pairs.final_bf16 / pairs.final_fp32
+        pairs["time_ratio"] = pairs.seconds_bf16 / pairs.seconds_fp32
+        rows.append(pairs.drop(columns=["trial_id_bf16", "trial_id_fp32"]))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
 def stylization_sheet(pilot: pd.DataFrame, folder: Path, size: int = 150) -> Path | None:
@@ -114,6 +135,11 @@ def main() -> None:
     save_figure(fig, axes[0][0], folder / "curves.png")
     stylization_sheet(pilot, folder)
     print(budget.to_string())
+    finals = {r["trial_id"]: r["final"]["total"] for r in RunsLog(folder / "runs.jsonl").read() if "final" in r}
+    precision = precision_pairs(scores, finals)
+    if not precision.empty:
+        precision.to_csv(folder / "precision.csv", index=False)
+        print(precision[["setting", "content", "painting", "final_ratio", "time_ratio"]].to_string())
 
 
 if __name__ == "__main__":

@@ -169,3 +169,21 @@ def test_a_stylization_that_failed_is_run_again_when_the_study_is_rerun(tmp_path
     run_retention(s, wandb_mode="disabled")
     scores = pd.read_json(tmp_path / "res" / "ret" / "scores.jsonl", lines=True)
     assert len(scores) == 4 * 2  # photos x k, all scored
+
+
+def test_the_pilot_pairs_each_bf16_run_with_its_fp32_twin_on_the_same_photo_and_painting(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "experiments"))
+    from retention_pilot import precision_pairs
+
+    def row(trial: str, setting: str, painting: str, seconds: float, top1: float) -> dict:
+        return {"trial_id": trial, "setting": setting, "content": "tench", "painting": painting, "seconds": seconds,
+                "top1": top1, "agreement": top1, "gram_distance": 0.1, "ssim": 0.4, "lpips": 0.6, "deception": 1.0}
+
+    scores = pd.DataFrame([row("a", "Gatys VGG19", "p1", 200, 1), row("b", "Gatys VGG19", "p2", 200, 0),
+                           row("c", "Gatys VGG19 bf16", "p2", 120, 1), row("d", "Gatys VGG16", "p1", 210, 1),
+                           row("e", "Gatys VGG19 bf16", "p3", 120, 1)])  # p3: no fp32 twin, no row
+    pairs = precision_pairs(scores, {"a": 10.0, "b": 8.0, "c": 9.0, "d": 7.0, "e": 5.0})
+    assert len(pairs) == 1 and pairs.painting[0] == "p2" and pairs.setting[0] == "Gatys VGG19 bf16"
+    assert pairs.final_ratio[0] == pytest.approx(9 / 8) and pairs.time_ratio[0] == pytest.approx(0.6)
+    assert (pairs.top1_bf16[0], pairs.top1_fp32[0]) == (1, 0)
+    assert precision_pairs(scores[scores.setting != "Gatys VGG19 bf16"], {}).empty
