@@ -254,6 +254,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--probe-crops", type=int, default=24, help="crops per painting for the artist classifier")
     r.add_argument("--executor", choices=["local", "ray"], default="local")
     r.add_argument("--wandb", choices=CHOICES["tracking.wandb"])
+    r.add_argument("--tabulate-only", action="store_true",
+                   help="write the tables from what scores.jsonl holds; stylize nothing (a setting still running "
+                        "enters with the stylizations it has)")
     r.set_defaults(func=_retention)
     t = kinds.add_parser("runtime", help="seconds per iteration and per image at several sizes")
     t.add_argument("--backbones", nargs="*", default=["vgg19", "vgg16_tv", "efficientnet_lite0"],
@@ -276,7 +279,7 @@ def _retention(args: argparse.Namespace) -> int:
                            seed=args.seed, classifier=args.classifier, results_root=Path(args.results),
                            name=args.name, limit=args.limit)
     study.probe["crops"] = args.probe_crops
-    result = run_retention(study, executor=args.executor, wandb_mode=args.wandb)
+    result = run_retention(study, executor=args.executor, wandb_mode=args.wandb, stylize=not args.tabulate_only)
     pooled = result["table"].drop_duplicates("setting", keep="last")
     print(pooled[["setting", "artist", "photos", "images", "top1", "top1_lo", "top1_hi", "deception"]]
           .to_markdown(index=False, floatfmt=".3f"))

@@ -109,6 +109,13 @@ def test_adding_a_setting_changes_no_other_row_and_no_probe_scores_its_own_paint
     assert row.artist == "hokusai" and row.photos == 2
     assert pooled.loc["AdaIN", "ssim"] < row.ssim < pooled.loc["photo", "ssim"]
 
+    # tables only: a setting with nothing scored yet leaves them, nothing is stylized or scored, the rest stays
+    pending = {"method": "adain", "adain.alpha": 0.25, "retention.label": "AdaIN 0.25, not run"}
+    run_retention(study(settings_file(tmp_path / "t.yaml", [half, PHOTO, ADAIN, pending]), tmp_path / "res",
+                        name="ret"), wandb_mode="disabled", stylize=False)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "retention.csv"), again)
+    assert len(pd.read_json(out / "scores.jsonl", lines=True)) == len(new)
+
     # a setting's stylizations gone (trial folders are not in git): the whole sheet on disk stays, not one with a
     # blank row
     sheet_bytes = (out / "plots" / "examples.jpg").read_bytes()

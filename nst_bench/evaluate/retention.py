@@ -246,10 +246,11 @@ def clean_predictions(classifier: Classifier, views: list[Path]) -> dict[str, li
     return {v.stem: [classifier.labels[i] for i in t] for v, t in zip(views, top5)}
 
 
-def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode: str | None = None
-                  ) -> dict[str, Any]:
+def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode: str | None = None,
+                  stylize: bool = True) -> dict[str, Any]:
     """Stylize what is missing, score what is unscored, and write the tables (``retention.csv``, ``paired.csv``,
-    ``deception.csv``, ``clean.csv``) and plots."""
+    ``deception.csv``, ``clean.csv``) and plots. ``stylize=False`` only writes the tables, from what is scored: a
+    setting still running (a Gatys setting takes days here) enters with the stylizations it has."""
     classifier = imagenet_classifier(study.classifier)
     out = study.out
     view_root = out / "views" / classifier.name
@@ -273,8 +274,14 @@ def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode:
             continue
         trials = {(t.config.content, t.config.styles[0]): t for t in expand(sweep, study.results_root)}
         mine = [(pair, trials[str(pair.photo), str(pair.painting)]) for pair in pairs]
-        wanted |= {(setting.label, t.id) for _, t in mine}
         unscored = [(pair, t) for pair, t in mine if (setting.label, t.id, classifier.name) not in done]
+        if not stylize:
+            wanted |= {(setting.label, t.id) for _, t in mine} - {(setting.label, t.id) for _, t in unscored}
+            if unscored:
+                log.warning("setting %s: %d of %d stylizations scored; the tables show only those", setting.label,
+                            len(mine) - len(unscored), len(mine))
+            continue
+        wanted |= {(setting.label, t.id) for _, t in mine}
         if not unscored:
             continue
         log.info("setting %s: %d of %d stylizations to score", setting.label, len(unscored), len(mine))
