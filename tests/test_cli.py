@@ -23,6 +23,15 @@ def _err(capsys, argv):
     return err
 
 
+def test_a_bf16_gatys_run_says_so_in_its_provenance(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["stylize", "--content", str(CONTENT), "--style", str(STYLE), "--out", str(out), *FAST,
+                 "--set", "gatys.precision=bf16", "--wandb", "disabled"])
+    assert code == 0, capsys.readouterr().err
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["provenance"]["dtype"] == "bf16-autocast" and m["config"]["gatys"]["precision"] == "bf16"
+
+
 def test_stylize_writes_image_metrics_history_and_offline_wandb_run(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["stylize", "--content", str(CONTENT), "--style", str(STYLE), str(STYLE2), "--style-weights", "0.5",
@@ -36,6 +45,7 @@ def test_stylize_writes_image_metrics_history_and_offline_wandb_run(tmp_path, ca
     assert m["config"]["style_blend"] == [0.5, 0.5] and m["config"]["backbone"]["content_layers"] == ["conv4_2"]
     assert m["backbone"]["weights"]["sha256"] == "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0c148d286bb4a"
     assert m["provenance"]["torch"] and m["provenance"]["device"] == "cpu" and m["provenance"]["seed"] == 0
+    assert m["provenance"]["dtype"] == "float32"
     rows = (out / "history.csv").read_text().splitlines()
     assert rows[0].startswith("step,") and "loss/style" in rows[0] and len(rows) == 7
     runs = list((out / "wandb").glob("offline-run-*"))

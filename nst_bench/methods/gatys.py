@@ -277,7 +277,8 @@ class GatysStylizer:
         return self.objective.depth.estimator if self.objective.depth is not None else None
 
     def describe(self) -> dict[str, Any]:
-        return describe_objective(self.objective, self.cfg.depth.weight) | {"method_weights": None}
+        return describe_objective(self.objective, self.cfg.depth.weight) | {
+            "method_weights": None, "dtype": "bf16-autocast" if self.cfg.gatys.precision == "bf16" else "float32"}
 
 
 @register_method
