@@ -78,19 +78,20 @@ def texture_rebound(images: torch.Tensor, tile: int = 64, radii: tuple[int, int]
         return rebound.unflatten(0, (len(images), 3)).amax(1).flatten()
 
 
-def _channel_rebound(gray: torch.Tensor, tile: int, radii: tuple[int, int], angles: int) -> torch.Tensor:
+def _channel_rebound(channel: torch.Tensor, tile: int, radii: tuple[int, int], angles: int) -> torch.Tensor:
     """``texture_rebound`` of single-channel images (M x 1 x H x W): M x tiles values, image by image."""
-    blur = torch.nn.functional.avg_pool2d(gray, 5, stride=1, padding=2, count_include_pad=False)
-    high = (gray - blur)[..., : gray.shape[-2] - gray.shape[-2] % tile, : gray.shape[-1] - gray.shape[-1] % tile]
+    blur = torch.nn.functional.avg_pool2d(channel, 5, stride=1, padding=2, count_include_pad=False)
+    h, w = (n - n % tile for n in channel.shape[-2:])  # whole tiles only
+    high = (channel - blur)[..., :h, :w]
     per_image = (high.shape[-2] // tile) * (high.shape[-1] // tile)
     tiles = high.unfold(2, tile, tile).unfold(3, tile, tile).reshape(-1, tile, tile)
     tiles = tiles - tiles.mean((-2, -1), keepdim=True)
-    window = torch.hann_window(tile, periodic=False, device=gray.device)
+    window = torch.hann_window(tile, periodic=False, device=channel.device)
     spectrum = torch.fft.rfft2(tiles * window[:, None] * window[None, :], s=(2 * tile, 2 * tile))
     acf = torch.fft.fftshift(torch.fft.irfft2(spectrum.abs().square(), s=(2 * tile, 2 * tile)), dim=(-2, -1))
     acf = acf / acf[:, tile, tile, None, None].detach().clamp_min(1e-12)  # detached: more noise is no way out
-    theta = torch.arange(angles, device=gray.device) * torch.pi / angles  # symmetric: half a turn is enough
-    r = torch.arange(radii[1] + 1.0, device=gray.device)
+    theta = torch.arange(angles, device=channel.device) * torch.pi / angles  # symmetric: half a turn is enough
+    r = torch.arange(radii[1] + 1.0, device=channel.device)
     offsets = torch.stack([r[None, :] * theta.cos()[:, None], r[None, :] * theta.sin()[:, None]], -1)
     xy = (offsets + 0.5) / tile  # grid_sample's coordinates of lag 0 (pixel ``tile``) and the offsets from it
     rays = torch.nn.functional.grid_sample(acf[:, None], xy[None].expand(len(acf), -1, -1, -1),

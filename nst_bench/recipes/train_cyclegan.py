@@ -16,6 +16,7 @@ KID and Gram distance to the ``cyclegan.holdout_b`` held-out paintings, and the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -152,7 +153,8 @@ def kept_steps(out: Path) -> list[int]:
 
 
 @torch.no_grad()
-def held_out_translations(out: Path, step: int, size: int = 256) -> tuple[torch.Tensor, torch.Tensor, dict]:
+def held_out_translations(out: Path, step: int, size: int = 256
+                          ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """A run's held-out photos at ``size`` and their translations by the generator it kept at
     ``step``, with that generator's metadata: where every after-the-fact look at a kept step starts."""
     if step not in (steps := kept_steps(out)):
