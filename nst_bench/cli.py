@@ -20,7 +20,7 @@ STYLIZE_FLAGS: dict[str, str] = {
     "content_layers": "backbone.content_layers", "style_layers": "backbone.style_layers",
     "pooling": "backbone.pooling", "content_weight": "loss.content_weight", "style_weight": "loss.style_weight",
     "tv_weight": "loss.tv_weight", "gram_norm": "loss.gram_norm", "init": "gatys.init",
-    "scales": "gatys.scales", "method": "method", "alpha": "adain.alpha",
+    "scales": "gatys.scales", "method": "method", "alpha": "adain.alpha", "border": "cyclegan.border",
     "out": "out",
 }
 RUN_FLAGS = {"seed": "seed", "device": "device", "wandb": "tracking.wandb"}  # added by _add_run_flags
@@ -78,6 +78,8 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", help="fast: net.safetensors from `train fast`; cyclegan: generator.safetensors "
                    "from `train cyclegan`")
     p.add_argument("--alpha", type=float, help="AdaIN content-style trade-off in [0, 1] (default 1)")
+    p.add_argument("--border", type=int, help="cyclegan: px of the photo mirrored around it while translating, "
+                   "cropped off after (default 0; 32 takes out the band the generators paint along the edges)")
     p.add_argument("--content", help="content image")
     p.add_argument("--style", nargs="+", help="one or more style images (fast: optional, the network's own)")
     p.add_argument("--style-weights", nargs="+", type=float, help="blend weight per style image (default equal; "

@@ -99,6 +99,8 @@ class FastConfig:
 @dataclass
 class CycleGANConfig:
     checkpoint: str | None = None  # photo -> artist generator (generator.safetensors) for method: cyclegan
+    border: int = 0  # translation: px of the photo mirrored around it, cropped off after; 0 = the paper (a band
+    #   along the edges, where the generators' zero padding shows; methods.cyclegan.mirrored; the studies use 32)
     domain_a: str | None = None  # training: photo folder
     domain_b: str | None = None  # training: the artist's paintings
     width: int = 64  # generator channels (the paper: 64)
@@ -411,6 +413,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.cyclegan.grid_tolerance < 1:
         raise UserError("cyclegan.grid_tolerance is the lattice power ratio left unpenalised, 1 (photos) or more "
                         f"(e.g. 2); got {cfg.cyclegan.grid_tolerance}")
+    if cfg.cyclegan.border < 0:
+        raise UserError("cyclegan.border is the px of photo mirrored around it, 0 (off) or more; "
+                        f"got {cfg.cyclegan.border}")
     if cfg.cyclegan.lambda_regular < 0:
         raise UserError(f"cyclegan.lambda_regular is a loss weight, 0 (off) or more; got {cfg.cyclegan.lambda_regular}")
     if not 0 <= cfg.cyclegan.regular_tolerance < 1:
@@ -480,7 +485,7 @@ LATER_KEYS: dict[str, Any] = {"optimizer.line_search_steps": None, "gatys.scale_
                               "cyclegan.d_features_on": "both", "cyclegan.lambda_grid": 0.0,
                               "cyclegan.grid_tolerance": 1.0, "cyclegan.g_noise": False,
                               "cyclegan.d_augment": "none", "cyclegan.lambda_regular": 0.0,
-                              "cyclegan.regular_tolerance": 0.14}
+                              "cyclegan.regular_tolerance": 0.14, "cyclegan.border": 0}
 
 
 def config_hash(cfg: RunConfig | dict[str, Any], length: int = 10) -> str:

@@ -121,8 +121,9 @@ def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):
     run = tmp_path / "stylized"
     assert main(["stylize", "--method", "cyclegan", "--checkpoint", str(out / "generator.safetensors"),
                  "--content", str(CONTENT), "--size", "40", "--out", str(run), "--no-progress",
-                 "--wandb", "disabled"]) == 0, capsys.readouterr().err
+                 "--wandb", "disabled", "--border", "8"]) == 0, capsys.readouterr().err
     s = json.loads((run / "metrics.json").read_text())
+    assert s["config"]["cyclegan"]["border"] == 8
     assert len(s["config"]["styles"]) == 5 and s["method_weights"]["artist"] == "hokusai"  # the training paintings
     assert s["final"]["style"] > 0 and (run / "stylized.jpg").is_file()
 
@@ -533,6 +534,35 @@ def test_held_out_translations_reads_a_kept_step_and_names_the_kept_ones_otherwi
         held_out_translations(run, 300)
 
 
+def test_a_mirrored_border_changes_a_translation_most_along_its_edges_and_reaches_the_method(tmp_path):
+    from nst_bench.config import config_hash, load_config, to_dict
+    from nst_bench.methods.cyclegan import CycleGAN, mirrored
+    from nst_bench.run.cache import ProcessCache
+
+    torch.manual_seed(0)
+    g = ResnetGenerator(width=8, blocks=2).eval()
+    init_weights(g)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        plain, mirror = g(x), mirrored(g, x, 16)
+    assert torch.equal(mirrored(g, x, 0), plain) and mirror.shape == plain.shape
+    change = (plain - mirror).abs().mean(1)[0]
+    frame = torch.ones_like(change, dtype=torch.bool)
+    frame[4:-4, 4:-4] = False
+    assert change[frame].mean() > 2 * change[~frame].mean() > 0  # the zero padding shows along the edges
+    assert mirrored(g, torch.rand(1, 3, 8, 8), 32).shape == (1, 3, 8, 8)  # a border wider than the photo is cut
+
+    path = save_generator(g, tmp_path / "g.safetensors", paintings=[])
+    translate = {b: CycleGAN().build(load_config(overrides={"method": "cyclegan", "cyclegan.checkpoint": str(path),
+                                                            "cyclegan.border": b}), ProcessCache()).forward
+                 for b in (0, 16)}
+    with torch.no_grad():
+        assert torch.allclose(translate[0](x, [], []), plain) and torch.allclose(translate[16](x, [], []), mirror)
+    data = to_dict(load_config(overrides={"method": "adain"}))  # configs from before the key keep their id
+    assert config_hash(data) == config_hash(data | {"cyclegan": {k: v for k, v in data["cyclegan"].items()
+                                                                  if k != "border"}})
+
+
 def test_the_grid_probe_notch_removes_exactly_a_4_pixel_grid_and_its_control_keeps_it(monkeypatch):
     from pathlib import Path
 
@@ -620,3 +650,5 @@ def test_a_feature_discriminator_trains_only_its_head_keeps_the_encoder_out_of_i
         load_config(overrides={"method": "cyclegan", "cyclegan.lambda_regular": -1.0})
     with pytest.raises(UserError, match="regular_tolerance is the texture rebound"):
         load_config(overrides={"method": "cyclegan", "cyclegan.regular_tolerance": 1.5})
+    with pytest.raises(UserError, match="border is the px of photo mirrored"):
+        load_config(overrides={"method": "cyclegan", "cyclegan.border": -4})

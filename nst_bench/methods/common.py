@@ -93,7 +93,8 @@ class TrainedNetwork(Method):
     def load(self, path: str) -> tuple[torch.nn.Module, dict[str, Any]]:
         raise NotImplementedError
 
-    def forward(self, net: torch.nn.Module) -> Callable[[torch.Tensor, Sequence[torch.Tensor], Sequence[float]],
+    def forward(self, net: torch.nn.Module, cfg: RunConfig
+                ) -> Callable[[torch.Tensor, Sequence[torch.Tensor], Sequence[float]],
                                                          torch.Tensor]:
         """The pass ``(content, styles, blend) -> image`` through the loaded network."""
         raise NotImplementedError
@@ -103,7 +104,8 @@ class TrainedNetwork(Method):
 
     def build(self, cfg: RunConfig, cache: ProcessCache) -> FeedForward:
         net, meta = self.network(cfg, cache)
-        return FeedForward(cfg, cache, self.forward(net.to(cfg.device)), network_weights(self.network_path(cfg), meta))
+        weights = network_weights(self.network_path(cfg), meta)
+        return FeedForward(cfg, cache, self.forward(net.to(cfg.device), cfg), weights)
 
 
 class FeedForward:

@@ -126,6 +126,16 @@ def up_block(c_in: int, c_out: int, upsample: str, norm: str = "instance", antia
     return [resize, *([Blur()] if antialias else []), *conv_block(c_in, c_out, 3, norm=norm, noise=noise)]
 
 
+def mirrored(g: nn.Module, x: torch.Tensor, border: int) -> torch.Tensor:
+    """``g(x)`` with ``border`` px of the photo mirrored around it, then cropped back: the generators' stride-2
+    convolutions pad with zeros, and near an edge they paint a band of their own (results/cyclegan, "The band along
+    the edges"); with the photo continued past the edge that band falls outside the crop. 0 = ``g(x)``."""
+    if border <= 0:
+        return g(x)
+    border = min(border, x.shape[-2] - 1, x.shape[-1] - 1)  # reflection needs the image to be wider than the pad
+    return g(F.pad(x, (border,) * 4, mode="reflect"))[..., border:-border, border:-border]
+
+
 SKIP_CLAMP = 0.995  # atanh of the photo stays finite: its extremes come back as 0.25% and 99.75%
 
 
@@ -437,8 +447,8 @@ class CycleGAN(TrainedNetwork):
     def load(self, path: str) -> tuple[ResnetGenerator, dict[str, Any]]:
         return load_generator(path)
 
-    def forward(self, net: ResnetGenerator) -> Callable[..., torch.Tensor]:
-        return lambda content, styles, blend: net(content)
+    def forward(self, net: ResnetGenerator, cfg: RunConfig) -> Callable[..., torch.Tensor]:
+        return lambda content, styles, blend: mirrored(net, content, cfg.cyclegan.border)
 
     def complete(self, cfg: RunConfig, cache: ProcessCache) -> None:
         cfg.styles = cfg.styles or list(self.network(cfg, cache)[1]["paintings"])

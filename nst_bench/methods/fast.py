@@ -200,7 +200,7 @@ class Fast(TrainedNetwork):
     def load(self, path: str) -> tuple[TransformerNet | EngstromNet, dict[str, Any]]:
         return load_network(path)
 
-    def forward(self, net: TransformerNet) -> Callable[..., torch.Tensor]:
+    def forward(self, net: TransformerNet, cfg: RunConfig) -> Callable[..., torch.Tensor]:
         return lambda content, styles, blend: net.stylize(content, blend)
 
     def complete(self, cfg: RunConfig, cache: ProcessCache) -> None:

@@ -39,6 +39,7 @@ from nst_bench.methods.cyclegan import (
     ResnetGenerator,
     init_weights,
     load_generator,
+    mirrored,
     save_generator,
 )
 from nst_bench.methods.registry import get_method
@@ -153,15 +154,16 @@ def kept_steps(out: Path) -> list[int]:
 
 
 @torch.no_grad()
-def held_out_translations(out: Path, step: int, size: int = 256
+def held_out_translations(out: Path, step: int, size: int = 256, border: int = 0
                           ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """A run's held-out photos at ``size`` and their translations by the generator it kept at
-    ``step``, with that generator's metadata: where every after-the-fact look at a kept step starts."""
+    ``step`` (``border`` px mirrored around each photo: ``methods.cyclegan.mirrored``), with that generator's
+    metadata: where every after-the-fact look at a kept step starts."""
     if step not in (steps := kept_steps(out)):
         raise UserError(f"{out} kept no generator at step {step}: choose from {steps}")
     g, meta = load_generator(kept_generator(out, step))
     photos = torch.cat([load_image(p, size) for p in meta["held_out"]])
-    return photos, torch.cat([g(x) for x in photos.split(10)]), meta
+    return photos, torch.cat([mirrored(g, x, border) for x in photos.split(10)]), meta
 
 
 def build_networks(c: CycleGANConfig) -> list[nn.Module]:
