@@ -100,7 +100,8 @@ class FastConfig:
 class CycleGANConfig:
     checkpoint: str | None = None  # photo -> artist generator (generator.safetensors) for method: cyclegan
     border: int = 0  # translation: px of the photo mirrored around it, cropped off after; 0 = the paper (a band
-    #   along the edges, where the generators' zero padding shows; methods.cyclegan.mirrored; the studies use 32)
+    #   along the edges, where the generators' zero padding shows; methods.cyclegan.mirrored); 32 takes it out
+    #   (results/cyclegan/border)
     domain_a: str | None = None  # training: photo folder
     domain_b: str | None = None  # training: the artist's paintings
     width: int = 64  # generator channels (the paper: 64)

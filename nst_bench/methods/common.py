@@ -94,8 +94,7 @@ class TrainedNetwork(Method):
         raise NotImplementedError
 
     def forward(self, net: torch.nn.Module, cfg: RunConfig
-                ) -> Callable[[torch.Tensor, Sequence[torch.Tensor], Sequence[float]],
-                                                         torch.Tensor]:
+                ) -> Callable[[torch.Tensor, Sequence[torch.Tensor], Sequence[float]], torch.Tensor]:
         """The pass ``(content, styles, blend) -> image`` through the loaded network."""
         raise NotImplementedError
 
