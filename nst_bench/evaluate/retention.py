@@ -276,7 +276,7 @@ def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode:
         mine = [(pair, trials[str(pair.photo), str(pair.painting)]) for pair in pairs]
         unscored = [(pair, t) for pair, t in mine if (setting.label, t.id, classifier.name) not in done]
         if not stylize:
-            wanted |= {(setting.label, t.id) for _, t in mine} - {(setting.label, t.id) for _, t in unscored}
+            wanted |= {(setting.label, t.id) for _, t in mine if (setting.label, t.id, classifier.name) in done}
             if unscored:
                 log.warning("setting %s: %d of %d stylizations scored; the tables show only those", setting.label,
                             len(mine) - len(unscored), len(mine))
