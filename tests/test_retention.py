@@ -146,17 +146,35 @@ def test_labels_come_from_the_wordnet_id_in_the_name():
     assert wnid("n01440764_tench") == "n01440764" and wnid("chelsea") is None
 
 
-def test_a_setting_whose_network_is_gone_keeps_its_scored_rows(tmp_path):
-    from nst_bench.evaluate.retention import Setting, kept_without_network
+def test_a_setting_whose_network_is_gone_keeps_only_the_rows_of_that_network(tmp_path, monkeypatch):
+    from nst_bench.evaluate.retention import kept_rows, planned
+    from nst_bench.sweeps.spec import expand, trial_hash
 
-    gone = Setting("CycleGAN", {"method": "cyclegan", "cyclegan.checkpoint": str(tmp_path / "generator.safetensors")})
-    s = study(tmp_path / "s.yaml", tmp_path)
-    assert kept_without_network(gone, {"CycleGAN": [{"trial_id": "abc"}]}, s)
+    # the views' paths, not their pixels, enter the ids: no need to write them
+    monkeypatch.setattr("nst_bench.sweeps.spec.expand_images", lambda value, base: [str(value)])
+
+    def cyclegan(name: str) -> dict:
+        return {"method": "cyclegan", "cyclegan.checkpoint": str(tmp_path / name), "retention.label": "CycleGAN"}
+
+    def plan_of(setting: dict):
+        s = study(settings_file(tmp_path / "s.yaml", [setting]), tmp_path)
+        return planned(s, 64, tmp_path / "views")[1][0][:2]
+
+    def scored_rows(setting: dict, sha: str) -> list[dict]:  # what scoring wrote while that network was here
+        _, sweep = plan_of(setting)
+        return [{"trial_id": trial_hash(t.config, sha), "network_sha256": sha} for t in expand(sweep, tmp_path)]
+
+    old, new = scored_rows(cyclegan("old.safetensors"), "a" * 64), scored_rows(cyclegan("new.safetensors"), "b" * 64)
+    setting, sweep = plan_of(cyclegan("new.safetensors"))
+    kept = kept_rows(setting, sweep, {"CycleGAN": old + new}, tmp_path)  # the label scored two networks
+    assert kept == new and len(new) == len(old) > 0  # not the old network's rows, whose ids differ
+    assert not {r["trial_id"] for r in old} & {r["trial_id"] for r in new}
     with pytest.raises(UserError, match="no scores yet"):
-        kept_without_network(gone, {}, s)
-    (tmp_path / "generator.safetensors").write_bytes(b"x")  # present: it is run and scored as usual
-    assert not kept_without_network(gone, {}, s)
-    assert not kept_without_network(Setting("AdaIN", {"method": "adain"}), {}, s)
+        kept_rows(setting, sweep, {"CycleGAN": old}, tmp_path)
+    (tmp_path / "new.safetensors").write_bytes(b"x")  # present: it is run and scored as usual
+    assert kept_rows(setting, sweep, {"CycleGAN": old + new}, tmp_path) is None
+    adain, adain_sweep = plan_of(ADAIN)
+    assert kept_rows(adain, adain_sweep, {}, tmp_path) is None
 
 
 def test_a_stylization_that_failed_is_run_again_when_the_study_is_rerun(tmp_path, monkeypatch):

@@ -41,7 +41,7 @@ from nst_bench.losses.style_distance import gram_distance, reference_encoder, st
 from nst_bench.nets.classifier import Classifier, imagenet_classifier
 from nst_bench.nets.content_check import similarity_to_photo
 from nst_bench.sweeps.runner import run_sweep
-from nst_bench.sweeps.spec import IMAGE_PARAMS, Sweep, expand, grid_settings, load_sweep
+from nst_bench.sweeps.spec import IMAGE_PARAMS, Sweep, expand, grid_settings, load_sweep, trial_hash
 from nst_bench.sweeps.store import RunsLog
 
 log = logging.getLogger(__name__)
@@ -195,18 +195,25 @@ def score_chunk(todo: list[tuple[Setting, str, Pair, dict]], classifier: Classif
     return rows
 
 
-def kept_without_network(setting: Setting, scored: dict[str, list[dict[str, Any]]], study: RetentionStudy) -> bool:
-    """A trained network that is not on this machine (networks stay out of git): its setting keeps the rows it was
-    scored with (each names the network's sha256); with none, the study cannot go on."""
+def kept_rows(setting: Setting, sweep: Sweep, scored: dict[str, list[dict[str, Any]]], results_root: Path
+              ) -> list[dict[str, Any]] | None:
+    """The scored rows of a setting whose trained network is not on this machine (networks stay out of git), or
+    None when the network is here (or the setting has none) and the setting runs as usual. A label may have named
+    other networks before, so a row is kept only if its trial id is the one this setting's config gives with the
+    row's own network; with no such row, the study cannot go on."""
     network = next((v for k, v in setting.config.items() if k.endswith(".checkpoint")), None)
     if network is None or Path(network).exists():
-        return False
-    if setting.label not in scored:
+        return None
+    rows = scored.get(setting.label, [])
+    configs = [t.config for t in expand(sweep, results_root)]
+    ids = {sha: {trial_hash(c, sha) for c in configs} for sha in {r.get("network_sha256") for r in rows}}
+    rows = [r for r in rows if r["trial_id"] in ids[r.get("network_sha256")]]
+    if not rows:
         raise UserError(f"setting {setting.label!r} needs the trained network {network}, which is not here and has "
                         "no scores yet: train it (its config names the command) or drop the setting")
-    log.warning("setting %s: %s is not here; keeping its %d scored rows", setting.label, network,
-                len(scored[setting.label]))
-    return True
+    log.warning("setting %s: %s is not here; keeping the %d rows it was scored with", setting.label, network,
+                len(rows))
+    return rows
 
 
 class Scorer:
@@ -269,8 +276,9 @@ def run_retention(study: RetentionStudy, *, executor: str = "local", wandb_mode:
     scorer = Scorer(study, classifier, clean, plan)
     wanted: set[tuple[str, str]] = set()
     for setting, sweep, pairs in plan:  # stylize and score one setting at a time: each one's scores are kept
-        if kept_without_network(setting, scores_by_label, study):
-            wanted |= {(setting.label, r["trial_id"]) for r in scores_by_label[setting.label]}
+        kept = kept_rows(setting, sweep, scores_by_label, study.results_root)
+        if kept is not None:
+            wanted |= {(setting.label, r["trial_id"]) for r in kept}
             continue
         trials = {(t.config.content, t.config.styles[0]): t for t in expand(sweep, study.results_root)}
         mine = [(pair, trials[str(pair.photo), str(pair.painting)]) for pair in pairs]

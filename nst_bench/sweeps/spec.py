@@ -189,13 +189,14 @@ def other_sections(method: str) -> set[str]:
     return {s for m in method_names() if m != method for s in get_method(m).sections}
 
 
-def trial_hash(cfg: RunConfig) -> str:
+def trial_hash(cfg: RunConfig, network_sha256: str | None = None) -> str:
     """Id of a trial: hash of the resolved config minus where it is written, how it is logged, training settings,
-    and the sections of other methods (so adding a section for a new method leaves existing ids unchanged)."""
+    and the sections of other methods (so adding a section for a new method leaves existing ids unchanged).
+    ``network_sha256`` stands in for the trained network's file: the id it had when that network was here."""
     method = get_method(cfg.method)
     skip = {"out", "tracking", "train", *other_sections(cfg.method)} - set(method.sections)
     data = {k: v for k, v in to_dict(cfg).items() if k not in skip}
-    digest = network_digest(method.network_path(cfg))
+    digest = network_sha256 or network_digest(method.network_path(cfg))
     if digest:
         data["network_sha256"] = digest  # a retrained network is a new trial
     return config_hash(data)
