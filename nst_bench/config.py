@@ -119,8 +119,9 @@ class CycleGANConfig:
     d_blur_input: bool = True  # with d_antialias: blur the image itself too (false: D sees the pixels as they are)
     d_features: str = "none"  # none (the paper: D reads pixels) | vgg16: a PatchGAN head on frozen VGG16 relu4_3 |
     #   vgg16_avg: the same with average pooling, a weaker 8-pixel lattice for a periodic pattern to lock to
-    d_augment: str = "none"  # none (the paper) | translation | translation_cutout: the discriminators read
-    #   randomly shifted (and cut-out) images, real and fake alike (DiffAugment, Zhao et al. 2020)
+    d_augment: str = "none"  # none (the paper) | translation | translation_cutout | scale_translation: the
+    #   discriminators read randomly shifted (cut-out, or resized by 0.76-1.32 first) images, real and fake alike
+    #   (DiffAugment, Zhao et al. 2020; the resize so no fixed period locks to a discriminator's stride)
     d_features_on: str = "both"  # which discriminators read d_features: both | paintings (D_b; the photos' D_a
     #   reads pixels: a feature D cannot see a 4-pixel grid in G_ba's photos, results/cyclegan)
     lr: float = 2e-4
@@ -373,7 +374,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "cyclegan.g_norm": ("instance", "pixel", "pixel_decoder"),
     "cyclegan.d_features": ("none", "vgg16", "vgg16_avg"),
     "cyclegan.d_features_on": ("both", "paintings"),
-    "cyclegan.d_augment": ("none", "translation", "translation_cutout"),
+    "cyclegan.d_augment": ("none", "translation", "translation_cutout", "scale_translation"),
     "video.flow": ("farneback", "raft_small", "raft_large"),
 }
 

@@ -395,6 +395,26 @@ def test_discriminator_augmentation_shifts_and_cuts_each_image_on_its_own_and_pa
     assert images.grad is not None and images.grad.abs().sum() > 0  # the generator learns through it
 
 
+def test_scaled_discriminator_inputs_carry_a_stripe_at_a_different_period_per_image():
+    from nst_bench.methods.cyclegan import _rescale, augment
+
+    torch.manual_seed(0)
+    x = torch.arange(64.0)
+    stripes = (0.5 + 0.5 * torch.cos(2 * torch.pi * x / 8)).expand(8, 3, 64, 64).clone().requires_grad_(True)
+    scaled = augment(stripes, "scale_translation")
+    assert scaled.shape == stripes.shape
+    periods = set()
+    for image in scaled.detach():
+        row = image[0, 32, 12:52]  # away from the zeros a shift or a shrink leaves at the edges
+        spectrum = torch.fft.rfft(row - row.mean(), n=512).abs()
+        periods.add(round(512 / int(spectrum.argmax()), 1))
+    assert len(periods) >= 4 and all(5.5 < p < 11.0 for p in periods), periods  # 8 px x 0.76-1.32, not 8 each time
+    scaled.sum().backward()
+    assert stripes.grad is not None and stripes.grad.abs().sum() > 0
+    for factor in (0.8, 1.25):  # shrinking (antialiased) and enlarging, under bf16 autocast as in training
+        assert _rescale(stripes[0].detach().bfloat16(), factor).dtype == torch.bfloat16
+
+
 def test_an_antialiased_generator_follows_a_one_pixel_shift_more_closely_than_the_plain_one():
     from nst_bench.recipes.training import sample_photos
 

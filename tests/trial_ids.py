@@ -25,10 +25,11 @@ def retention_ids(settings: Path, limit: int | None) -> list[str]:
 
 
 def bundled_trial_ids() -> dict[str, list[str]]:
-    """{sweep file: [trial id, ...]} in expansion order, as on a clean clone (no trained network is hashed into
-    an id, whether or not one was trained here); run with the repository root as working directory."""
+    """{sweep file: [trial id, ...]} sorted (a reordered sweep keeps its ids: a resume skips by id), as on a clean
+    clone (no trained network is hashed into an id, whether or not one was trained here); run with the repository
+    root as working directory."""
     with mock.patch("nst_bench.sweeps.spec.network_digest", lambda network: None):
-        return _trial_ids()
+        return {name: sorted(ids) for name, ids in _trial_ids().items()}
 
 
 def _trial_ids() -> dict[str, list[str]]:

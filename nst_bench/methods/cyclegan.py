@@ -271,12 +271,17 @@ def augment(x: torch.Tensor, policy: str) -> torch.Tensor:
     """Differentiable augmentation of everything a discriminator reads, real and fake alike (DiffAugment, Zhao et
     al. 2020): with 160 paintings a discriminator learns the paintings instead of painting, and a generator can win
     with a pattern locked to a place on the pixel lattice. ``translation`` shifts each image by up to 1/8 of its
-    size (zeros fill in), ``cutout`` also greys out a square of half its size; each image draws its own."""
+    size (zeros fill in), ``cutout`` also greys out a square of half its size; ``scale`` first resizes it by a
+    factor between 0.76 and 1.32 (2 ** U(-0.4, 0.4)), so that a pattern of fixed period in the generator's output
+    reaches the discriminator at a different period each time and cannot lock to its feature stride (8 px for
+    relu4_3); each image draws its own."""
     if policy == "none":
         return x
     h, w = x.shape[-2:]
     out = []
     for image in x:
+        if "scale" in policy:
+            image = _rescale(image, 2.0 ** float(torch.empty(()).uniform_(-0.4, 0.4)))
         if "translation" in policy:
             dy, dx = (int(torch.randint(-(s // 8), s // 8 + 1, ())) for s in (h, w))
             image = F.pad(image, (w // 8, w // 8, h // 8, h // 8))[:, h // 8 + dy:h // 8 + dy + h,
@@ -288,6 +293,21 @@ def augment(x: torch.Tensor, policy: str) -> torch.Tensor:
             image = image * mask + 0.5 * (1 - mask)
         out.append(image)
     return torch.stack(out)
+
+
+def _rescale(image: torch.Tensor, factor: float) -> torch.Tensor:
+    """``image`` resized by ``factor`` (antialiased when shrinking) and brought back to its own size: a random
+    window of a larger one, or a smaller one at a random place on zeros."""
+    h, w = image.shape[-2:]
+    size = (max(1, round(h * factor)), max(1, round(w * factor)))
+    big = F.interpolate(image[None].float(), size=size, mode="bilinear", align_corners=False,  # antialias: float32 only
+                        antialias=factor < 1)[0].to(image.dtype)
+    bh, bw = big.shape[-2:]
+    if bh >= h and bw >= w:
+        y0, x0 = int(torch.randint(0, bh - h + 1, ())), int(torch.randint(0, bw - w + 1, ()))
+        return big[:, y0:y0 + h, x0:x0 + w]
+    y0, x0 = int(torch.randint(0, h - bh + 1, ())), int(torch.randint(0, w - bw + 1, ()))
+    return F.pad(big, (x0, w - bw - x0, y0, h - bh - y0))
 
 
 def lsgan(scores: torch.Tensor, real: bool) -> torch.Tensor:
