@@ -25,6 +25,7 @@ from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.methods.common import perceptual_objective, set_style_targets
 from nst_bench.methods.registry import get_method
 from nst_bench.run.cache import ProcessCache
+from nst_bench.run.trainer import bf16_supported
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "assets/demo/content/rocket.jpg"
@@ -135,11 +136,6 @@ def timed(fn: Callable[[], object], repeats: int, warmup: int = 2) -> Timing:
         fn()
         times.append(time.perf_counter() - t0)
     return spread(times)
-
-
-def bf16_supported() -> bool:
-    """bf16 autocast is only worth timing where the CPU has native bf16 dot products (AVX512-BF16 or AMX)."""
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def runtime_table(backbones: list[str], sizes: list[int], steps: int = 5, warmup: int = 2, repeats: int = 3,

@@ -29,7 +29,7 @@ from nst_bench.run.context import Run
 from nst_bench.run.metrics import RunMetrics, write_json
 from nst_bench.run.plots import loss_curves
 from nst_bench.run.tracking import read_history, write_history
-from nst_bench.run.trainer import make_trainer
+from nst_bench.run.trainer import check_precision, make_trainer
 
 log = logging.getLogger(__name__)
 Sampler = Callable[[Any, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]  # (module, photos) -> (grid, val)
@@ -113,6 +113,8 @@ class Training:
             state = load_last_checkpoint(run.out)
             self.start = int(state["global_step"]) // self.per_step  # Lightning counts optimiser steps
             self.saved_shapes = {k: tuple(v.shape) for k, v in state["state_dict"].items()}
+        if self.start < t.steps:
+            check_precision(run.cfg.device, t.precision)
         self.history = read_history(run.out / "history.csv", self.start) if self.start else []
         self.val_path = run.out / "val_history.json"  # the held-out scores of every sample step, for the curves
         self.val_history: list[dict[str, float]] = [v for v in json.loads(self.val_path.read_text())
