@@ -7,7 +7,6 @@ with the same dtype.
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -25,23 +24,11 @@ from nst_bench.losses.objective import PerceptualObjective
 from nst_bench.methods.common import perceptual_objective, set_style_targets
 from nst_bench.methods.registry import get_method
 from nst_bench.run.cache import ProcessCache
-from nst_bench.run.trainer import bf16_supported
+from nst_bench.run.cpu import bf16_supported, cpu_name
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "assets/demo/content/rocket.jpg"
 STYLE = ROOT / "assets/demo/style/starry_night.jpg"
-
-
-def cpu_name() -> str:
-    """The CPU model and whether it has AVX-512 / native bf16: timings from different CPUs never share a ratio."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-                 platform.machine())
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    return f"{model} ({'avx512' if 'avx512f' in flags else 'no avx512'}, {'bf16' if bf16_supported() else 'no bf16'})"
 
 
 def machine() -> dict[str, Any]:

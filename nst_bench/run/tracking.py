@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import torch
 
+from nst_bench.run.cpu import cpu_name
+
 
 class Tracker(Protocol):
     def log(self, metrics: Mapping[str, float]) -> None: ...
@@ -144,8 +146,8 @@ def provenance(device: str, seed: int, dtype: str = "float32") -> dict[str, Any]
         "nst_bench": nst_bench.__version__, "python": sys.version.split()[0], "torch": torch.__version__,
         "torchvision": torchvision.__version__, "timm": timm.__version__,
         "pytorch_lightning": pytorch_lightning.__version__, "device": device,
-        "device_name": torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor()
-        or platform.machine(), "threads": torch.get_num_threads(), "dtype": dtype, "seed": seed,
+        "device_name": torch.cuda.get_device_name() if device.startswith("cuda") else cpu_name(),
+        "threads": torch.get_num_threads(), "dtype": dtype, "seed": seed,
         "platform": platform.platform(), "git_commit": _git_commit(),
         "date": datetime.date.today().isoformat(),
     }

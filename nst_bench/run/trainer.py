@@ -13,11 +13,11 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import Logger
 
 from nst_bench.errors import UserError
+from nst_bench.run.cpu import bf16_supported
 
 
 class StepBar(TQDMProgressBar):
@@ -41,12 +41,6 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=".*Starting from v1.9.0, `tensorboardX` has been removed.*")
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode at the start of training.*")  # frozen nets
-
-
-def bf16_supported() -> bool:
-    """Whether oneDNN has bf16 kernels for this CPU (AVX-512 or AMX). Without them PyTorch runs bf16 convolutions
-    on its generic path: about 25x slower than float32 on an AVX2-only AMD EPYC here (a 128-channel 3x3 conv)."""
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def check_precision(device: str, precision: str) -> None:
