@@ -1,20 +1,24 @@
 """What this CPU can do, for provenance and for choosing a precision: timings and bf16 runs from different CPUs
-never compare (a bf16 conv is 1.75x faster than float32 on one machine of this workplace, 25x slower on another)."""
+never compare (a bf16 CycleGAN step was 1.75x faster than float32 on one machine of this workplace; on another a bf16
+conv is 25x slower)."""
 
 from __future__ import annotations
 
+import functools
 import platform
 from pathlib import Path
 
 import torch
 
 
+@functools.cache
 def bf16_supported() -> bool:
     """Whether oneDNN has bf16 kernels for this CPU (AVX-512 or AMX). Without them PyTorch runs bf16 convolutions
     on its generic path: about 25x slower than float32 on an AVX2-only AMD EPYC here (a 128-channel 3x3 conv)."""
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+@functools.cache
 def cpu_name() -> str:
     """The CPU model and whether it has AVX-512 / native bf16: timings from different CPUs never share a ratio."""
     try:
