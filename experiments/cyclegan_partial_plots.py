@@ -12,8 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-from nst_bench.recipes.train_cyclegan import HELD_OUT_PANELS
-from nst_bench.run.plots import discriminator_scores, held_out_curves
+from nst_bench.recipes.train_cyclegan import final_plots
 from nst_bench.run.tracking import read_history
 
 
@@ -23,8 +22,7 @@ def main() -> None:
     run = ap.parse_args().run
     val = json.loads((run / "val_history.json").read_text())
     references = json.loads((run / "references.json").read_text())
-    held_out_curves(val, run / "held_out.png", [p for p in HELD_OUT_PANELS if p[0] in val[-1]], references)
-    discriminator_scores(read_history(run / "history.csv"), run / "discriminators.png")
+    final_plots(run, read_history(run / "history.csv"), val, val[-1], references)
     last = sorted((run / "samples").glob("step_*.jpg"))[-1]
     shutil.copy(last, run / last.name)
     print(f"{run}: held_out.png and discriminators.png to step {val[-1]['step']}, {last.name} copied")

@@ -214,6 +214,16 @@ def reference_scores(held: HeldOut, photos: torch.Tensor, paintings: list[Path],
     return references
 
 
+def final_plots(out: Path, history: list[dict[str, float]], val_history: list[dict[str, float]],
+                last: dict[str, float], references: dict[str, dict[str, float]]) -> None:
+    """``discriminators.png`` (D(real) / D(fake)) and ``held_out.png`` (the scores of every sample step): at the
+    end of training, or from the files of a run that stopped early (experiments/cyclegan_partial_plots.py);
+    a panel for each score ``last`` has."""
+    if history:
+        discriminator_scores(history, out / "discriminators.png")
+    held_out_curves(val_history, out / "held_out.png", [p for p in HELD_OUT_PANELS if p[0] in last], references)
+
+
 def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
           cache: ProcessCache | None = None) -> RunMetrics:
     """Train (or resume training) photo <-> artist; returns what is written to ``metrics.json``."""
@@ -267,10 +277,7 @@ def train(cfg: RunConfig, *, progress: bool = True, resume: bool = True,
     grid, val = held.final(module, photos.to(cfg.device), training.val_history, t.steps)
     with torch.no_grad():
         save_image(module.generators()[0].eval()(photos[:1].to(cfg.device)), run.out / "stylized.jpg")
-    if module.history:
-        discriminator_scores(module.history, run.out / "discriminators.png")
-    held_out_curves(training.val_history, run.out / "held_out.png",
-                    [p for p in HELD_OUT_PANELS if p[0] in val], references)
+    final_plots(run.out, module.history, training.val_history, val, references)
     return training.finish(
         module, grid, val, PLOTTED, 50, "held-out photos: photo | A->B | A->B->A",
         held_out_photos=[str(p) for p in held_photos], held_out_paintings=[str(p) for p in held_paintings],
