@@ -124,6 +124,8 @@ class CycleGANConfig:
     #   (DiffAugment, Zhao et al. 2020; the resize so no fixed period locks to a discriminator's stride)
     d_features_on: str = "both"  # which discriminators read d_features: both | paintings (D_b; the photos' D_a
     #   reads pixels: a feature D cannot see a 4-pixel grid in G_ba's photos, results/cyclegan)
+    #   | paintings_with_pixels (D_b also has a pixel PatchGAN beside the feature head: a texture the features
+    #   pool away still costs the generator)
     lr: float = 2e-4
     d_lr: float | None = None  # the discriminators' learning rate; None = lr
     g_ema: float = 0.0  # > 0: scored, sampled and saved generators are an exponential moving average of the
@@ -373,7 +375,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "cyclegan.upsample": ("transposed", "nearest", "bilinear"),
     "cyclegan.g_norm": ("instance", "pixel", "pixel_decoder"),
     "cyclegan.d_features": ("none", "vgg16", "vgg16_avg"),
-    "cyclegan.d_features_on": ("both", "paintings"),
+    "cyclegan.d_features_on": ("both", "paintings", "paintings_with_pixels"),
     "cyclegan.d_augment": ("none", "translation", "translation_cutout", "scale_translation"),
     "video.flow": ("farneback", "raft_small", "raft_large"),
 }

@@ -676,6 +676,20 @@ def test_a_feature_discriminator_trains_only_its_head_keeps_the_encoder_out_of_i
     *_, d_a, d_b = build_networks(CycleGANConfig(width=8, blocks=1, d_width=8, d_features="vgg16_avg",
                                                  d_features_on="paintings"))
     assert isinstance(d_a, PatchDiscriminator) and isinstance(d_b, FeatureDiscriminator)  # photos: pixels
+    *_, d_a, d_joint = build_networks(CycleGANConfig(width=8, blocks=1, d_width=8, d_features="vgg16_avg",
+                                                     d_features_on="paintings_with_pixels"))
+    assert isinstance(d_a, PatchDiscriminator)
+    features, pixels = d_joint.parts
+    assert isinstance(features, FeatureDiscriminator) and isinstance(pixels, PatchDiscriminator)
+    crop = torch.rand(2, 3, 128, 128, requires_grad=True)
+    scores = d_joint(crop)  # both score maps, flattened side by side: 14x14 patches each at 128 px
+    assert scores.shape == (2, 2 * 14 * 14)
+    with torch.no_grad():
+        assert torch.equal(scores[:, :196], features(crop).flatten(1))
+        assert torch.equal(scores[:, 196:], pixels(crop).flatten(1))
+    lsgan(scores, True).backward()  # the generator's gradient comes through both
+    assert crop.grad.abs().sum() > 0 and all(p.grad is not None for p in pixels.parameters())
+    assert all(p.grad is not None for p in features.head.parameters())
     with pytest.raises(UserError, match="d_spectral_norm applies to the pixel discriminator"):  # before any work
         load_config(overrides={"method": "cyclegan", "cyclegan.d_features": "vgg16", "cyclegan.d_spectral_norm": True})
     with pytest.raises(UserError, match=r"set cyclegan\.d_features"):

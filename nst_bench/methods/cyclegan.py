@@ -230,6 +230,20 @@ class FeatureDiscriminator(nn.Module):
         return self.head(encoder(x, [self.layer])[self.layer])
 
 
+class JointDiscriminator(nn.Module):
+    """Several discriminators reading the same image, their score maps flattened and concatenated, so the LSGAN
+    loss averages over all of their patches: a feature head beside a pixel PatchGAN (``d_features_on:
+    paintings_with_pixels``) makes a texture that the features pool away cost the generator too. At 128 px crops
+    both maps are 14x14, so the two weigh the same."""
+
+    def __init__(self, *parts: nn.Module) -> None:
+        super().__init__()
+        self.parts = nn.ModuleList(parts)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([d(x).flatten(1) for d in self.parts], 1)
+
+
 def init_weights(module: nn.Module, std: float = 0.02) -> None:
     """The paper's init: conv weights N(0, 0.02), biases 0 (instance norm here has no affine parameters). A
     generator with ``skip`` gets a zero last conv, so that it starts exactly as the identity."""

@@ -35,6 +35,7 @@ from nst_bench.methods.adain import AdaIN
 from nst_bench.methods.cyclegan import (
     CycleGANModule,
     FeatureDiscriminator,
+    JointDiscriminator,
     PatchDiscriminator,
     ResnetGenerator,
     init_weights,
@@ -176,7 +177,8 @@ def build_networks(c: CycleGANConfig) -> list[nn.Module]:
         pooling = "avg" if c.d_features.endswith("_avg") else "max"
         encoder = build_backbone("vgg16_tv", pooling=pooling).eval().requires_grad_(False)
         features = lambda: FeatureDiscriminator(encoder, "relu4_3", 512, c.d_width * 4)  # noqa: E731
-        nets += [features() if c.d_features_on == "both" else pixel(), features()]
+        d_b = JointDiscriminator(features(), pixel()) if c.d_features_on == "paintings_with_pixels" else features()
+        nets += [features() if c.d_features_on == "both" else pixel(), d_b]
     else:
         nets += [pixel(), pixel()]
     for n in nets:
