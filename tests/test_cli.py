@@ -23,10 +23,20 @@ def _err(capsys, argv):
     return err
 
 
-def test_a_bf16_gatys_run_says_so_in_its_provenance(tmp_path, capsys):
+def test_a_bf16_gatys_run_says_so_in_its_provenance_and_stops_at_once_on_a_cpu_without_bf16(tmp_path, capsys,
+                                                                                           monkeypatch):
+    from nst_bench.run import trainer
+
     out = tmp_path / "run"
-    code = main(["stylize", "--content", str(CONTENT), "--style", str(STYLE), "--out", str(out), *FAST,
-                 "--set", "gatys.precision=bf16", "--wandb", "disabled"])
+    args = ["stylize", "--content", str(CONTENT), "--style", str(STYLE), "--out", str(out), *FAST,
+            "--set", "gatys.precision=bf16", "--wandb", "disabled"]
+    monkeypatch.setattr(trainer, "bf16_supported", lambda: False)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "gatys.precision bf16" in err and "--set gatys.precision=fp32" in err and "\n" not in err
+    assert not (out / "stylized.jpg").exists()
+    monkeypatch.setattr(trainer, "bf16_supported", lambda: True)  # autocast runs anywhere, only slowly without
+    code = main(args)
     assert code == 0, capsys.readouterr().err
     m = json.loads((out / "metrics.json").read_text())
     assert m["provenance"]["dtype"] == "bf16-autocast" and m["config"]["gatys"]["precision"] == "bf16"

@@ -28,7 +28,7 @@ from nst_bench.methods.common import describe_objective, perceptual_objective, s
 from nst_bench.methods.registry import Method, Result, register_method
 from nst_bench.nets.depth import DepthEstimator
 from nst_bench.run.cache import ProcessCache
-from nst_bench.run.trainer import make_trainer, record_step
+from nst_bench.run.trainer import check_precision, make_trainer, record_step
 
 
 def initial_image(kind: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
@@ -206,6 +206,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequen
     finer scale starts at its own content plus the upsampled stylization of the scale before (what that scale
     changed), so the photo's fine detail is not blurred away by the upsampling. ``stop_below`` ends the last
     scale once its total loss falls below that value."""
+    check_precision(device, gatys.precision, "gatys.precision", "--set gatys.precision=fp32")
     origin = time.perf_counter()
     history: list[dict[str, float]] = []
     per_scale: list[float] = []

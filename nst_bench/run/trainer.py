@@ -43,12 +43,14 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode at the start of training.*")  # frozen nets
 
 
-def check_precision(device: str, precision: str) -> None:
-    """A one-line error before any work when bf16 training would crawl: a config tuned on a CPU with native bf16
-    (configs/cyclegan/*.yaml) would otherwise run for days on one without."""
+def check_precision(device: str, precision: str, key: str = "train.precision",
+                    fix: str = "--precision 32") -> None:
+    """A one-line error before any work when bf16 would crawl: a config tuned on a CPU with native bf16
+    (configs/cyclegan/*.yaml) would otherwise run for days on one without. ``key`` and ``fix`` name the setting
+    and its float32 value (training: train.precision; Gatys: gatys.precision)."""
     if precision.startswith("bf16") and not device.startswith("cuda") and not bf16_supported():
-        raise UserError(f"train.precision {precision}: this CPU has no native bf16 (oneDNN bf16 needs AVX-512 or "
-                        "AMX), so bf16 convolutions run about 25x slower than float32: use --precision 32")
+        raise UserError(f"{key} {precision}: this CPU has no native bf16 (oneDNN bf16 needs AVX-512 or "
+                        f"AMX), so bf16 convolutions run about 25x slower than float32: use {fix}")
 
 
 def make_trainer(device: str = "cpu", *, label: str = "", progress: bool = False, max_steps: int = -1,
