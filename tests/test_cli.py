@@ -25,17 +25,17 @@ def _err(capsys, argv):
 
 def test_a_bf16_gatys_run_says_so_in_its_provenance_and_stops_at_once_on_a_cpu_without_bf16(tmp_path, capsys,
                                                                                            monkeypatch):
-    from nst_bench.run import trainer
+    from nst_bench.run import cpu
 
     out = tmp_path / "run"
     args = ["stylize", "--content", str(CONTENT), "--style", str(STYLE), "--out", str(out), *FAST,
             "--set", "gatys.precision=bf16", "--wandb", "disabled"]
-    monkeypatch.setattr(trainer, "bf16_supported", lambda: False)
+    monkeypatch.setattr(cpu, "bf16_supported", lambda: False)
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert "gatys.precision bf16" in err and "--set gatys.precision=fp32" in err and "\n" not in err
     assert not (out / "stylized.jpg").exists()
-    monkeypatch.setattr(trainer, "bf16_supported", lambda: True)  # autocast runs anywhere, only slowly without
+    monkeypatch.setattr(cpu, "bf16_supported", lambda: True)  # autocast runs anywhere, only slowly without
     code = main(args)
     assert code == 0, capsys.readouterr().err
     m = json.loads((out / "metrics.json").read_text())

@@ -71,11 +71,11 @@ def test_a_few_steps_reduce_the_cycle_loss_and_generators_round_trip(tmp_path):
 
 def test_bf16_training_on_a_cpu_without_native_bf16_stops_at_once_with_what_to_do(tmp_path, capsys, monkeypatch):
     from nst_bench.cli import main
-    from nst_bench.run import trainer
+    from nst_bench.run import cpu
 
     from .test_train_fast import _photos
 
-    monkeypatch.setattr(trainer, "bf16_supported", lambda: False)
+    monkeypatch.setattr(cpu, "bf16_supported", lambda: False)
     out, photos = tmp_path / "cg", _photos(tmp_path)
     assert main(["train", "cyclegan", "--domain-a", str(photos), "--domain-b", str(photos),
                  "--out", str(out), "--precision", "bf16-mixed", "--steps", "2", "--no-progress", "--crop", "32",
@@ -83,8 +83,8 @@ def test_bf16_training_on_a_cpu_without_native_bf16_stops_at_once_with_what_to_d
     err = capsys.readouterr().err.strip()
     assert "no native bf16" in err and "use --precision 32" in err and "\n" not in err
     assert not (out / "references.json").exists()  # before the held-out references, minutes on a real run
-    trainer.check_precision("cuda", "bf16-mixed")  # a GPU has its own bf16
-    trainer.check_precision("cpu", "32")
+    cpu.check_precision("cuda", "bf16-mixed")  # a GPU has its own bf16
+    cpu.check_precision("cpu", "32")
 
 
 def test_train_cyclegan_resumes_and_the_generator_is_a_method(tmp_path, capsys):

@@ -28,7 +28,8 @@ from nst_bench.methods.common import describe_objective, perceptual_objective, s
 from nst_bench.methods.registry import Method, Result, register_method
 from nst_bench.nets.depth import DepthEstimator
 from nst_bench.run.cache import ProcessCache
-from nst_bench.run.trainer import check_precision, make_trainer, record_step
+from nst_bench.run.cpu import check_precision
+from nst_bench.run.trainer import make_trainer, record_step
 
 
 def initial_image(kind: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:

@@ -26,10 +26,11 @@ from nst_bench.data.images import list_images, load_image, resize, save_image
 from nst_bench.errors import UserError
 from nst_bench.nets.weights import sha256
 from nst_bench.run.context import Run
+from nst_bench.run.cpu import check_precision
 from nst_bench.run.metrics import RunMetrics, write_json
 from nst_bench.run.plots import loss_curves
 from nst_bench.run.tracking import read_history, write_history
-from nst_bench.run.trainer import check_precision, make_trainer
+from nst_bench.run.trainer import make_trainer
 
 log = logging.getLogger(__name__)
 Sampler = Callable[[Any, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]  # (module, photos) -> (grid, val)

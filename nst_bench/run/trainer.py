@@ -16,9 +16,6 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import Logger
 
-from nst_bench.errors import UserError
-from nst_bench.run.cpu import bf16_supported
-
 
 class StepBar(TQDMProgressBar):
     """Lightning's bar, labelled with what runs (``gatys 256x171``, ``fast-starry_night``) instead of 'Epoch 0'."""
@@ -41,16 +38,6 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=".*Starting from v1.9.0, `tensorboardX` has been removed.*")
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode at the start of training.*")  # frozen nets
-
-
-def check_precision(device: str, precision: str, key: str = "train.precision",
-                    fix: str = "--precision 32") -> None:
-    """A one-line error before any work when bf16 would crawl: a config tuned on a CPU with native bf16
-    (configs/cyclegan/*.yaml) would otherwise run for days on one without. ``key`` and ``fix`` name the setting
-    and its float32 value (training: train.precision; Gatys: gatys.precision)."""
-    if precision.startswith("bf16") and not device.startswith("cuda") and not bf16_supported():
-        raise UserError(f"{key} {precision}: this CPU has no native bf16 (oneDNN bf16 needs AVX-512 or "
-                        f"AMX), so bf16 convolutions run about 25x slower than float32: use {fix}")
 
 
 def make_trainer(device: str = "cpu", *, label: str = "", progress: bool = False, max_steps: int = -1,
